@@ -1,0 +1,1 @@
+"""Repository knowledge: files, parse trees, symbols, imports and context ranking."""

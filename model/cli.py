@@ -1,0 +1,74 @@
+"""``qcn export``: convert a Hugging Face Qwen3-Next checkpoint to ONNX Runtime GenAI."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+EXPORT_EPILOG = """\
+examples:
+  qcn export ~/models/Qwen3-Coder-Next ~/models/qcn-int4-cpu --precision int4
+  qcn export ~/models/Qwen3-Coder-Next ~/models/qcn-fp16-cuda --precision fp16 --ep cuda
+
+The checkpoint folder must hold config.json (model_type qwen3_next), the
+safetensors shards (with model.safetensors.index.json when sharded) and the
+tokenizer files. Weights are streamed tensor by tensor: peak memory stays at a
+few tensors even for the 80B model. OUT_DIR receives model.onnx,
+model.onnx.data, genai_config.json and the tokenizer, and can be passed to
+`qcn serve --model` or loaded with onnxruntime_genai.Model(OUT_DIR).
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="convert a Qwen3-Next HF checkpoint to an ONNX Runtime GenAI model",
+        description="Convert a Qwen3NextForCausalLM checkpoint (config.json + safetensors "
+        "+ tokenizer) into an ONNX Runtime GenAI model folder.",
+        epilog=EXPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("hf_dir", metavar="HF_DIR", type=Path, help="Hugging Face checkpoint folder")
+    p.add_argument("out_dir", metavar="OUT_DIR", type=Path, help="output folder (must be empty or absent)")
+    p.add_argument(
+        "--precision", choices=("fp32", "fp16", "int4"), default="int4",
+        help="weight precision: int4 (MatMulNBits + QMoE, default, smallest), "
+        "fp16 (GPU providers), fp32 (reference accuracy)",
+    )
+    p.add_argument(
+        "--ep", choices=("cpu", "cuda", "dml", "webgpu"), default="cpu",
+        help="execution provider the model is built for (default: cpu)",
+    )
+    p.add_argument(
+        "--block-size", type=int, default=32, metavar="N",
+        help="int4 quantization block size along the input dimension: 16, 32, 64, 128, ... (default: 32)",
+    )
+    p.add_argument(
+        "--context-length", type=int, default=None, metavar="TOKENS",
+        help="cap the context length written to genai_config.json and the RoPE tables "
+        "(default: the checkpoint's max_position_embeddings)",
+    )
+    p.add_argument("--force", action="store_true", help="replace the contents of a non-empty OUT_DIR")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from qcn.cli import CommandError
+    from qcn.model.export.errors import ExportError
+    from qcn.model.export.exporter import ExportOptions, export_checkpoint
+
+    try:
+        options = ExportOptions(
+            precision=args.precision,
+            execution_provider=args.ep,
+            block_size=args.block_size,
+            context_length=args.context_length,
+            force=args.force,
+        )
+        report = export_checkpoint(args.hf_dir, args.out_dir, options, progress=not args.quiet)
+    except ExportError as exc:
+        raise CommandError(str(exc)) from exc
+    if not args.quiet:
+        print(report.summary())
+    return 0

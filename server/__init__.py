@@ -1,0 +1,1 @@
+"""Language-server surface of qcn: protocol, settings, request routing."""
