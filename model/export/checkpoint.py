@@ -1,0 +1,149 @@
+"""Streaming reader for safetensors checkpoints (single file or sharded).
+
+Tensors are memory-mapped and converted one at a time, so exporting an 80B
+checkpoint never holds more than the tensor being written (plus the few a
+block fuses). The safetensors library validates headers but has no numpy
+bfloat16, which the published Qwen3-Next shards use, so tensors are read
+here from the documented layout: an 8-byte little-endian header length, a
+JSON header of ``{name: {dtype, shape, data_offsets}}``, then the data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qcn.model.export.errors import ExportError
+
+log = logging.getLogger(__name__)
+
+_DTYPES = {
+    "F32": np.dtype("<f4"),
+    "F16": np.dtype("<f2"),
+    "BF16": np.dtype("<u2"),  # widened to float32 by shifting into the high half
+    "F64": np.dtype("<f8"),
+}
+_MAX_HEADER = 100 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    shard: Path
+    dtype: str
+    shape: tuple[int, ...]
+    start: int  # absolute byte offset in the shard file
+    nbytes: int
+
+
+class Checkpoint:
+    """Index of every tensor in a checkpoint folder; ``get`` reads one as float32."""
+
+    def __init__(self, hf_dir: Path):
+        self.dir = Path(hf_dir)
+        self.tensors: dict[str, TensorInfo] = {}
+        self._maps: dict[Path, np.memmap] = {}
+        for shard in self._shards():
+            self._read_header(shard)
+        if not self.tensors:
+            raise ExportError(f"{self.dir}: the safetensors shards hold no tensors")
+
+    # --- discovery ----------------------------------------------------------------
+    def _shards(self) -> list[Path]:
+        index = self.dir / "model.safetensors.index.json"
+        if index.is_file():
+            try:
+                weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise ExportError(f"corrupt shard index {index}: {exc}") from exc
+            names = sorted(set(weight_map.values()))
+            missing = [n for n in names if not (self.dir / n).is_file()]
+            if missing:
+                raise ExportError(
+                    f"missing shard(s) listed in {index.name}: {', '.join(missing[:5])}"
+                    + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+                    + " — was the download complete?"
+                )
+            self._expected = set(weight_map)
+            return [self.dir / n for n in names]
+        shards = sorted(self.dir.glob("*.safetensors"))
+        if not shards:
+            raise ExportError(f"{self.dir} has no *.safetensors weights")
+        self._expected = None
+        return shards
+
+    def _read_header(self, shard: Path) -> None:
+        size = shard.stat().st_size
+        try:
+            with shard.open("rb") as f:
+                head = f.read(8)
+                if len(head) != 8:
+                    raise ValueError("file shorter than the 8-byte header length")
+                (n,) = struct.unpack("<Q", head)
+                if n > _MAX_HEADER or n + 8 > size:
+                    raise ValueError(f"header length {n} does not fit a {size}-byte file")
+                header = json.loads(f.read(n))
+        except (OSError, ValueError) as exc:
+            raise ExportError(f"corrupt shard {shard.name}: {exc}") from exc
+        base = 8 + n
+        for name, meta in header.items():
+            if name == "__metadata__":
+                continue
+            try:
+                dtype = meta["dtype"]
+                shape = tuple(int(d) for d in meta["shape"])
+                begin, end = (int(x) for x in meta["data_offsets"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ExportError(f"corrupt shard {shard.name}: bad entry for {name}: {exc}") from exc
+            if dtype not in _DTYPES:
+                raise ExportError(f"{shard.name}: tensor {name} has unsupported dtype {dtype}")
+            nbytes = int(np.prod(shape, dtype=np.int64)) * _DTYPES[dtype].itemsize
+            if end - begin != nbytes or base + end > size:
+                raise ExportError(
+                    f"corrupt shard {shard.name}: tensor {name} needs bytes {begin}..{end} "
+                    f"but the file has {size - base} data bytes (truncated download?)"
+                )
+            self.tensors[name] = TensorInfo(name, shard, dtype, shape, base + begin, nbytes)
+        if self._expected is not None:
+            pass  # completeness is checked by ``require`` per tensor
+
+    # --- access -------------------------------------------------------------------
+    def __contains__(self, name: str) -> bool:
+        return name in self.tensors
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return self.require(name).shape
+
+    def require(self, name: str) -> TensorInfo:
+        info = self.tensors.get(name)
+        if info is None:
+            raise ExportError(f"missing tensor {name!r} in {self.dir}")
+        return info
+
+    def get(self, name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+        """Tensor ``name`` as a new float32 array (checked against ``shape`` when given)."""
+        info = self.require(name)
+        if shape is not None and tuple(shape) != info.shape:
+            raise ExportError(f"tensor {name!r} has shape {list(info.shape)}, expected {list(shape)}")
+        mm = self._maps.get(info.shard)
+        if mm is None:
+            mm = self._maps[info.shard] = np.memmap(info.shard, dtype=np.uint8, mode="r")
+        raw = mm[info.start : info.start + info.nbytes]
+        if info.dtype == "BF16":
+            bits = raw.view("<u2").astype(np.uint32) << 16
+            out = bits.view(np.float32)
+        else:
+            out = raw.view(_DTYPES[info.dtype]).astype(np.float32)
+        return out.reshape(info.shape)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(t.nbytes for t in self.tensors.values())
+
+    def close(self) -> None:
+        self._maps.clear()

@@ -1,0 +1,416 @@
+"""``qcn export``: Qwen3-Next HF checkpoint → ONNX Runtime GenAI model folder.
+
+Writes, into a temporary sibling of OUT_DIR that is renamed into place only
+when everything succeeded (so a failed or interrupted export never leaves a
+folder that looks valid):
+
+* ``model.onnx`` + ``model.onnx.data`` — the decoder, weights streamed in;
+* ``genai_config.json`` — hybrid state names as onnxruntime-genai 0.18 expects;
+* the tokenizer files;
+* ``qcn_model.json`` — what was exported, how, and from what.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from onnx import TensorProto
+
+from qcn import __version__
+from qcn.model.export import blocks
+from qcn.model.export.checkpoint import Checkpoint
+from qcn.model.export.config import Qwen3NextSpec, load_spec
+from qcn.model.export.errors import ExportError
+from qcn.model.export.graph import Graph
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("fp32", "fp16", "int4")
+PROVIDERS = ("cpu", "cuda", "dml", "webgpu")
+# (provider, precision) pairs the exporter builds. CPU kernels of the DeltaNet and MoE
+# ops are float32 only; GPU providers run fp16 activations; DirectML has no QMoE kernel.
+SUPPORTED = {
+    ("cpu", "fp32"), ("cpu", "int4"),
+    ("cuda", "fp32"), ("cuda", "fp16"), ("cuda", "int4"),
+    ("dml", "fp16"),
+    ("webgpu", "fp16"), ("webgpu", "int4"),
+}
+TOKENIZER_FILES = (
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+    "vocab.json", "merges.txt", "chat_template.jinja", "generation_config.json",
+)
+_PROVIDER_OPTIONS = {"cpu": [], "cuda": [{"cuda": {}}], "dml": [{"dml": {}}], "webgpu": [{"webgpu": {}}]}
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    precision: str = "int4"
+    execution_provider: str = "cpu"
+    block_size: int = 32
+    context_length: int | None = None
+    force: bool = False
+    int4_symmetric: bool = False
+    # 0 keeps float activations in MatMulNBits/QMoE; 4 lets CPU kernels use int8 activations.
+    int4_accuracy_level: int = 0
+    # "all": logits for every position (needed to score a prompt); "last": only the last one,
+    # which is all generation needs and saves a [sequence × vocab] MatMul on long prompts.
+    logits: str = "last"
+
+
+@dataclass
+class ExportReport:
+    out_dir: Path
+    precision: str
+    execution_provider: str
+    tensors_read: int
+    bytes_read: int
+    onnx_bytes: int
+    data_bytes: int
+    seconds: float
+    peak_rss_bytes: int
+    parameters: int
+    files: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"exported {self.parameters / 1e6:.1f}M parameters to {self.out_dir} "
+            f"({self.precision}, {self.execution_provider}): model.onnx {_fmt_bytes(self.onnx_bytes)}, "
+            f"model.onnx.data {_fmt_bytes(self.data_bytes)}; read {self.tensors_read} tensors "
+            f"({_fmt_bytes(self.bytes_read)}) in {self.seconds:.1f} s; peak RSS {_fmt_bytes(self.peak_rss_bytes)}"
+        )
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def peak_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+class _Progress:
+    """Counts tensors and bytes read from the checkpoint; prints a line with an ETA."""
+
+    def __init__(self, total_tensors: int, total_bytes: int, enabled: bool):
+        self.total_tensors, self.total_bytes, self.enabled = total_tensors, total_bytes, enabled
+        self.tensors = self.bytes = 0
+        self.start = self._last = time.monotonic()
+        self._seen: set[str] = set()
+
+    def read(self, name: str, nbytes: int) -> None:
+        if name in self._seen:
+            return
+        self._seen.add(name)
+        self.tensors += 1
+        self.bytes += nbytes
+        now = time.monotonic()
+        if self.enabled and (now - self._last > 1.0 or self.tensors == self.total_tensors):
+            self._last = now
+            done = self.bytes / max(self.total_bytes, 1)
+            elapsed = now - self.start
+            eta = elapsed / done - elapsed if done > 0 else 0.0
+            print(
+                f"\r  {self.tensors}/{self.total_tensors} tensors, {_fmt_bytes(self.bytes)}/"
+                f"{_fmt_bytes(self.total_bytes)} ({done:.0%}), ETA {eta:.0f} s, RSS {_fmt_bytes(_rss_now())}   ",
+                end="", file=sys.stderr, flush=True,
+            )
+
+    def finish(self) -> None:
+        if self.enabled:
+            print(file=sys.stderr)
+
+
+def _rss_now() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return peak_rss_bytes()
+
+
+def _validate(options: ExportOptions, spec: Qwen3NextSpec) -> None:
+    if options.precision not in PRECISIONS:
+        raise ExportError(f"unknown precision {options.precision!r} (choose from {', '.join(PRECISIONS)})")
+    if options.execution_provider not in PROVIDERS:
+        raise ExportError(f"unknown execution provider {options.execution_provider!r} (choose from {', '.join(PROVIDERS)})")
+    if (options.execution_provider, options.precision) not in SUPPORTED:
+        choices = sorted(p for e, p in SUPPORTED if e == options.execution_provider)
+        raise ExportError(
+            f"unsupported precision/provider combination: {options.precision} on {options.execution_provider} "
+            f"(for {options.execution_provider} use --precision {' or '.join(choices)})"
+        )
+    if options.logits not in ("all", "last"):
+        raise ExportError(f"logits must be 'all' or 'last', not {options.logits!r}")
+    if options.precision == "int4":
+        bs = options.block_size
+        if bs < 16 or bs & (bs - 1):
+            raise ExportError(f"--block-size must be a power of two ≥ 16, not {bs}")
+        sizes = {"hidden_size": spec.hidden_size}
+        if spec.num_experts and any(spec.is_moe(i) for i in range(spec.num_hidden_layers)):
+            sizes["moe_intermediate_size"] = spec.moe_intermediate_size
+        bad = {k: v for k, v in sizes.items() if v % bs}
+        if bad:
+            raise ExportError(
+                f"int4 experts need {' and '.join(bad)} divisible by --block-size {bs} "
+                f"({', '.join(f'{k}={v}' for k, v in bad.items())}); choose a smaller block size"
+            )
+    if options.context_length is not None and options.context_length < 1:
+        raise ExportError("--context-length must be positive")
+
+
+def _check_out_dir(out_dir: Path, force: bool) -> None:
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise ExportError(f"OUT_DIR {out_dir} exists and is not a folder")
+        if any(out_dir.iterdir()) and not force:
+            raise ExportError(f"OUT_DIR {out_dir} is not empty (pass --force to replace its contents)")
+
+
+def _float_dtype(precision: str, provider: str) -> np.dtype:
+    return np.dtype(np.float16) if precision == "fp16" or (precision == "int4" and provider != "cpu") else np.dtype(np.float32)
+
+
+def build_decoder(g: Graph, spec: Qwen3NextSpec, ckpt: Checkpoint, opts: blocks.BuildOptions) -> None:
+    """The whole decoder (``Qwen3NextForCausalLM.forward``) with genai's inputs and outputs."""
+    ctx = blocks.Ctx(g, spec, ckpt, opts)
+    ft = ctx.float_type
+    batch, seq, past, total = "batch_size", "sequence_length", "past_sequence_length", "total_sequence_length"
+
+    g.input("input_ids", TensorProto.INT64, [batch, seq])
+    g.input("attention_mask", TensorProto.INT64, [batch, total])
+    g.input("position_ids", TensorProto.INT64, [batch, seq])
+    for i in range(spec.num_hidden_layers):
+        if spec.is_linear_attention(i):
+            g.input(f"past.{i}.conv", ft, [batch, spec.linear_conv_kernel_dim - 1, spec.conv_dim])
+            g.input(f"past.{i}.recurrent", TensorProto.FLOAT,
+                    [batch, spec.linear_num_value_heads, spec.linear_key_head_dim, spec.linear_value_head_dim])
+        else:
+            for kv in ("key", "value"):
+                g.input(f"past_key_values.{i}.{kv}", ft, [batch, spec.num_key_value_heads, past, spec.head_dim])
+
+    # GroupQueryAttention wants per-sequence lengths - 1 and the total length, both int32.
+    mask_sum = g.op("ReduceSum", ["attention_mask", g.const([1])], "/model/attn_mask/reduce_sum", keepdims=0)
+    seqlens = g.op("Sub", [mask_sum, g.const([1])], "/model/attn_mask/seqlens_minus_1")
+    seqlens = g.op("Cast", [seqlens], "/model/attn_mask/seqlens_k", to=TensorProto.INT32)
+    shape = g.op("Shape", ["attention_mask"], "/model/attn_mask/shape")
+    total_len = g.op("Gather", [shape, g.const(1)], "/model/attn_mask/total_len_i64", axis=0)
+    total_len = g.op("Cast", [total_len], "/model/attn_mask/total_seq_len", to=TensorProto.INT32)
+    rope = blocks.rope_tables(ctx) if spec.attention_layers else None
+
+    embed = ckpt.get("model.embed_tokens.weight", (spec.vocab_size, spec.hidden_size))
+    x = g.op("Gather", [g.float_weight("model.embed_tokens.weight", embed), "input_ids"], "/model/embed_tokens", axis=0)
+    if not spec.tie_word_embeddings:
+        del embed
+
+    eps = spec.rms_norm_eps
+    mlp_out = None
+    for i in range(spec.num_hidden_layers):
+        p, n = f"model.layers.{i}.", f"/model/layers.{i}"
+        ln_in = blocks.zero_centred(ckpt.get(p + "input_layernorm.weight", (spec.hidden_size,)))
+        if mlp_out is None:
+            h = blocks.rms_norm(ctx, x, ln_in, f"{n}/input_layernorm", eps)
+        else:  # residual add fused with the next norm
+            h, _, _, x = g.node("SkipSimplifiedLayerNormalization",
+                                [mlp_out, x, g.float_weight(f"{n}/input_layernorm.weight", ln_in)],
+                                f"{n}/input_layernorm", outputs=4, domain="com.microsoft", epsilon=eps)
+        if spec.is_linear_attention(i):
+            mixed = blocks.gated_deltanet(ctx, i, h)
+        else:
+            mixed = blocks.gated_attention(ctx, i, h, rope, (seqlens, total_len))
+        ln_post = blocks.zero_centred(ckpt.get(p + "post_attention_layernorm.weight", (spec.hidden_size,)))
+        h, _, _, x = g.node("SkipSimplifiedLayerNormalization",
+                            [mixed, x, g.float_weight(f"{n}/post_attention_layernorm.weight", ln_post)],
+                            f"{n}/post_attention_layernorm", outputs=4, domain="com.microsoft", epsilon=eps)
+        mlp_out = blocks.feed_forward(ctx, i, h)
+
+    final = blocks.zero_centred(ckpt.get("model.norm.weight", (spec.hidden_size,)))
+    h, _, _, _ = g.node("SkipSimplifiedLayerNormalization", [mlp_out, x, g.float_weight("model.norm.weight", final)],
+                        "/model/norm", outputs=4, domain="com.microsoft", epsilon=eps)
+    if opts.logits == "last":
+        h = g.op("Slice", [h, g.const([-1]), g.const([np.iinfo(np.int64).max]), g.const([1])], "/model/last_token")
+    head = embed if spec.tie_word_embeddings else ckpt.get("lm_head.weight", (spec.vocab_size, spec.hidden_size))
+    logits = blocks.linear(ctx, h, head, "/lm_head")
+    del head
+    if ft != TensorProto.FLOAT:
+        logits = g.op("Cast", [logits], "/lm_head/cast_fp32", to=TensorProto.FLOAT)
+    g.node("Identity", [logits], "/model/logits", outputs=["logits"])  # removed by ORT's optimizer
+
+    g.output("logits", TensorProto.FLOAT, [batch, seq if opts.logits == "all" else 1, spec.vocab_size])
+    for i in range(spec.num_hidden_layers):
+        if spec.is_linear_attention(i):
+            g.output(f"present.{i}.conv", ft, [batch, spec.linear_conv_kernel_dim - 1, spec.conv_dim])
+            g.output(f"present.{i}.recurrent", TensorProto.FLOAT,
+                     [batch, spec.linear_num_value_heads, spec.linear_key_head_dim, spec.linear_value_head_dim])
+        else:
+            for kv in ("key", "value"):
+                g.output(f"present.{i}.{kv}", ft, [batch, spec.num_key_value_heads, total, spec.head_dim])
+
+
+def genai_config(spec: Qwen3NextSpec, options: ExportOptions, context_length: int) -> dict:
+    eos = list(spec.eos_token_id)
+    eos_value: int | list[int] = eos[0] if len(eos) == 1 else eos
+    first_eos = eos[0] if eos else 0
+    return {
+        "model": {
+            "type": "qwen3",
+            "context_length": context_length,
+            "vocab_size": spec.vocab_size,
+            "bos_token_id": spec.bos_token_id if spec.bos_token_id is not None else first_eos,
+            "eos_token_id": eos_value if eos else 0,
+            "pad_token_id": spec.pad_token_id if spec.pad_token_id is not None else first_eos,
+            "decoder": {
+                "filename": "model.onnx",
+                "session_options": {"log_id": "qcn", "provider_options": _PROVIDER_OPTIONS[options.execution_provider]},
+                "head_size": spec.head_dim,
+                "hidden_size": spec.hidden_size,
+                "num_attention_heads": spec.num_attention_heads,
+                "num_hidden_layers": spec.num_hidden_layers,
+                "num_key_value_heads": spec.num_key_value_heads,
+                "inputs": {
+                    "input_ids": "input_ids",
+                    "attention_mask": "attention_mask",
+                    "position_ids": "position_ids",
+                    "past_key_names": "past_key_values.%d.key",
+                    "past_value_names": "past_key_values.%d.value",
+                    "past_conv_names": "past.%d.conv",
+                    "past_recurrent_names": "past.%d.recurrent",
+                },
+                "outputs": {
+                    "logits": "logits",
+                    "present_key_names": "present.%d.key",
+                    "present_value_names": "present.%d.value",
+                    "present_conv_names": "present.%d.conv",
+                    "present_recurrent_names": "present.%d.recurrent",
+                },
+            },
+        },
+        # Code completion: greedy decoding, no sampling; the runtime sets max_length per request.
+        "search": {
+            "do_sample": False,
+            "num_beams": 1,
+            "num_return_sequences": 1,
+            "top_k": 1,
+            "top_p": 1.0,
+            "temperature": 1.0,
+            "repetition_penalty": 1.0,
+            "length_penalty": 1.0,
+            "no_repeat_ngram_size": 0,
+            "diversity_penalty": 0.0,
+            "min_length": 0,
+            "max_length": context_length,
+            "early_stopping": True,
+            "past_present_share_buffer": False,
+        },
+    }
+
+
+def _copy_tokenizer(hf_dir: Path, out: Path) -> list[str]:
+    if not (hf_dir / "tokenizer.json").is_file():
+        raise ExportError(
+            f"{hf_dir} has no tokenizer.json: onnxruntime-genai needs it to tokenize prompts "
+            "(download the tokenizer files with the weights)"
+        )
+    copied = []
+    for name in TOKENIZER_FILES:
+        src = hf_dir / name
+        if src.is_file():
+            shutil.copy2(src, out / name)
+            copied.append(name)
+    return copied
+
+
+def _config_digest(hf_dir: Path) -> str:
+    return hashlib.sha256((hf_dir / "config.json").read_bytes()).hexdigest()[:16]
+
+
+def export_checkpoint(hf_dir: Path, out_dir: Path, options: ExportOptions = ExportOptions(),
+                      progress: bool = True) -> ExportReport:
+    """Export ``hf_dir`` to ``out_dir``; raises ExportError with a user-facing message on failure."""
+    started = time.monotonic()
+    hf_dir, out_dir = Path(hf_dir).expanduser(), Path(out_dir).expanduser()
+    if not hf_dir.is_dir():
+        raise ExportError(f"HF_DIR {hf_dir} is not a folder")
+    spec = load_spec(hf_dir)
+    _validate(options, spec)
+    _check_out_dir(out_dir, options.force)
+    ckpt = Checkpoint(hf_dir)
+    context_length = min(options.context_length or spec.max_position_embeddings, spec.max_position_embeddings)
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        prog = _Progress(len(ckpt.tensors), ckpt.total_bytes, progress)
+        original_get = ckpt.get
+
+        def counted_get(name, shape=None):
+            array = original_get(name, shape)
+            prog.read(name, ckpt.tensors[name].nbytes)
+            return array
+
+        ckpt.get = counted_get  # type: ignore[method-assign]
+        if progress:
+            print(f"qcn export: {hf_dir} → {out_dir} ({options.precision}, {options.execution_provider}, "
+                  f"{spec.num_hidden_layers} layers, {len(ckpt.tensors)} tensors, {_fmt_bytes(ckpt.total_bytes)})",
+                  file=sys.stderr)
+        g = Graph(tmp / "model.onnx.data", _float_dtype(options.precision, options.execution_provider))
+        build_opts = blocks.BuildOptions(
+            precision=options.precision, block_size=options.block_size, int4_symmetric=options.int4_symmetric,
+            int4_accuracy_level=options.int4_accuracy_level, context_length=context_length, logits=options.logits,
+        )
+        build_decoder(g, spec, ckpt, build_opts)
+        prog.finish()
+        unused = sorted(set(ckpt.tensors) - prog._seen)
+        unused = [n for n in unused if not n.startswith("mtp.")]  # multi-token-prediction head: not exported
+        if unused:
+            raise ExportError(f"checkpoint tensors not used by the Qwen3-Next graph (unexpected layout?): "
+                              f"{', '.join(unused[:5])}{' …' if len(unused) > 5 else ''}")
+        g.save(tmp / "model.onnx", producer=f"qcn {__version__}")
+        files = ["model.onnx", "model.onnx.data"]
+        (tmp / "genai_config.json").write_text(json.dumps(genai_config(spec, options, context_length), indent=2) + "\n")
+        files.append("genai_config.json")
+        files += _copy_tokenizer(hf_dir, tmp)
+        parameters = sum(int(np.prod(t.shape)) for t in ckpt.tensors.values() if not t.name.startswith("mtp."))
+        meta = {
+            "qcn_version": __version__,
+            "source": str(hf_dir.resolve()),
+            "source_config_sha256": _config_digest(hf_dir),
+            "options": asdict(options) | {"context_length": context_length},
+            "parameters": parameters,
+            "architecture": "Qwen3NextForCausalLM",
+            "layers": {"linear_attention": spec.linear_layers, "full_attention": spec.attention_layers},
+        }
+        (tmp / "qcn_model.json").write_text(json.dumps(meta, indent=2) + "\n")
+        files.append("qcn_model.json")
+
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        ckpt.close()
+
+    report = ExportReport(
+        out_dir=out_dir, precision=options.precision, execution_provider=options.execution_provider,
+        tensors_read=prog.tensors, bytes_read=prog.bytes,
+        onnx_bytes=(out_dir / "model.onnx").stat().st_size, data_bytes=(out_dir / "model.onnx.data").stat().st_size,
+        seconds=time.monotonic() - started, peak_rss_bytes=peak_rss_bytes(), parameters=parameters, files=files,
+    )
+    log.info(report.summary())
+    return report

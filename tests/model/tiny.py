@@ -1,0 +1,91 @@
+"""Tiny random Qwen3-Next checkpoints (transformers reference) and a matching tokenizer.
+
+Each config is chosen to exercise a different part of the exporter: tied vs
+untied embeddings, ``norm_topk_prob`` on and off, dense layers through
+``mlp_only_layers`` / ``decoder_sparse_step``, GQA ratios 1/2/4, DeltaNet
+value-heads-per-key-head 1/2/4, partial rotary factors and RoPE scaling.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SPECIAL_TOKENS = [
+    "<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>",
+    "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>",
+]
+
+_BASE = dict(
+    vocab_size=512, hidden_size=64, intermediate_size=96, num_hidden_layers=4,
+    linear_conv_kernel_dim=4, linear_key_head_dim=16, linear_value_head_dim=16,
+    num_experts=8, num_experts_per_tok=2, moe_intermediate_size=32, shared_expert_intermediate_size=48,
+    max_position_embeddings=4096, rms_norm_eps=1e-6, bos_token_id=0, eos_token_id=0, pad_token_id=0,
+    initializer_range=0.05,
+)
+
+CONFIGS = {
+    # tied embeddings, renormalised top-k, GQA 2:1, two value heads per key head, head_dim 64 → rotary 16
+    "tied_norm_gqa2": dict(_BASE, tie_word_embeddings=True, norm_topk_prob=True,
+                           num_attention_heads=4, num_key_value_heads=2, head_dim=64,
+                           linear_num_key_heads=2, linear_num_value_heads=4,
+                           rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.25}),
+    # untied, plain softmax weights, dense layers (mlp_only_layers + decoder_sparse_step), GQA 4:1,
+    # one value head per key head, partial rotary 0.5 on head_dim 32
+    "untied_dense_gqa4": dict(_BASE, num_hidden_layers=5, tie_word_embeddings=False, norm_topk_prob=False,
+                              mlp_only_layers=[0], decoder_sparse_step=2,
+                              num_attention_heads=4, num_key_value_heads=1, head_dim=32,
+                              linear_num_key_heads=2, linear_num_value_heads=2,
+                              rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "partial_rotary_factor": 0.5}),
+    # untied, no GQA (1:1), four value heads per key head, linear RoPE scaling, rotary 8 of 32
+    "untied_mha_r4_linear_rope": dict(_BASE, tie_word_embeddings=False, norm_topk_prob=True,
+                                      num_attention_heads=2, num_key_value_heads=2, head_dim=32,
+                                      linear_num_key_heads=1, linear_num_value_heads=4,
+                                      rope_parameters={"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0,
+                                                       "partial_rotary_factor": 0.25}),
+}
+
+
+def train_tokenizer(out_dir: Path, vocab_size: int) -> None:
+    """A byte-level BPE with Qwen's special tokens, trained on a little Python (deterministic)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    import json
+    import inspect
+    import textwrap
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    corpus = [textwrap.dedent(inspect.getsource(m)) for m in (json, textwrap, inspect)]
+    tok.train_from_iterator(corpus, trainer)
+    tok.save(str(out_dir / "tokenizer.json"))
+    (out_dir / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "TokenizersBackend",
+        "bos_token": None, "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
+        "add_bos_token": False, "add_eos_token": False, "model_max_length": 4096,
+    }, indent=2))
+
+
+def make_checkpoint(out_dir: Path, name: str, seed: int = 0, dtype: str = "float32", max_shard_size: str | None = None):
+    """Build ``CONFIGS[name]`` with random weights, save it as an HF checkpoint; returns the torch model."""
+    import torch
+    from transformers import Qwen3NextConfig, Qwen3NextForCausalLM
+
+    torch.manual_seed(seed)
+    config = Qwen3NextConfig(**CONFIGS[name])
+    model = Qwen3NextForCausalLM(config).eval()
+    # Random init leaves A_log/dt_bias/norms at their defaults; perturb every parameter a little so
+    # a swapped or ignored weight shows up in the logits.
+    with torch.no_grad():
+        for pname, param in model.named_parameters():
+            if "norm" in pname or pname.endswith(("A_log", "dt_bias")):
+                param.add_(torch.randn_like(param) * 0.1)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    saved = model.to(getattr(torch, dtype))
+    kwargs = {"max_shard_size": max_shard_size} if max_shard_size else {}
+    saved.save_pretrained(out_dir, **kwargs)
+    train_tokenizer(out_dir, config.vocab_size)
+    return model.float()
