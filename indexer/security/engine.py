@@ -1,0 +1,118 @@
+"""Run the rules of one language family over one parsed document."""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from qcn.indexer.security.findings import CweFinding, TaintSource
+from qcn.indexer.security.parsing import FAMILY, SourceText, ts_language
+from qcn.indexer.security.predicates import REGISTRY, MatchContext
+from qcn.indexer.security.rules import Rule, RuleError, load_family
+from qcn.indexer.security.taint import TaintAnalysis, TaintConfig
+
+log = logging.getLogger(__name__)
+
+_CONFIDENCE_SEVERITY = {"high": "error", "medium": "warning", "low": "note"}
+
+
+@functools.cache
+def _taint_config(family: str) -> TaintConfig:
+    return TaintConfig.from_dict(load_family(family).taint, family)
+
+
+@functools.cache
+def compiled_query(language: str, rule_id: str):
+    """The rule's tree-sitter query for one grammar (None when it does not apply to that grammar)."""
+    import tree_sitter
+
+    rule = _rule_by_id(FAMILY[language], rule_id)
+    if rule.languages and language not in rule.languages:
+        return None
+    try:
+        return tree_sitter.Query(ts_language(language), rule.query)
+    except (tree_sitter.QueryError, ValueError) as exc:
+        if language in ("typescript", "tsx", "cpp"):
+            # a query written for the base grammar can name nodes the dialect spells differently
+            log.debug("rule %s does not compile for %s: %s", rule_id, language, exc)
+            return None
+        raise RuleError(f"rule {rule_id}: query does not compile for {language}: {exc}") from exc
+
+
+@functools.cache
+def _rule_by_id(family: str, rule_id: str) -> Rule:
+    for r in load_family(family).rules:
+        if r.id == rule_id:
+            return r
+    raise KeyError(rule_id)
+
+
+def scan_tree(tree, data: bytes, path: str, language: str, rules: list[Rule] | None = None) -> list[CweFinding]:
+    import tree_sitter
+
+    family = FAMILY[language]
+    rules = list(load_family(family).rules) if rules is None else rules
+    analysis = TaintAnalysis(tree.root_node, data, _taint_config(family))
+    text = SourceText(data)
+    findings: dict[tuple, CweFinding] = {}
+    for rule in rules:
+        query = compiled_query(language, rule.id)
+        if query is None:
+            continue
+        for _, captures in tree_sitter.QueryCursor(query).matches(tree.root_node):
+            finding = _check_match(rule, captures, analysis, text, path)
+            if finding is None:
+                continue
+            k = (finding.rule_id, finding.range)
+            if k not in findings:
+                findings[k] = finding
+    return list(findings.values())
+
+
+def _check_match(rule: Rule, captures: dict, analysis: TaintAnalysis, text: SourceText,
+                 path: str) -> CweFinding | None:
+    sink_nodes = captures.get("sink") or next(iter(captures.values()), None)
+    if not sink_nodes:
+        return None
+    sink = sink_nodes[0]
+    if analysis.is_dead(sink):
+        return None
+    ctx = MatchContext(analysis, captures, rule.cwe)
+    for pred in rule.where:
+        fn = REGISTRY.get(pred.name)
+        if fn is None:
+            raise RuleError(f"rule {rule.id}: unknown predicate {pred.name!r}")
+        ok = bool(fn(ctx, *pred.args))
+        if ok == pred.negated:
+            return None
+    confidence = "high" if ctx.upgraded else rule.confidence
+    source = None
+    if ctx.source_label is not None and ctx.source_label.origin.start_byte >= 0:
+        o = ctx.source_label.origin
+        node_range = _byte_range(text, o.start_byte, o.end_byte)
+        source = TaintSource(node_range, o.description)
+    message = rule.message
+    if source is not None:
+        message = f"{message} Untrusted data comes from {source.description} (line {source.range.start.line1})."
+    return CweFinding(
+        rule_id=rule.id, cwe=rule.cwe, title=rule.title, message=message,
+        severity=rule.severity,
+        confidence=confidence, path=path, range=text.node_range(sink), source=source,
+        extra=(("cwes", ",".join(str(c) for c in rule.all_cwes)),) if rule.cwes else (),
+    )
+
+
+def _byte_range(text: SourceText, start: int, end: int):
+    from qcn.indexer.security.findings import Range
+
+    def point(offset: int):
+        before = text.data[:offset]
+        row = before.count(b"\n")
+        col = offset - (before.rfind(b"\n") + 1)
+        return (row, col)
+
+    return Range(text.position(point(start)), text.position(point(end)))
+
+
+def severity_for(confidence: str) -> str:
+    return _CONFIDENCE_SEVERITY.get(confidence, "warning")

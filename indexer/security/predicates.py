@@ -1,0 +1,217 @@
+"""The small named predicates that rule files put in ``where = [...]``.
+
+Each takes the match context and the predicate's arguments (capture names or
+string constants) and says whether the match stands. Taint predicates also
+remember the source they found, which becomes the finding's related location.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from qcn.indexer.security.taint import FUNCTION_TYPES, TaintAnalysis
+from qcn.indexer.security.values import UNKNOWN, Label
+
+SECURITY_WORDS = re.compile(
+    r"(?i)(token|passw|pwd|secret|nonce|salt|session|otp|auth|csrf|xsrf|remember|cookie|api_?key|apikey|"
+    r"private_?key|credential|reset|verif|sign|captcha|crypt|uuid|pin\b|activation|invite)")
+SECRET_NAME = re.compile(
+    r"(?i)(passw|pwd|passphrase|secret|api_?key|apikey|access_?key|auth_?token|private_?key|client_?secret|"
+    r"credential|token)")
+NOT_SECRET_NAME = re.compile(r"(?i)(_?(field|label|prompt|url|uri|path|file|name|type|header|param|policy|"
+                             r"length|len|min|max|regex|pattern|format|hint|placeholder|key_?name|env|"
+                             r"message|msg|error|id)$)|^(token_type|password_field)")
+PLACEHOLDER = re.compile(r"(?i)^(|x+|\*+|\.+|changeme|change_me|your[_-].*|<.*>|\$\{.*\}|\{\{.*\}\}|%\(?.*|"
+                         r"test|example|dummy|none|null|todo|fixme|\?+|redacted|secret|password|placeholder)$")
+
+
+@dataclass
+class MatchContext:
+    analysis: TaintAnalysis
+    captures: dict  # name -> list of nodes
+    cwe: int
+    source_label: Label | None = None
+    upgraded: bool = False  # a taint predicate found real untrusted data: raise confidence
+    notes: dict = field(default_factory=dict)
+
+    def node(self, name: str):
+        nodes = self.captures.get(name)
+        return nodes[0] if nodes else None
+
+    def nodes(self, name: str) -> list:
+        return list(self.captures.get(name, ()))
+
+    def text(self, node) -> str:
+        return self.analysis.text(node)
+
+
+PredicateFn = Callable[..., bool]
+REGISTRY: dict[str, PredicateFn] = {}
+
+
+def predicate(fn: PredicateFn) -> PredicateFn:
+    REGISTRY[fn.__name__.rstrip("_")] = fn
+    return fn
+
+
+def _reaching(ctx: MatchContext, name: str) -> list[Label]:
+    out: list[Label] = []
+    for n in ctx.nodes(name):
+        out.extend(ctx.analysis.value_of(n).reaching(ctx.cwe))
+    return out
+
+
+@predicate
+def tainted(ctx: MatchContext, cap: str) -> bool:
+    """Untrusted data (a request parameter, argv, environment, ...) reaches the capture, unsanitised for the CWE."""
+    labels = _reaching(ctx, cap)
+    if labels:
+        ctx.source_label = ctx.source_label or labels[0]
+        ctx.upgraded = True
+        return True
+    return False
+
+
+@predicate
+def untrusted(ctx: MatchContext, cap: str) -> bool:
+    """Tainted, or at least not a constant the analysis can see (for sinks dangerous with any outside data)."""
+    if tainted(ctx, cap):
+        return True
+    nodes = ctx.nodes(cap)
+    if not nodes:
+        return False
+    for n in nodes:
+        v = ctx.analysis.value_of(n)
+        if v.labels:  # there is taint, but it was sanitised for this CWE
+            continue
+        if not v.safe_for(ctx.cwe) and v.kind != "request":
+            return True
+    return False
+
+
+@predicate
+def constant(ctx: MatchContext, cap: str) -> bool:
+    nodes = ctx.nodes(cap)
+    return bool(nodes) and all(ctx.analysis.value_of(n).is_const for n in nodes)
+
+
+@predicate
+def const_matches(ctx: MatchContext, cap: str, pattern: str) -> bool:
+    """The capture's constant value (after folding) matches the regex (case-insensitive)."""
+    rx = re.compile(pattern, re.I)
+    for n in ctx.nodes(cap):
+        v = ctx.analysis.value_of(n)
+        if v.const is not UNKNOWN and v.const is not None and rx.search(str(v.const)):
+            return True
+    return False
+
+
+@predicate
+def text_matches(ctx: MatchContext, cap: str, pattern: str) -> bool:
+    rx = re.compile(pattern)
+    return any(rx.search(ctx.text(n)) for n in ctx.nodes(cap))
+
+
+@predicate
+def security_context(ctx: MatchContext, cap: str) -> bool:
+    """The value is used for something secret: the statement or the enclosing function mentions tokens,
+    passwords, sessions, cookies, salts, nonces, keys."""
+    n = ctx.node(cap)
+    if n is None:
+        return False
+    stmt = n
+    while stmt.parent is not None and stmt.parent.type not in FUNCTION_TYPES and not stmt.type.endswith(
+            ("statement", "declaration", "assignment")):
+        stmt = stmt.parent
+    if SECURITY_WORDS.search(ctx.text(stmt)):
+        return True
+    fn = enclosing_function(n)
+    if fn is not None:
+        name = fn.child_by_field_name("name")
+        header = ctx.text(name) if name is not None else ""
+        return bool(SECURITY_WORDS.search(header) or SECURITY_WORDS.search(ctx.text(fn)))
+    return False
+
+
+@predicate
+def secret_name(ctx: MatchContext, cap: str) -> bool:
+    """The name looks like it holds a credential (password, secret, api_key, token) and not a label for one."""
+    n = ctx.node(cap)
+    if n is None:
+        return False
+    name = ctx.text(n).strip("\"'`")
+    last = re.split(r"[.\[\]>-]", name)[-1] if name else name
+    return bool(SECRET_NAME.search(last)) and not NOT_SECRET_NAME.search(last)
+
+
+@predicate
+def secret_literal(ctx: MatchContext, cap: str) -> bool:
+    """A non-empty string constant that is not an obvious placeholder, template or environment lookup."""
+    n = ctx.node(cap)
+    if n is None:
+        return False
+    v = ctx.analysis.value_of(n)
+    if not isinstance(v.const, str) or v.labels:
+        return False
+    s = v.const.strip()
+    return len(s) >= 4 and not PLACEHOLDER.match(s) and " " not in s
+
+
+@predicate
+def guarded(ctx: MatchContext, cap: str, pattern: str) -> bool:
+    """Before the capture, inside its function, a condition matching the regex mentions the same variable
+    (``if not path.startswith(BASE): abort()``), or the capture is inside such an ``if``."""
+    n = ctx.node(cap)
+    fn = enclosing_function(n) if n is not None else None
+    if n is None or fn is None:
+        return False
+    names = set(re.findall(r"[A-Za-z_]\w*", ctx.text(n))) - {"self", "this"}
+    rx = re.compile(pattern)
+    stack = [fn]
+    while stack:
+        c = stack.pop()
+        if c.start_byte > n.start_byte:
+            continue
+        if c.type in ("if_statement", "if_expression", "conditional_expression", "ternary_expression",
+                      "while_statement", "assert_statement", "elif_clause"):
+            cond = c.child_by_field_name("condition") or c
+            text = ctx.text(cond) if cond is not c else ctx.text(c)[:400]
+            if rx.search(text) and names & set(re.findall(r"[A-Za-z_]\w*", text)):
+                return True
+        stack.extend(c.named_children)
+    return False
+
+
+@predicate
+def has_arg(ctx: MatchContext, cap: str, pattern: str) -> bool:
+    """The argument list (or call) capture contains an argument whose text matches the regex."""
+    rx = re.compile(pattern)
+    for n in ctx.nodes(cap):
+        args = n.child_by_field_name("arguments") or n
+        if any(rx.search(ctx.text(a)) for a in args.named_children):
+            return True
+    return False
+
+
+@predicate
+def arg_count(ctx: MatchContext, cap: str, count: str) -> bool:
+    n = ctx.node(cap)
+    if n is None:
+        return False
+    args = n.child_by_field_name("arguments") or n
+    return len([a for a in args.named_children if "comment" not in a.type]) == int(count)
+
+
+@predicate
+def file_mentions(ctx: MatchContext, pattern: str) -> bool:
+    """The document text matches the regex (an import, a framework marker)."""
+    return re.search(pattern, ctx.analysis.data.decode("utf-8", "replace"), re.M) is not None
+
+
+def enclosing_function(n):
+    p = n.parent if n is not None else None
+    while p is not None and p.type not in FUNCTION_TYPES:
+        p = p.parent
+    return p
