@@ -115,6 +115,16 @@ def text_matches(ctx: MatchContext, cap: str, pattern: str) -> bool:
 
 
 @predicate
+def value_type(ctx: MatchContext, cap: str, pattern: str) -> bool:
+    """The capture's declared type matches the regex; holds when the pattern has no such capture."""
+    nodes = ctx.nodes(cap)
+    if not nodes:
+        return True
+    rx = re.compile(pattern)
+    return any(rx.search(ctx.analysis.value_of(n).type_name or "") for n in nodes)
+
+
+@predicate
 def security_context(ctx: MatchContext, cap: str) -> bool:
     """The value is used for something secret: the statement or the enclosing function mentions tokens,
     passwords, sessions, cookies, salts, nonces, keys."""
