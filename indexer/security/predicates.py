@@ -16,7 +16,7 @@ from qcn.indexer.security.values import UNKNOWN, Label
 
 SECURITY_WORDS = re.compile(
     r"(?i)(token|passw|pwd|secret|nonce|salt|session|otp|auth|csrf|xsrf|remember|cookie|api_?key|apikey|"
-    r"private_?key|credential|reset|verif|sign|captcha|crypt|uuid|pin\b|activation|invite)")
+    r"private_?key|credential|reset|verif|signature|signing|captcha|uuid|pin\b|activation|invite|encrypt|iv\b)")
 SECRET_NAME = re.compile(
     r"(?i)(passw|pwd|passphrase|secret|api_?key|apikey|access_?key|auth_?token|private_?key|client_?secret|"
     r"credential|token)")

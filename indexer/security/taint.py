@@ -342,7 +342,7 @@ class TaintAnalysis:
                 continue
             v = Value(type_name=p.type_text)
             is_request = (cfg.request_types is not None and p.type_text and cfg.request_types.search(p.type_text)) \
-                or (p.name in cfg.request_param_names and not p.type_text)
+                or (p.name in cfg.request_param_names and (not p.type_text or p.type_text.strip(": ") == "any"))
             if is_request:
                 v = Value(kind="request", type_name=p.type_text)
             elif handler and p.name not in ("self", "cls") and p.name not in cfg.request_names:
