@@ -44,6 +44,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="int4 quantization block size along the input dimension: 16, 32, 64, 128, ... (default: 32)",
     )
     p.add_argument(
+        "--expert-bits", type=int, choices=(4, 8), default=4,
+        help="int4 precision: bits of the routed experts, ~97%% of the weights (default: 4)",
+    )
+    p.add_argument(
+        "--dense-bits", type=int, choices=(4, 8), default=8,
+        help="int4 precision: bits of attention, DeltaNet, shared-expert and lm_head matrices (default: 8)",
+    )
+    p.add_argument(
         "--context-length", type=int, default=None, metavar="TOKENS",
         help="cap the context length written to genai_config.json and the RoPE tables "
         "(default: the checkpoint's max_position_embeddings)",
@@ -63,6 +71,8 @@ def _run_export(args: argparse.Namespace) -> int:
             precision=args.precision,
             execution_provider=args.ep,
             block_size=args.block_size,
+            expert_bits=args.expert_bits,
+            dense_bits=args.dense_bits,
             context_length=args.context_length,
             force=args.force,
         )

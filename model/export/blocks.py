@@ -20,7 +20,7 @@ from onnx import TensorProto
 from qcn.model.export.checkpoint import Checkpoint
 from qcn.model.export.config import Qwen3NextSpec, rope_inv_freq
 from qcn.model.export.graph import MS_DOMAIN, Graph
-from qcn.model.export.quant import quantize_int4
+from qcn.model.export.quant import quantize
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,10 @@ class BuildOptions:
     block_size: int = 32
     int4_symmetric: bool = False
     int4_accuracy_level: int = 0
+    # In int4 precision: bits of the routed experts (QMoE) and of every other linear layer
+    # (MatMulNBits). 0 keeps that part in float.
+    expert_bits: int = 4
+    dense_bits: int = 8
     context_length: int = 4096
     logits: str = "all"  # "all" positions, or "last" only
 
@@ -48,12 +52,12 @@ class Ctx:
 # --- shared pieces ----------------------------------------------------------------
 
 def linear(ctx: Ctx, x: str, weight_nk: np.ndarray, name: str, bias: np.ndarray | None = None,
-           quantize: bool = True) -> str:
-    """``nn.Linear``: y = x W^T (+ b). int4 precision uses MatMulNBits unless ``quantize`` is False."""
+           quantized: bool = True) -> str:
+    """``nn.Linear``: y = x W^T (+ b). int4 precision uses MatMulNBits unless ``quantized`` is False."""
     g = ctx.g
     n, k = weight_nk.shape
-    if ctx.opts.precision == "int4" and quantize:
-        q = quantize_int4(weight_nk, ctx.opts.block_size, ctx.opts.int4_symmetric)
+    if ctx.opts.precision == "int4" and quantized and ctx.opts.dense_bits:
+        q = quantize(weight_nk, ctx.opts.block_size, ctx.opts.dense_bits, ctx.opts.int4_symmetric)
         inputs = [
             x,
             g.weight(f"{name}.weight_q4", q.packed),
@@ -62,7 +66,7 @@ def linear(ctx: Ctx, x: str, weight_nk: np.ndarray, name: str, bias: np.ndarray 
         ]
         if bias is not None:
             inputs += ["", g.float_weight(f"{name}.bias", bias)]
-        return g.op("MatMulNBits", inputs, name, domain=MS_DOMAIN, K=k, N=n, bits=4,
+        return g.op("MatMulNBits", inputs, name, domain=MS_DOMAIN, K=k, N=n, bits=q.bits,
                     block_size=ctx.opts.block_size, accuracy_level=ctx.opts.int4_accuracy_level)
     y = g.op("MatMul", [x, g.float_weight(f"{name}.weight", weight_nk.T)], name)
     if bias is not None:
@@ -303,38 +307,37 @@ def sparse_moe(ctx: Ctx, layer: int, x: str) -> str:
     e_count, i_size, h = s.num_experts, s.moe_intermediate_size, s.hidden_size
 
     # The router stays in float: routing decisions are the most precision-sensitive part.
-    router = linear(ctx, x, ck.get(p + "gate.weight", (e_count, h)), f"{n}/router", quantize=False)
+    router = linear(ctx, x, ck.get(p + "gate.weight", (e_count, h)), f"{n}/router", quantized=False)
     router = g.op("Reshape", [router, g.const([-1, e_count])], f"{n}/router_2d")
 
-    if ctx.opts.precision == "int4":
-        bs = ctx.opts.block_size
-        sym = ctx.opts.int4_symmetric
-        fc1_w = g.stream(f"{n}/fc1.weight_q4", np.uint8, (e_count, 2 * i_size, h // 2))
+    if ctx.opts.precision == "int4" and ctx.opts.expert_bits:
+        bs, sym = ctx.opts.block_size, ctx.opts.int4_symmetric
+        # One width for fc1 and fc2: onnxruntime's CPU QMoE has no mixed-width kernel.
+        b1 = b2 = ctx.opts.expert_bits
+        fc1_w = g.stream(f"{n}/fc1.weight_q{b1}", np.uint8, (e_count, 2 * i_size, h * b1 // 8))
         fc1_s = g.stream(f"{n}/fc1.scales", g.float_dtype, (e_count, 2 * i_size, h // bs))
-        fc2_w = g.stream(f"{n}/fc2.weight_q4", np.uint8, (e_count, h, i_size // 2))
+        fc2_w = g.stream(f"{n}/fc2.weight_q{b2}", np.uint8, (e_count, h, i_size * b2 // 8))
         fc2_s = g.stream(f"{n}/fc2.scales", g.float_dtype, (e_count, h, i_size // bs))
-        # Zero points are written after the weights and scales of all experts, into their own streams.
-        zps1, zps2 = [], []
+        zp1 = None if sym else g.stream(f"{n}/fc1.zero_points", np.uint8, (e_count, 2 * i_size, -(-(h // bs) * b1 // 8)))
+        zp2 = None if sym else g.stream(f"{n}/fc2.zero_points", np.uint8, (e_count, h, -(-(i_size // bs) * b2 // 8)))
         for e in range(e_count):
             fc1, fc2 = _expert_weights(ctx, layer, e)
-            q1, q2 = quantize_int4(fc1, bs, sym), quantize_int4(fc2, bs, sym)
+            q1, q2 = quantize(fc1, bs, b1, sym), quantize(fc2, bs, b2, sym)
             fc1_w.write(q1.packed.reshape(2 * i_size, -1))
             fc1_s.write(q1.scales)
             fc2_w.write(q2.packed.reshape(h, -1))
             fc2_s.write(q2.scales)
             if not sym:
-                zps1.append(q1.zero_points)
-                zps2.append(q2.zero_points)
-        names = [fc1_w.close(), fc1_s.close(), fc2_w.close(), fc2_s.close()]
-        zp1 = g.weight(f"{n}/fc1.zero_points", np.stack(zps1)) if zps1 else ""
-        zp2 = g.weight(f"{n}/fc2.zero_points", np.stack(zps2)) if zps2 else ""
-        del zps1, zps2
+                zp1.write(q1.zero_points)
+                zp2.write(q2.zero_points)
+        inputs = [x, router, fc1_w.close(), fc1_s.close(), "", fc2_w.close(), fc2_s.close(), "", "", "", ""]
+        if not sym:
+            inputs += [zp1.close(), zp2.close()]
         routed = g.op(
-            "QMoE", [x, router, names[0], names[1], "", names[2], names[3], "", "", "", "", zp1, zp2],
-            f"{n}/experts", domain=MS_DOMAIN, k=s.num_experts_per_tok, activation_type="swiglu",
+            "QMoE", inputs, f"{n}/experts", domain=MS_DOMAIN, k=s.num_experts_per_tok, activation_type="swiglu",
             swiglu_fusion=1, activation_alpha=1.0, activation_beta=0.0,
-            normalize_routing_weights=int(s.norm_topk_prob), expert_weight_bits=4, block_size=bs,
-            accuracy_level=ctx.opts.int4_accuracy_level,
+            normalize_routing_weights=int(s.norm_topk_prob), expert_weight_bits=b1,
+            block_size=bs, accuracy_level=ctx.opts.int4_accuracy_level,
         )
     else:
         fc1_w = g.stream(f"{n}/fc1.weight", g.float_dtype, (e_count, 2 * i_size, h))

@@ -1,8 +1,9 @@
 """Streaming reader for safetensors checkpoints (single file or sharded).
 
-Tensors are memory-mapped and converted one at a time, so exporting an 80B
-checkpoint never holds more than the tensor being written (plus the few a
-block fuses). The safetensors library validates headers but has no numpy
+Tensors are read one at a time with ``os.pread`` into a fresh buffer (no
+memory map, whose touched pages would count against the process and pile up
+over an 80 GB checkpoint), so exporting an 80B checkpoint never holds more
+than the tensor being written plus the few a block fuses. The safetensors library validates headers but has no numpy
 bfloat16, which the published Qwen3-Next shards use, so tensors are read
 here from the documented layout: an 8-byte little-endian header length, a
 JSON header of ``{name: {dtype, shape, data_offsets}}``, then the data.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +49,7 @@ class Checkpoint:
     def __init__(self, hf_dir: Path):
         self.dir = Path(hf_dir)
         self.tensors: dict[str, TensorInfo] = {}
-        self._maps: dict[Path, np.memmap] = {}
+        self._fds: dict[Path, int] = {}
         for shard in self._shards():
             self._read_header(shard)
         if not self.tensors:
@@ -69,12 +71,10 @@ class Checkpoint:
                     + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
                     + " — was the download complete?"
                 )
-            self._expected = set(weight_map)
             return [self.dir / n for n in names]
         shards = sorted(self.dir.glob("*.safetensors"))
         if not shards:
             raise ExportError(f"{self.dir} has no *.safetensors weights")
-        self._expected = None
         return shards
 
     def _read_header(self, shard: Path) -> None:
@@ -109,8 +109,6 @@ class Checkpoint:
                     f"but the file has {size - base} data bytes (truncated download?)"
                 )
             self.tensors[name] = TensorInfo(name, shard, dtype, shape, base + begin, nbytes)
-        if self._expected is not None:
-            pass  # completeness is checked by ``require`` per tensor
 
     # --- access -------------------------------------------------------------------
     def __contains__(self, name: str) -> bool:
@@ -130,15 +128,22 @@ class Checkpoint:
         info = self.require(name)
         if shape is not None and tuple(shape) != info.shape:
             raise ExportError(f"tensor {name!r} has shape {list(info.shape)}, expected {list(shape)}")
-        mm = self._maps.get(info.shard)
-        if mm is None:
-            mm = self._maps[info.shard] = np.memmap(info.shard, dtype=np.uint8, mode="r")
-        raw = mm[info.start : info.start + info.nbytes]
+        fd = self._fds.get(info.shard)
+        if fd is None:
+            fd = self._fds[info.shard] = os.open(info.shard, os.O_RDONLY)
+        raw = np.empty(info.nbytes, dtype=np.uint8)
+        view, pos = memoryview(raw), info.start
+        while view:
+            n = os.preadv(fd, [view], pos)
+            if n == 0:
+                raise ExportError(f"{info.shard.name}: unexpected end of file reading {name} (truncated?)")
+            view, pos = view[n:], pos + n
         if info.dtype == "BF16":
             bits = raw.view("<u2").astype(np.uint32) << 16
             out = bits.view(np.float32)
         else:
-            out = raw.view(_DTYPES[info.dtype]).astype(np.float32)
+            out = raw.view(_DTYPES[info.dtype])
+            out = out if out.dtype == np.float32 else out.astype(np.float32)
         return out.reshape(info.shape)
 
     @property
@@ -146,4 +151,6 @@ class Checkpoint:
         return sum(t.nbytes for t in self.tensors.values())
 
     def close(self) -> None:
-        self._maps.clear()
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()

@@ -66,6 +66,11 @@ class ExportOptions:
     # "all": logits for every position (needed to score a prompt); "last": only the last one,
     # which is all generation needs and saves a [sequence × vocab] MatMul on long prompts.
     logits: str = "last"
+    # int4 precision: the routed experts (~97% of Qwen3-Coder-Next's weights) in 4 bits, the
+    # attention/DeltaNet/shared-expert/lm_head matrices in 8: on a trained test model this
+    # lifts top-1 agreement with fp32 from ~89% (all 4-bit) to ~94% for ~3% more bytes.
+    expert_bits: int = 4
+    dense_bits: int = 8
 
 
 @dataclass
@@ -157,6 +162,9 @@ def _validate(options: ExportOptions, spec: Qwen3NextSpec) -> None:
     if options.logits not in ("all", "last"):
         raise ExportError(f"logits must be 'all' or 'last', not {options.logits!r}")
     if options.precision == "int4":
+        for what, bits in (("expert", options.expert_bits), ("dense", options.dense_bits)):
+            if bits not in (0, 4, 8):
+                raise ExportError(f"--{what}-bits must be 4 or 8, not {bits}")
         bs = options.block_size
         if bs < 16 or bs & (bs - 1):
             raise ExportError(f"--block-size must be a power of two ≥ 16, not {bs}")
@@ -371,6 +379,7 @@ def export_checkpoint(hf_dir: Path, out_dir: Path, options: ExportOptions = Expo
         build_opts = blocks.BuildOptions(
             precision=options.precision, block_size=options.block_size, int4_symmetric=options.int4_symmetric,
             int4_accuracy_level=options.int4_accuracy_level, context_length=context_length, logits=options.logits,
+            dense_bits=options.dense_bits, expert_bits=options.expert_bits
         )
         build_decoder(g, spec, ckpt, build_opts)
         prog.finish()

@@ -89,3 +89,55 @@ def make_checkpoint(out_dir: Path, name: str, seed: int = 0, dtype: str = "float
     saved.save_pretrained(out_dir, **kwargs)
     train_tokenizer(out_dir, config.vocab_size)
     return model.float()
+
+
+def train_briefly(out_dir: Path, name: str = "tied_norm_gqa2", steps: int = 200, seed: int = 0):
+    """``CONFIGS[name]`` trained for a few hundred steps on stdlib source, saved as a checkpoint.
+
+    A random model's next-token distribution is nearly flat, so any weight noise flips its
+    argmax; quantization quality is only meaningful on a model that has learned something.
+    About 20 s on two cores.
+    """
+    import argparse
+    import inspect
+    import json
+    import shutil
+    import textwrap
+
+    import torch
+    from tokenizers import Tokenizer
+    from transformers import Qwen3NextConfig, Qwen3NextForCausalLM
+
+    torch.manual_seed(seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    train_tokenizer(out_dir, CONFIGS[name]["vocab_size"])
+    tok = Tokenizer.from_file(str(out_dir / "tokenizer.json"))
+    text = "".join(inspect.getsource(m) for m in (json, textwrap, inspect, argparse, shutil))
+    ids = torch.tensor(tok.encode(text).ids)
+    model = Qwen3NextForCausalLM(Qwen3NextConfig(**CONFIGS[name]))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
+    seq, batch = 64, 16
+    for _ in range(steps):
+        starts = torch.randint(0, len(ids) - seq - 1, (batch,))
+        x = torch.stack([ids[s:s + seq] for s in starts])
+        loss = model(x, labels=x).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval().save_pretrained(out_dir)
+    return model, loss.item()
+
+
+def held_out_prompts(out_dir: Path, count: int = 4, length: int = 64) -> list[list[int]]:
+    """Token ids of stdlib modules the model was not trained on."""
+    import inspect
+    import os
+    import pathlib
+    import string
+    import fnmatch
+
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(out_dir / "tokenizer.json"))
+    mods = (os, pathlib, string, fnmatch)[:count]
+    return [tok.encode(inspect.getsource(m)[:4000]).ids[:length] for m in mods]

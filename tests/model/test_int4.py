@@ -1,0 +1,148 @@
+"""int4 export: packing matches onnxruntime's kernels, quality vs fp32, and size."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import tiny
+from conftest import run_onnx
+from qcn.model.export.quant import dequantize, quantize
+
+
+def _session(node, inits, inputs):
+    graph = helper.make_graph([node], "g", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 10
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_matmulnbits_unpacks_what_we_packed(bits, symmetric):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 96)).astype(np.float32)
+    w = (rng.standard_normal((40, 96)) * 0.05).astype(np.float32)  # K=96: three blocks of 32
+    q = quantize(w, 32, bits, symmetric)
+    inits = [numpy_helper.from_array(q.packed, "B"), numpy_helper.from_array(q.scales, "s")]
+    inputs = ["x", "B", "s"]
+    if q.zero_points is not None:
+        inits.append(numpy_helper.from_array(q.zero_points, "z"))
+        inputs.append("z")
+    node = helper.make_node("MatMulNBits", inputs, ["y"], domain="com.microsoft", K=96, N=40, bits=bits, block_size=32)
+    y = _session(node, inits, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5, 96])]).run(None, {"x": x})[0]
+    np.testing.assert_allclose(y, x @ dequantize(q).T, atol=1e-5)
+    # and the dequantized weight is a faithful 4/8-bit approximation
+    assert np.abs(dequantize(q) - w).max() <= np.abs(w).max() / (2 ** (bits - 1))
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_qmoe_unpacks_what_we_packed(symmetric):
+    rng = np.random.default_rng(1)
+    n, h, e, inter, k = 9, 64, 4, 32, 2
+    x = rng.standard_normal((n, h)).astype(np.float32)
+    router = rng.standard_normal((n, e)).astype(np.float32)
+    fc1 = (rng.standard_normal((e, 2 * inter, h)) * 0.05).astype(np.float32)
+    fc2 = (rng.standard_normal((e, h, inter)) * 0.05).astype(np.float32)
+    q1 = [quantize(fc1[i], 32, 4, symmetric) for i in range(e)]
+    q2 = [quantize(fc2[i], 32, 4, symmetric) for i in range(e)]
+    attrs = dict(k=k, activation_type="swiglu", swiglu_fusion=1, activation_alpha=1.0, activation_beta=0.0,
+                 normalize_routing_weights=1)
+    ins = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n, h]),
+           helper.make_tensor_value_info("r", TensorProto.FLOAT, [n, e])]
+    ref = _session(helper.make_node("MoE", ["x", "r", "w1", "", "w2"], ["y"], domain="com.microsoft", **attrs),
+                   [numpy_helper.from_array(np.stack([dequantize(q) for q in q1]), "w1"),
+                    numpy_helper.from_array(np.stack([dequantize(q) for q in q2]), "w2")], ins).run(None, {"x": x, "r": router})[0]
+    inits = [numpy_helper.from_array(np.stack([q.packed.reshape(2 * inter, -1) for q in q1]), "w1"),
+             numpy_helper.from_array(np.stack([q.scales for q in q1]), "s1"),
+             numpy_helper.from_array(np.stack([q.packed.reshape(h, -1) for q in q2]), "w2"),
+             numpy_helper.from_array(np.stack([q.scales for q in q2]), "s2")]
+    inputs = ["x", "r", "w1", "s1", "", "w2", "s2", "", "", "", ""]
+    if not symmetric:
+        inits += [numpy_helper.from_array(np.stack([q.zero_points for q in q1]), "z1"),
+                  numpy_helper.from_array(np.stack([q.zero_points for q in q2]), "z2")]
+        inputs += ["z1", "z2"]
+    node = helper.make_node("QMoE", inputs, ["y"], domain="com.microsoft", expert_weight_bits=4, block_size=32, **attrs)
+    y = _session(node, inits, ins).run(None, {"x": x, "r": router})[0]
+    np.testing.assert_allclose(y, ref, atol=1e-5)
+
+
+def test_clip_search_beats_plain_rounding():
+    from onnxruntime.capi._pybind_state import quantize_matmul_4bits
+
+    w = np.random.default_rng(2).standard_normal((128, 256)).astype(np.float32)
+    ours = ((dequantize(quantize(w, 32, 4)) - w) ** 2).mean()
+    # onnxruntime's own round-to-nearest over each block's min/max range
+    packed = np.zeros((128, 8, 16), np.uint8)
+    scales = np.zeros((128, 8), np.float32)
+    zp = np.zeros((128, 4), np.uint8)
+    quantize_matmul_4bits(packed, np.ascontiguousarray(w.T), scales, zp, 32, 128, 256, False)
+    from qcn.model.export.quant import QuantizedWeight
+
+    theirs = ((dequantize(QuantizedWeight(packed, scales, zp, 128, 256, 32)) - w) ** 2).mean()
+    assert ours < theirs
+
+
+def _agreement(models, **options) -> tuple[float, int]:
+    ckpt, _ = models.checkpoint("trained")
+    reference = models.export("trained", precision="fp32", logits="all")
+    candidate = models.export("trained", logits="all", **options)
+    hits = positions = 0
+    for ids in tiny.held_out_prompts(ckpt):
+        a = run_onnx(reference, np.array([ids])).argmax(-1)
+        b = run_onnx(candidate, np.array([ids])).argmax(-1)
+        hits += int((a == b).sum())
+        positions += a.size
+    return hits / positions, positions
+
+
+def test_int4_top1_agreement_with_fp32(models):
+    """Measured on a briefly trained model (a random one has near-tied logits; see tiny.train_briefly).
+
+    The default recipe (4-bit experts, 8-bit other matrices) reaches 93-95% on this 64-wide
+    model depending on the training seed; all-4-bit ~89%; 8-bit experts ~99%.
+    """
+    default, positions = _agreement(models, precision="int4")
+    assert positions >= 256
+    assert default >= 0.92
+    all_int4, _ = _agreement(models, precision="int4", dense_bits=4)
+    int8_experts, _ = _agreement(models, precision="int4", expert_bits=8)
+    assert int8_experts >= 0.95
+    assert int8_experts >= default >= all_int4 - 0.02
+
+
+def _external_bytes(model_dir, needle: str) -> int:
+    model = onnx.load(str(model_dir / "model.onnx"), load_external_data=False)
+    total = 0
+    for t in model.graph.initializer:
+        if needle in t.name:
+            total += int({e.key: e.value for e in t.external_data}["length"])
+    return total
+
+
+def test_int4_moe_weights_at_least_4x_smaller(models):
+    fp32 = models.export("tied_norm_gqa2", precision="fp32")
+    int4 = models.export("tied_norm_gqa2", precision="int4")
+    moe32, moe4 = _external_bytes(fp32, "/moe/fc"), _external_bytes(int4, "/moe/fc")
+    assert moe32 > 0 and moe4 > 0
+    assert moe32 / moe4 >= 4.0
+    meta = json.loads((int4 / "qcn_model.json").read_text())
+    assert meta["options"]["precision"] == "int4"
+
+
+def test_int4_generates_through_runtime(models):
+    from qcn.model.runtime import Runtime
+
+    ckpt, _ = models.checkpoint("trained")
+    ids = tiny.held_out_prompts(ckpt, count=1)[0]
+    rt32 = Runtime(models.export("trained", precision="fp32"))
+    rt4 = Runtime(models.export("trained", precision="int4"))
+    a = [t.id for t in rt32.generate(ids, 16, stop_tokens=())]
+    b = [t.id for t in rt4.generate(ids, 16, stop_tokens=())]
+    assert len(b) == 16
+    assert a[0] == b[0]
