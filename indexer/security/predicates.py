@@ -151,8 +151,9 @@ def secret_name(ctx: MatchContext, cap: str) -> bool:
     n = ctx.node(cap)
     if n is None:
         return False
-    name = ctx.text(n).strip("\"'`")
-    last = re.split(r"[.\[\]>-]", name)[-1] if name else name
+    name = ctx.text(n).strip("\"'`*& ")
+    pieces = [p for p in re.split(r"[.\[\]>*&-]", name) if p.strip()]
+    last = pieces[-1].strip() if pieces else name
     return bool(SECRET_NAME.search(last)) and not NOT_SECRET_NAME.search(last)
 
 
@@ -162,10 +163,16 @@ def secret_literal(ctx: MatchContext, cap: str) -> bool:
     n = ctx.node(cap)
     if n is None:
         return False
-    v = ctx.analysis.value_of(n)
-    if not isinstance(v.const, str) or v.labels:
-        return False
-    s = v.const.strip()
+    if n.type == "preproc_arg":  # #define NAME "literal"
+        raw = ctx.text(n).strip()
+        if len(raw) < 2 or raw[0] != '"' or raw[-1] != '"':
+            return False
+        s = raw[1:-1].strip()
+    else:
+        v = ctx.analysis.value_of(n)
+        if not isinstance(v.const, str) or v.labels:
+            return False
+        s = v.const.strip()
     return len(s) >= 4 and not PLACEHOLDER.match(s) and " " not in s
 
 

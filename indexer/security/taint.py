@@ -777,8 +777,7 @@ class TaintAnalysis:
                 self._bind(inner, v, env)
 
     def _store_item(self, target, v: Value, env) -> None:
-        cont_field, idx_field = SUBSCRIPT_TYPES[target.type]
-        base, idx = target.child_by_field_name(cont_field), target.child_by_field_name(idx_field)
+        base, idx = _subscript_parts(target)
         k = self._ev(idx, env).const if idx is not None else UNKNOWN
         old = self._ev(base, env) if base is not None else Value()
         new = _set_item(old, k, v)
@@ -1006,12 +1005,8 @@ class TaintAnalysis:
         return Value(labels=obj.labels, kind=obj.kind)
 
     def _ev_subscript(self, n, env) -> Value:
-        cf, idf = SUBSCRIPT_TYPES[n.type]
-        base = self._ev(n.child_by_field_name(cf), env)
-        idx_node = n.child_by_field_name(idf)
-        if idx_node is None:  # C++ subscript_argument_list etc.
-            idx_node = next((c for c in n.named_children if key(c) != key(n.child_by_field_name(cf))), None) \
-                if n.child_by_field_name(cf) is not None else None
+        base_node, idx_node = _subscript_parts(n)
+        base = self._ev(base_node, env)
         idx = self._ev(idx_node, env) if idx_node is not None else Value()
         if idx_node is not None and idx_node.type == "slice":
             return Value(labels=base.labels, const=UNKNOWN)
@@ -1406,6 +1401,18 @@ def _unescape(s: str) -> str:
     if s.startswith("\\") and len(s) == 2:
         return _ESCAPES.get(s[1], s[1])
     return s
+
+
+def _subscript_parts(n):
+    """(container, index) of a subscript node in any grammar (C names the container 'argument')."""
+    cf, idf = SUBSCRIPT_TYPES[n.type]
+    base = n.child_by_field_name(cf) or n.child_by_field_name("argument")
+    idx = n.child_by_field_name(idf) or n.child_by_field_name("indices")
+    if idx is None and base is not None:
+        idx = next((c for c in n.named_children if key(c) != key(base)), None)
+    if idx is not None and idx.type == "subscript_argument_list" and idx.named_children:
+        idx = idx.named_children[0]
+    return base, idx
 
 
 def _innermost_identifier(n):
