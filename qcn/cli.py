@@ -18,6 +18,7 @@ from qcn import __version__
 
 COMMAND_MODULES = (
     "qcn.model.cli",
+    "qcn.indexer.security.cli",
 )
 
 _DESCRIPTION = """\

@@ -38,14 +38,20 @@ _unavailable = False
 def _get_manager():
     global _manager, _unavailable
     if _manager is None and not _unavailable:
+        noisy = logging.getLogger("stevedore.extension")  # Bandit's optional formatters (sarif_om) may be missing
+        was = noisy.disabled
+        noisy.disabled = True
         try:
             from bandit.core import config as b_config
             from bandit.core import manager as b_manager
+
+            _manager = b_manager.BanditManager(b_config.BanditConfig(), "file", quiet=True)
         except ImportError:
             _unavailable = True
             log.warning("bandit is not installed: Python files are scanned by qcn's rules only")
             return None
-        _manager = b_manager.BanditManager(b_config.BanditConfig(), "file", quiet=True)
+        finally:
+            noisy.disabled = was
     return _manager
 
 
