@@ -94,6 +94,9 @@ _OPS = {
     "!==": operator.ne, "<": operator.lt, ">": operator.gt, "<=": operator.le, ">=": operator.ge,
 }
 MAX_DEPTH = 300
+_PURE_BUILTINS = {"len": len, "int": int, "str": str, "float": float, "abs": abs, "bool": bool, "ord": ord,
+                  "chr": chr, "min": min, "max": max, "strlen": len, "Integer.parseInt": int,
+                  "Math.abs": abs, "Math.max": max, "Math.min": min}
 
 
 @dataclass(frozen=True)
@@ -1131,7 +1134,13 @@ class TaintAnalysis:
         if bare == "open" and cfg.python_semantics:
             return Value(kind="file")
 
-        # 2. sanitisers and calls that return clean data
+        # 2. constant folding of pure builtins, then sanitisers and calls that return clean data
+        if bare in _PURE_BUILTINS and positional and not keywords and all(
+                a.is_const and a.items is None and a.keys is None for a in positional):
+            try:
+                return Value.constant(_PURE_BUILTINS[bare](*(a.const for a in positional)))
+            except (TypeError, ValueError, OverflowError):
+                pass
         cleans = cfg.sanitizer_for(bare) if bare else None
         if cleans is None and method and receiver_node is not None:
             cleans = cfg.sanitizer_for(method) if "." + method in ("." + k for k in cfg.sanitizers) else None
