@@ -19,6 +19,7 @@ from qcn import __version__
 COMMAND_MODULES = (
     "qcn.model.cli",
     "qcn.indexer.security.cli",
+    "qcn.indexer.cli",
 )
 
 _DESCRIPTION = """\

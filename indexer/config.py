@@ -1,0 +1,36 @@
+"""Settings of the repository index: one frozen dataclass, fully defaulted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_MAX_FILE_BYTES = 1 << 20  # 1 MiB
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """What to index and how.
+
+    Paths in ``include_dirs`` and ``python_paths`` are relative to the
+    workspace root (absolute paths are accepted too).
+    """
+
+    # Extra gitignore-style patterns, relative to the workspace root, on top of
+    # .gitignore files, .git/info/exclude and discovery.DEFAULT_EXCLUDES.
+    excludes: tuple[str, ...] = ()
+    # Files larger than this are skipped (logged with the reason).
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    # Skip files that declare themselves generated ("@generated", "DO NOT EDIT", ...)
+    # and minified files (very long lines).
+    skip_generated: bool = True
+    # Follow symbolic links to directories (loops are detected and skipped).
+    follow_symlinks: bool = True
+    # C/C++: directories searched for `#include "..."` and `#include <...>`.
+    include_dirs: tuple[str, ...] = ()
+    # Python: extra source roots (src/ and package roots are found on their own).
+    python_paths: tuple[str, ...] = ()
+    # Worker processes for the initial scan: None = one per available core.
+    workers: int | None = None
+    # Below this many bytes to parse, the scan stays in-process: starting
+    # worker processes costs more than it saves (measured: bench/index_bench.py).
+    parallel_min_bytes: int = 4 << 20

@@ -1,0 +1,768 @@
+"""``context_for``: the repository context a completion at a cursor needs.
+
+Sources, each a scored *piece* (a file and some of its lines) with a reason:
+
+============  =====  ==========================================================
+source        score  what
+============  =====  ==========================================================
+definition    ≤100   definitions of identifiers near the cursor, resolved
+                     through the current file's imports (explicit import,
+                     module alias ``mod.name``, wildcard/include/same package),
+                     then by name across the repository (less, when ambiguous)
+local         ≤60    definitions in the current file outside ``current_window``
+                     (only when the caller says which lines the prompt shows)
+dependency    ≤45    what the enclosing function/class uses (anywhere in it),
+                     then what the rest of the file uses, through imports only
+outline       ≤30    signatures of the modules the current file imports
+recent_edit   ≤28    regions recently edited in other open buffers
+similar       ≤22    lexically similar windows of related files (Jaccard)
+repo_map      ≤8     for budgets ≥ 8K tokens: signatures of the files ranked
+                     highest by PageRank over the import/reference graph
+============  =====  ==========================================================
+
+Packing: pieces are taken best-first while they fit ``budget_tokens``; a
+definition too large to fit (or over a quarter of the budget) falls back to its
+outline (header, doc, member signatures). Pieces of one file merge into one
+snippet, so snippets never overlap: its text shows the lines of its pieces in
+order with ``⋮`` where lines are left out. The budget covers every snippet's
+text plus one ``<|file_sep|>path`` header each (``header_tokens``).
+
+Determinism: every ordering breaks ties by path and line, so the same index
+state and cursor give the same snippets.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from .discovery import is_secret
+from .documents import Document, Position
+from .graph import FileRecord
+from .imports import family_of
+from .languages import detect_language
+from .lexical import identifiers
+from .parse import analyze_source
+from .symbols import Definition, FileSymbols
+
+if TYPE_CHECKING:
+    from .index import Index
+
+log = logging.getLogger(__name__)
+
+ELISION = "⋮"
+TOKEN_ESTIMATE = "UTF-8 bytes / 4"
+REPO_MAP_MIN_BUDGET = 8192
+VOLATILE_SOURCES = frozenset({"recent_edit", "similar"})
+# Share of the budget a source may use at most (definitions and dependencies: no cap).
+_SOURCE_CAPS = {"outline": 0.3, "recent_edit": 0.2, "similar": 0.2, "repo_map": 0.25}
+_WINDOW_BEFORE = 40
+_WINDOW_AFTER = 15
+_IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+_QUALIFIER = re.compile(r"([A-Za-z_$][A-Za-z0-9_$]*)\s*(?:\.|::|->|\?\.)\s*$")
+_BRACE_LANGUAGES = frozenset({"javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp"})
+
+
+def approx_tokens(text: str) -> int:
+    """A tokenizer-free estimate: UTF-8 bytes / 4, rounded up (what the CLI uses)."""
+    return (len(text.encode("utf-8")) + 3) // 4
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """Lines of one repository file to put in the prompt, with why."""
+
+    path: str  # root-relative, "/"-separated
+    start_line: int  # 1-based, inclusive: the span ``text`` covers
+    end_line: int
+    text: str  # the lines, with a "⋮" line wherever lines inside the span are left out
+    reason: str  # e.g. "definition of `load` (imported from cfg/loader.py)"
+    score: float
+    tokens: int  # count_tokens(text)
+    source: str  # best piece's source: definition, local, dependency, outline, recent_edit, similar, repo_map
+    symbols: tuple[str, ...] = ()  # qualified names of the definitions shown
+
+    @property
+    def volatile(self) -> bool:
+        """Changes with every keystroke or cursor move: goes after stable context in a prompt."""
+        return self.source in VOLATILE_SOURCES
+
+    def to_dict(self) -> dict[str, object]:
+        return {"path": self.path, "start_line": self.start_line, "end_line": self.end_line,
+                "reason": self.reason, "source": self.source, "score": round(self.score, 3),
+                "tokens": self.tokens, "symbols": list(self.symbols), "text": self.text}
+
+
+def header_tokens(path: str, count_tokens: Callable[[str], int]) -> int:
+    """Tokens of the ``<|file_sep|>{path}\\n`` line the prompt puts before a snippet."""
+    return count_tokens(path + "\n") + 1
+
+
+# ----------------------------------------------------------------- pieces
+
+Interval = tuple[int, int]
+
+
+@dataclass
+class _Piece:
+    path: str
+    intervals: tuple[Interval, ...]
+    score: float
+    reason: str
+    source: str
+    symbol: str = ""
+    fallback: _Piece | None = None
+
+
+@dataclass
+class _View:
+    """The lines chosen so far from one file."""
+
+    lines: list[str]
+    intervals: list[Interval] = field(default_factory=list)
+    pieces: list[_Piece] = field(default_factory=list)
+
+    def uncovered(self, intervals: Iterable[Interval]) -> list[Interval]:
+        out = []
+        for start, end in intervals:
+            start, end = max(1, start), min(end, len(self.lines))
+            cursor = start
+            for s, e in self.intervals:
+                if e < cursor or s > end:
+                    continue
+                if s > cursor:
+                    out.append((cursor, s - 1))
+                cursor = max(cursor, e + 1)
+            if cursor <= end:
+                out.append((cursor, end))
+        return out
+
+    def add(self, intervals: Iterable[Interval]) -> None:
+        merged = sorted(self.intervals + [(max(1, s), min(e, len(self.lines))) for s, e in intervals])
+        out: list[Interval] = []
+        for s, e in merged:
+            if s > e:
+                continue
+            if out and s <= out[-1][1] + 1:
+                out[-1] = (out[-1][0], max(out[-1][1], e))
+            else:
+                out.append((s, e))
+        self.intervals = out
+
+    def render(self) -> str:
+        parts: list[str] = []
+        previous = None
+        for s, e in self.intervals:
+            if previous is not None and s > previous + 1:
+                parts.append(ELISION)
+            parts.extend(self.lines[s - 1:e])
+            previous = e
+        return "\n".join(parts)
+
+
+# ------------------------------------------------------------- the query
+
+def context_for(
+    index: Index,
+    document: str | os.PathLike[str] | Document,
+    position: Position,
+    budget_tokens: int,
+    count_tokens: Callable[[str], int] | None = None,
+    *,
+    current_window: tuple[int, int] | None = None,
+) -> list[Snippet]:
+    """Ranked, non-overlapping snippets that fit ``budget_tokens`` for a cursor at ``position``.
+
+    ``document``: a path (absolute, root-relative or file:// URI) or an open
+    ``Document``; an open buffer for that path wins over the disk.
+    ``position``: 0-based line and character in the index's position encoding.
+    ``count_tokens``: the model tokenizer's counter; default ``approx_tokens``.
+    ``current_window``: 1-based inclusive lines of the current file the prompt
+    already shows; definitions in the rest of the file become candidates
+    (without it the current file is never used as context).
+    """
+    count = count_tokens or approx_tokens
+    if budget_tokens <= 0:
+        return []
+    current = _current(index, document)
+    if current is None:
+        return []
+    doc, symbols = current
+    pieces = _Gatherer(index, doc, symbols, position, budget_tokens, current_window).gather()
+    return _pack(index, pieces, budget_tokens, count, doc.path, current_window)
+
+
+def _current(index: Index, document: str | os.PathLike[str] | Document) -> tuple[Document, FileSymbols | None] | None:
+    if isinstance(document, Document):
+        doc = document
+    else:
+        rel = index.relpath(document)
+        doc = index.document(rel)
+        if doc is None:
+            if is_secret(rel):
+                return None
+            source = index.read_source(rel)
+            if source is None:
+                return None
+            doc = Document(rel, None, source)
+            doc.language = detect_language(rel, source)
+    if is_secret(doc.path):
+        log.info("no context for secret file %s", doc.path)
+        return None
+    record = index.graph.files.get(doc.path)
+    symbols = None
+    if record is not None and record.hash_matches(doc.source):
+        symbols = record.symbols
+    elif doc.language is not None:
+        try:
+            symbols = analyze_source(doc.language, doc.source)
+        except (ValueError, RuntimeError) as exc:
+            log.debug("cannot parse %s: %s", doc.path, exc)
+    return doc, symbols
+
+
+@dataclass(frozen=True)
+class _Use:
+    name: str
+    qualifier: str  # "a" or "a.b" before ".name"; "" for a bare name
+    weight: float  # 0..1, by closeness to the cursor
+
+
+class _Gatherer:
+    """Collects candidate pieces from every source for one query."""
+
+    def __init__(self, index: Index, doc: Document, symbols: FileSymbols | None, position: Position,
+                 budget: int, current_window: tuple[int, int] | None) -> None:
+        self.index = index
+        self.graph = index.graph
+        self.doc = doc
+        self.path = doc.path
+        self.symbols = symbols
+        self.language = doc.language or ""
+        self.family = family_of(self.language)
+        self.line = max(0, min(position.line, doc.line_count - 1))
+        self.budget = budget
+        self.window = current_window
+        self.pieces: list[_Piece] = []
+        self.seen: set[tuple[str, int, str]] = set()  # (path, line, name) of definitions already offered
+        self._bindings()
+
+    # --------------------------------------------------------- bindings
+
+    def _bindings(self) -> None:
+        """What the current file's imports make visible, by local name."""
+        self.module_alias: dict[str, tuple[str, ...]] = {}
+        self.names: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        self.wildcard: list[str] = []
+        self.import_order: list[tuple[str, str, int]] = []  # (target, module, line)
+        self.local_names: set[str] = set()
+        self.package_files: tuple[str, ...] = ()
+        if self.symbols is None:
+            return
+        resolved = self.graph.resolved.get(self.path) if self._indexed_current() else None
+        if resolved is None or len(resolved) != len(self.symbols.imports):
+            resolve = self.graph.resolver.resolve
+            resolved = tuple(resolve(self.path, self.language, imp) for imp in self.symbols.imports)
+        for imp, targets in zip(self.symbols.imports, resolved):
+            if not targets:
+                continue
+            for target in targets:
+                self.import_order.append((target, imp.module, imp.line))
+            if imp.alias:
+                self.module_alias[imp.alias] = targets
+            for original, local in imp.names:
+                if original == "*":
+                    self.wildcard.extend(targets)
+                    continue
+                submodule = tuple(t for t in targets if _module_stem(t) == original)
+                if submodule:
+                    self.module_alias[local] = submodule
+                self.names.setdefault(local, []).append((original, targets))
+            if imp.kind in ("include", "system_include"):
+                self.wildcard.extend(targets)
+        self.local_names = {d.name for d in self.symbols.definitions}
+        # Go and Java see their whole package without imports.
+        if self.family in ("go", "java") and not os.path.isabs(self.path):
+            directory = self.path.rpartition("/")[0]
+            suffix = ".go" if self.family == "go" else ".java"
+            siblings = self.graph.resolver._dirs.get(directory, ())
+            self.package_files = tuple(sorted(p for p in siblings if p.endswith(suffix) and p != self.path))
+
+    def _indexed_current(self) -> bool:
+        record = self.graph.files.get(self.path)
+        return record is not None and record.hash_matches(self.doc.source)
+
+    # ------------------------------------------------------------ main
+
+    def gather(self) -> list[_Piece]:
+        uses = self._uses_near_cursor()
+        for use in uses:
+            self._definitions_for(use)
+        self._dependencies(uses)
+        self._outlines()
+        self._recent_edits()
+        self._similar()
+        if self.budget >= REPO_MAP_MIN_BUDGET:
+            self._repo_map()
+        return self.pieces
+
+    def _uses_near_cursor(self) -> list[_Use]:
+        first = max(0, self.line - _WINDOW_BEFORE)
+        last = min(self.doc.line_count - 1, self.line + _WINDOW_AFTER)
+        best: dict[tuple[str, str], float] = {}
+        counts: dict[tuple[str, str], int] = {}
+        for number in range(first, last + 1):
+            text = self.doc.line_bytes(number).decode("utf-8", "replace")
+            distance = number - self.line
+            if distance <= 0:
+                weight = 1.0 / (1.0 + -distance / 6.0)
+            else:
+                weight = 0.7 / (1.0 + distance / 3.0)
+            for match in _IDENT.finditer(text):
+                name = match.group(0)
+                if len(name) < 2:
+                    continue
+                qualifier = _qualifier(text[:match.start()])
+                key = (name, qualifier)
+                counts[key] = counts.get(key, 0) + 1
+                if weight > best.get(key, 0.0):
+                    best[key] = weight
+        uses = [_Use(name, qualifier, min(1.0, w + 0.05 * (counts[(name, qualifier)] - 1)))
+                for (name, qualifier), w in best.items()]
+        uses.sort(key=lambda u: (-u.weight, u.name, u.qualifier))
+        return uses[:200]
+
+    # ----------------------------------------------------- definitions
+
+    def _definitions_for(self, use: _Use, base: float = 100.0, source: str = "definition", why: str = "") -> bool:
+        """Offer the definitions ``use`` refers to; True if any was found."""
+        name, qualifier, weight = use.name, use.qualifier, use.weight
+        if qualifier:
+            head = qualifier.split(".")[0]
+            targets = self.module_alias.get(qualifier) or self.module_alias.get(head)
+            if targets:
+                found = self._defs_in(targets, name)
+                if found:
+                    self._offer(found, base * weight, source,
+                                why or f"definition of `{qualifier}.{name}` (module `{qualifier}` imported)")
+                    return True
+            bound = self.names.get(qualifier.split(".")[-1])
+            if bound:  # `Widget.create` where Widget was imported: its member
+                for original, files in bound:
+                    found = self._defs_in(files, name, owner=original)
+                    if found:
+                        self._offer(found, base * weight, source,
+                                    why or f"definition of `{original}.{name}` (imported from {found[0][0]})")
+                        return True
+            if source != "definition":
+                return False
+        else:
+            if name in self.local_names:
+                return self._local(use, base * 0.6)
+            bound = self.names.get(name)
+            if bound:
+                for original, files in bound:
+                    found = self._defs_in(files, original)
+                    if not found and original == "default":
+                        found = self._defs_in(files, name)
+                    if found:
+                        self._offer(found, base * weight, source,
+                                    why or f"definition of `{name}` (imported from {found[0][0]})")
+                        return True
+            for files, confidence, how in ((self.wildcard, 0.85, "an imported file"),
+                                           (self.package_files, 0.8, "the same package")):
+                if files:
+                    found = self._defs_in(files, name, follow=False)
+                    if found:
+                        self._offer(found, base * weight * confidence, source,
+                                    why or f"definition of `{name}` (in {how})")
+                        return True
+        if source != "definition":
+            return False
+        return self._by_name(use, base)
+
+    def _by_name(self, use: _Use, base: float) -> bool:
+        """Fall back to every definition of the name in the repository."""
+        definers = [p for p in self.graph.defs_by_name.get(use.name, ()) if p != self.path]
+        if not definers:
+            return False
+        limit = 4 if use.qualifier else 3
+        if len(definers) > 12:
+            return False  # too common a name to mean anything
+        definers.sort(key=lambda p: (-_shared_prefix(p, self.path), p))
+        share = (0.35 if use.qualifier else 0.5) / len(definers)
+        found = []
+        for path in definers[:limit]:
+            found.extend(self._defs_in((path,), use.name, follow=False,
+                                       kinds=("method", "function", "field") if use.qualifier else None))
+        if not found:
+            return False
+        label = f"{use.qualifier}.{use.name}" if use.qualifier else use.name
+        ambiguity = f", 1 of {len(definers)} files" if len(definers) > 1 else ""
+        self._offer(found, base * use.weight * share * (1.5 if len(definers) == 1 else 1.0), "definition",
+                    f"definition of `{label}` (found by name{ambiguity})")
+        return True
+
+    def _local(self, use: _Use, score: float) -> bool:
+        if self.window is None or self.symbols is None or not self._indexed_path():
+            return True  # defined here: the prompt's own window shows what matters
+        lo, hi = self.window
+        found = [(self.path, d) for d in self.symbols.definitions
+                 if d.name == use.name and (d.end_line < lo or d.snippet_start > hi)]
+        if found:
+            self._offer(found, score * use.weight, "local", f"definition of `{use.name}` (in this file)")
+        return True
+
+    def _indexed_path(self) -> bool:
+        return not os.path.isabs(self.path)
+
+    def _defs_in(self, files: Iterable[str], name: str, owner: str = "", follow: bool = True,
+                 kinds: tuple[str, ...] | None = None, depth: int = 0) -> list[tuple[str, Definition]]:
+        """Definitions of ``name`` in ``files``, following re-exports when ``follow``."""
+        out: list[tuple[str, Definition]] = []
+        for path in files:
+            record = self.graph.files.get(path)
+            if record is None or path == self.path:
+                continue
+            for d in record.symbols.definitions:
+                if d.name != name or (kinds and d.kind not in kinds):
+                    continue
+                if owner and not d.qualname.endswith(f"{owner}.{name}"):
+                    continue
+                out.append((path, d))
+            if not out and follow and depth < 3:
+                out.extend(self._reexported(path, record, name, owner, depth))
+        return out[:4]
+
+    def _reexported(self, path: str, record: FileRecord, name: str, owner: str, depth: int):
+        """``name`` re-exported by ``path`` (``from .x import name`` in __init__.py, ``export * from``)."""
+        resolved = self.graph.resolved.get(path, ())
+        for imp, targets in zip(record.symbols.imports, resolved):
+            if not targets:
+                continue
+            for original, local in imp.names:
+                if local == name or original == "*" or (owner and local == owner):
+                    found = self._defs_in(targets, original if original not in ("*",) and not owner else name,
+                                          owner, True, None, depth + 1)
+                    if found:
+                        return found
+        return []
+
+    def _offer(self, found: list[tuple[str, Definition]], score: float, source: str, reason: str) -> None:
+        for path, definition in found:
+            key = (path, definition.start_line, definition.name)
+            if key in self.seen:
+                continue
+            self.seen.add(key)
+            record = self.graph.files.get(path)
+            if record is None:
+                continue
+            self.pieces.append(_definition_piece(path, record, definition, score, source, reason))
+
+    # ---------------------------------------------------- dependencies
+
+    def _dependencies(self, near: list[_Use]) -> None:
+        if self.symbols is None:
+            return
+        near_names = {(u.name, u.qualifier) for u in near}
+        enclosing = _enclosing(self.symbols.definitions, self.line + 1)
+        if enclosing is not None:
+            lo, hi = enclosing.start_line, enclosing.end_line
+            uses = self._uses_in_lines(lo - 1, hi - 1)
+            for use in uses:
+                if (use.name, use.qualifier) not in near_names:
+                    self._definitions_for(_Use(use.name, use.qualifier, 1.0), 45.0, "dependency",
+                                          f"used by `{enclosing.qualname}`: `{use.name}`")
+        for name, occurrences in sorted(self.symbols.references, key=lambda r: (-r[1], r[0]))[:60]:
+            if (name, "") in near_names:
+                continue
+            weight = min(1.0, 0.5 + 0.1 * occurrences)
+            self._definitions_for(_Use(name, "", weight), 25.0, "dependency", f"used in this file: `{name}`")
+
+    def _uses_in_lines(self, first: int, last: int) -> list[_Use]:
+        seen: dict[tuple[str, str], None] = {}
+        for number in range(max(0, first), min(self.doc.line_count - 1, last) + 1):
+            if number > first + 400:
+                break
+            text = self.doc.line_bytes(number).decode("utf-8", "replace")
+            for match in _IDENT.finditer(text):
+                if len(match.group(0)) >= 2:
+                    seen.setdefault((match.group(0), _qualifier(text[:match.start()])))
+        return [_Use(n, q, 1.0) for n, q in seen]
+
+    # --------------------------------------------------------- outlines
+
+    def _outlines(self) -> None:
+        order: dict[str, tuple[int, str]] = {}
+        for target, module, line in self.import_order:
+            order.setdefault(target, (line, module))
+        for rank, (target, (line, module)) in enumerate(sorted(order.items(), key=lambda i: (i[1][0], i[0]))):
+            record = self.graph.files.get(target)
+            if record is None or target == self.path:
+                continue
+            intervals = _file_outline(record.symbols, record.language)
+            if intervals:
+                self.pieces.append(_Piece(target, intervals, max(12.0, 30.0 - rank),
+                                          f"outline of `{module}` (imported at line {line})", "outline"))
+
+    # ---------------------------------------------------- recent edits
+
+    def _recent_edits(self) -> None:
+        now = time.monotonic()
+        for edit in reversed(self.index.recent_edits()):
+            if edit.path == self.path or os.path.isabs(edit.path):
+                continue
+            age = max(0.0, now - edit.when)
+            decay = 0.5 ** (age / 300.0)
+            self.pieces.append(_Piece(edit.path, ((edit.start_line - 2, edit.end_line + 2),), 28.0 * decay,
+                                      f"recently edited ({_age(age)} ago)", "recent_edit"))
+
+    # ---------------------------------------------------------- similar
+
+    def _similar(self) -> None:
+        first = max(0, self.line - 12)
+        query = identifiers("\n".join(self.doc.line_bytes(i).decode("utf-8", "replace")
+                                      for i in range(first, self.line + 1)))
+        if len(query) < 3:
+            return
+        candidates: dict[str, None] = {}
+        for doc_path in sorted(self.index._documents):
+            candidates.setdefault(doc_path)
+        for edit in reversed(self.index.recent_edits()):
+            candidates.setdefault(edit.path)
+        for target, _, _ in self.import_order:
+            candidates.setdefault(target)
+        if not os.path.isabs(self.path):
+            for importer in sorted(self.graph.importers.get(self.path, ())):
+                candidates.setdefault(importer)
+            for sibling in sorted(self.graph.resolver._dirs.get(self.path.rpartition("/")[0], ())):
+                candidates.setdefault(sibling)
+        files = []
+        for path in candidates:
+            if path == self.path or os.path.isabs(path):
+                continue
+            record = self.graph.files.get(path)
+            lines = self.index.lines_of(path) if record is not None else None
+            if record is None or lines is None:
+                continue
+            files.append((path, record.hash, lines))
+            if len(files) >= 24:
+                break
+        for match in self.index.chunks.similar(query, files):
+            self.pieces.append(_Piece(match.path, ((match.start_line, match.end_line),), 22.0 * match.similarity,
+                                      f"similar code (Jaccard {match.similarity:.2f})", "similar"))
+
+    # --------------------------------------------------------- repo map
+
+    def _repo_map(self) -> None:
+        ranks = self.index.rank()
+        if not ranks:
+            return
+        top = max(ranks.values())
+        ordered = sorted(ranks.items(), key=lambda item: (-item[1], item[0]))
+        for position, (path, score) in enumerate(ordered[:200]):
+            record = self.graph.files.get(path)
+            if record is None or path == self.path:
+                continue
+            intervals = _file_outline(record.symbols, record.language, self.graph.ref_files, limit=12)
+            if intervals:
+                self.pieces.append(_Piece(path, intervals, 8.0 * score / top,
+                                          f"repository map (rank {position + 1})", "repo_map"))
+
+
+# -------------------------------------------------------------- helpers
+
+def _qualifier(before: str) -> str:
+    """The dotted chain before an identifier: "os.path" for ``os.path.join``."""
+    parts = []
+    text = before
+    for _ in range(3):
+        match = _QUALIFIER.search(text)
+        if match is None:
+            break
+        parts.append(match.group(1))
+        text = text[:match.start()]
+    return ".".join(reversed(parts))
+
+
+def _module_stem(path: str) -> str:
+    directory, _, name = path.rpartition("/")
+    stem = name.split(".", 1)[0]
+    if stem in ("__init__", "index", "mod", "lib"):
+        return directory.rpartition("/")[2]
+    return stem
+
+
+def _shared_prefix(a: str, b: str) -> int:
+    count = 0
+    for x, y in zip(a.split("/"), b.split("/")):
+        if x != y:
+            break
+        count += 1
+    return count
+
+
+def _age(seconds: float) -> str:
+    if seconds < 90:
+        return f"{int(seconds)} s"
+    return f"{int(seconds // 60)} min"
+
+
+def _enclosing(definitions: Iterable[Definition], line: int) -> Definition | None:
+    best = None
+    for d in definitions:
+        if d.start_line <= line <= d.end_line and d.kind not in ("module",):
+            if best is None or d.start_line >= best.start_line:
+                best = d
+    return best
+
+
+def _children(symbols: FileSymbols, parent: Definition) -> list[Definition]:
+    prefix = parent.qualname + "."
+    depth = parent.qualname.count(".") + 1
+    return [d for d in symbols.definitions
+            if d.qualname.startswith(prefix) and d.qualname.count(".") == depth
+            and parent.start_line <= d.start_line <= parent.end_line]
+
+
+def _definition_piece(path: str, record: FileRecord, d: Definition, score: float, source: str,
+                      reason: str) -> _Piece:
+    """The whole definition (with its doc comment and its enclosing class's header),
+    falling back to its outline when that does not fit."""
+    extra: list[Interval] = []
+    if "." in d.qualname:
+        owner = d.qualname.rpartition(".")[0]
+        for candidate in record.symbols.definitions:
+            if candidate.qualname == owner and candidate.start_line <= d.start_line <= candidate.end_line:
+                extra.append((candidate.snippet_start, candidate.sig_end_line))
+                break
+    full = tuple(sorted(extra + [(d.snippet_start, d.end_line)]))
+    outline = [(d.snippet_start, d.sig_end_line)]
+    if d.doc_start:
+        outline.append((d.doc_start, min(d.doc_end, d.doc_start + 5)))
+    for child in _children(record.symbols, d)[:40]:
+        outline.append((child.snippet_start if child.doc_start == child.start_line - 1 else child.start_line,
+                        child.sig_end_line))
+    if record.language in _BRACE_LANGUAGES and d.end_line > d.sig_end_line:
+        outline.append((d.end_line, d.end_line))
+    compact = _Piece(path, tuple(sorted(extra + outline)), score, reason + ", outline", source, d.qualname)
+    return _Piece(path, full, score, reason, source, d.qualname, fallback=compact)
+
+
+def _file_outline(symbols: FileSymbols, language: str, popularity: dict[str, int] | None = None,
+                  limit: int = 40) -> tuple[Interval, ...]:
+    """Signature lines of a file's top-level definitions and their direct members."""
+    chosen = [d for d in symbols.definitions if d.qualname.count(".") <= 1]
+    if popularity is not None:  # the repository map keeps the most referenced names
+        chosen.sort(key=lambda d: (-popularity.get(d.name, 0), d.start_line))
+    chosen = sorted(chosen[:limit], key=lambda d: d.start_line)
+    intervals = [(d.start_line, min(d.sig_end_line, d.start_line + 4)) for d in chosen]
+    return tuple(intervals)
+
+
+# --------------------------------------------------------------- packing
+
+def _pack(index: Index, pieces: list[_Piece], budget: int, count: Callable[[str], int], current: str,
+          window: tuple[int, int] | None) -> list[Snippet]:
+    pieces.sort(key=lambda p: (-p.score, p.path, p.intervals, p.reason))
+    views: dict[str, _View] = {}
+    used = 0
+    per_source: dict[str, int] = {}
+    max_piece = max(256, budget // 4)
+    lines_cache: dict[str, list[str] | None] = {}
+    for piece in pieces:
+        if piece.path == current and (window is None or piece.source != "local"):
+            continue
+        lines = lines_cache.get(piece.path)
+        if piece.path not in lines_cache:
+            lines = lines_cache[piece.path] = index.lines_of(piece.path)
+        if not lines:
+            continue
+        view = views.get(piece.path) or _View(lines)
+        cap = _SOURCE_CAPS.get(piece.source)
+        for candidate in (piece, piece.fallback):
+            if candidate is None:
+                continue
+            intervals = candidate.intervals
+            if piece.path == current and window is not None:
+                intervals = tuple(_subtract(intervals, window))
+            new = view.uncovered(intervals)
+            if not new:
+                break  # already shown
+            cost = sum(count("\n".join(lines[s - 1:e]) + "\n") for s, e in new) + len(new)
+            if piece.path not in views:
+                cost += header_tokens(piece.path, count)
+            over_cap = cap is not None and per_source.get(piece.source, 0) + cost > cap * budget
+            if (used + cost > budget or over_cap or cost > max_piece) and candidate is piece and piece.fallback:
+                continue
+            if used + cost > budget or over_cap:
+                break
+            view.add(new)
+            view.pieces.append(replace(candidate, intervals=tuple(new), fallback=None))
+            views[piece.path] = view
+            used += cost
+            per_source[piece.source] = per_source.get(piece.source, 0) + cost
+            break
+    return _finish(views, budget, count)
+
+
+def _subtract(intervals: Iterable[Interval], window: tuple[int, int]) -> list[Interval]:
+    lo, hi = window
+    out = []
+    for s, e in intervals:
+        if e < lo or s > hi:
+            out.append((s, e))
+            continue
+        if s < lo:
+            out.append((s, lo - 1))
+        if e > hi:
+            out.append((hi + 1, e))
+    return out
+
+
+def _finish(views: dict[str, _View], budget: int, count: Callable[[str], int]) -> list[Snippet]:
+    """Render views to snippets; if exact token counts overshoot the estimate, drop the weakest pieces."""
+    while True:
+        snippets = []
+        total = 0
+        for path, view in views.items():
+            if not view.intervals:
+                continue
+            text = view.render()
+            tokens = count(text)
+            total += tokens + header_tokens(path, count)
+            ordered = sorted(view.pieces, key=lambda p: (-p.score, p.reason))
+            reasons = list(dict.fromkeys(p.reason for p in ordered))
+            reason = "; ".join(reasons[:3]) + (f"; +{len(reasons) - 3} more" if len(reasons) > 3 else "")
+            symbols = tuple(dict.fromkeys(p.symbol for p in ordered if p.symbol))
+            snippets.append(Snippet(path, view.intervals[0][0], view.intervals[-1][1], text, reason,
+                                    round(ordered[0].score, 3), tokens, ordered[0].source, symbols))
+        if total <= budget or not snippets:
+            break
+        weakest_path, weakest = min(((p, piece) for p, v in views.items() for piece in v.pieces),
+                                    key=lambda item: (item[1].score, item[0]))
+        view = views[weakest_path]
+        view.pieces.remove(weakest)
+        rebuilt = _View(view.lines)
+        for piece in view.pieces:
+            rebuilt.add(piece.intervals)
+            rebuilt.pieces.append(piece)
+        views[weakest_path] = rebuilt
+    snippets.sort(key=lambda s: (-s.score, s.path))
+    return snippets
+
+
+def total_tokens(snippets: Iterable[Snippet], count_tokens: Callable[[str], int] | None = None) -> int:
+    """Tokens the snippets take in a prompt, headers included (what the budget bounds)."""
+    count = count_tokens or approx_tokens
+    return sum(s.tokens + header_tokens(s.path, count) for s in snippets)
+
+
+def estimate_note(count_tokens: Callable[[str], int] | None) -> str:
+    return f"tokens estimated as {TOKEN_ESTIMATE}, no tokenizer" if count_tokens in (None, approx_tokens) else "model tokenizer"
+

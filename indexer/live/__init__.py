@@ -1,0 +1,1 @@
+"""Live updates: following the file system while the editor works."""

@@ -1,0 +1,18 @@
+; qcn additions to tree-sitter-cpp's shipped TAGS_QUERY (it has no references).
+
+(preproc_include) @import
+
+(namespace_definition name: (namespace_identifier) @name) @scope
+
+(function_declarator
+  declarator: (qualified_identifier
+    name: (qualified_identifier name: (identifier) @name))) @definition.method
+
+(preproc_def name: (identifier) @name) @definition.macro
+(preproc_function_def name: (identifier) @name) @definition.macro
+(enumerator name: (identifier) @name) @definition.constant
+
+(call_expression function: (identifier) @name) @reference.call
+(call_expression function: (qualified_identifier name: (identifier) @name)) @reference.call
+(call_expression function: (field_expression field: (field_identifier) @name)) @reference.call
+(type_identifier) @name @reference.type

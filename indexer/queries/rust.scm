@@ -1,0 +1,12 @@
+; qcn additions to tree-sitter-rust's shipped TAGS_QUERY.
+
+(use_declaration) @import
+(mod_item name: (identifier) !body) @import
+
+(impl_item type: (_) @name) @scope
+
+(const_item name: (identifier) @name) @definition.constant
+(static_item name: (identifier) @name) @definition.constant
+
+(scoped_identifier name: (identifier) @name) @reference.path
+(type_identifier) @name @reference.type

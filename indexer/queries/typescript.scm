@@ -1,0 +1,79 @@
+; Tags and imports for TypeScript and TSX (tree-sitter-typescript ships no
+; tags query). Capture contract: see indexer/languages.py. Modelled on the
+; JavaScript wheel's TAGS_QUERY, plus TypeScript's declarations.
+
+(function_declaration name: (identifier) @name) @definition.function
+(generator_function_declaration name: (identifier) @name) @definition.function
+(function_signature name: (identifier) @name) @definition.function
+
+(class_declaration name: (type_identifier) @name) @definition.class
+(abstract_class_declaration name: (type_identifier) @name) @definition.class
+
+(method_definition
+  name: (property_identifier) @name
+  (#not-eq? @name "constructor")) @definition.method
+(method_signature name: (property_identifier) @name) @definition.method
+(abstract_method_signature name: (property_identifier) @name) @definition.method
+(public_field_definition name: (property_identifier) @name) @definition.field
+(property_signature name: (property_identifier) @name) @definition.field
+
+(interface_declaration name: (type_identifier) @name) @definition.interface
+(type_alias_declaration name: (type_identifier) @name) @definition.type
+(enum_declaration name: (identifier) @name) @definition.enum
+(internal_module name: (identifier) @name) @definition.module
+(module name: (string) @name) @definition.module
+
+(lexical_declaration
+  (variable_declarator
+    name: (identifier) @name
+    value: [(arrow_function) (function_expression)]) @definition.function)
+(variable_declaration
+  (variable_declarator
+    name: (identifier) @name
+    value: [(arrow_function) (function_expression)]) @definition.function)
+(program
+  (lexical_declaration
+    (variable_declarator
+      name: (identifier) @name
+      value: [(number) (string) (template_string) (object) (array) (new_expression) (identifier) (member_expression) (as_expression)])
+    @definition.variable))
+(program
+  (export_statement
+    (lexical_declaration
+      (variable_declarator
+        name: (identifier) @name
+        value: [(number) (string) (template_string) (object) (array) (new_expression) (identifier) (member_expression) (as_expression)])
+      @definition.variable)))
+
+(import_statement) @import
+(export_statement source: (string)) @import
+((call_expression
+   function: (identifier) @_require
+   arguments: (arguments . (string))) @import
+ (#eq? @_require "require"))
+(call_expression
+  function: (import)
+  arguments: (arguments . (string))) @import
+
+((call_expression function: (identifier) @name) @reference.call
+ (#not-eq? @name "require"))
+(call_expression
+  function: (member_expression property: (property_identifier) @name)) @reference.call
+(new_expression constructor: (identifier) @name) @reference.class
+(type_identifier) @name @reference.type
+(extends_clause value: (identifier) @name) @reference.class
+
+(program
+  (lexical_declaration
+    (variable_declarator
+      name: (identifier) @name
+      value: (call_expression function: (_) @_callee))
+    @definition.variable)
+  (#not-eq? @_callee "require"))
+(program
+  (export_statement
+    (lexical_declaration
+      (variable_declarator
+        name: (identifier) @name
+        value: (call_expression))
+      @definition.variable)))

@@ -1,0 +1,132 @@
+"""Read, hash, parse and extract many files: in-process or in worker processes.
+
+Parsing holds the GIL (checked: two threads parse no faster than one), so a
+large cold scan uses worker processes, one per core. Workers read the files
+themselves and send back compact tuples (the cache row format), never parse
+trees. Small batches stay in-process, where starting workers would cost more
+than it saves (``IndexConfig.parallel_min_bytes``).
+
+Workers start with "forkserver" (Linux) or "spawn": forking a language server
+that already runs threads can deadlock on a lock some thread held.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+from .cache import CachedFile, content_hash
+from .config import IndexConfig
+from .discovery import content_skip_reason
+from .languages import detect_language
+
+log = logging.getLogger(__name__)
+
+# (path, language) pairs in; CachedFile-shaped tuples out.
+Job = tuple[str, str]
+Row = tuple[str, bytes, int, int, str, object]
+
+
+def analyze_file(root: str, path: str, language: str, max_bytes: int, skip_generated: bool) -> Row:
+    """Read, check, hash, parse and extract one file.
+
+    Never raises for file problems: a file that vanished, cannot be read, is
+    too large, binary, generated or minified comes back with language "" and
+    the reason as payload.
+    """
+    from .parse import analyze_source  # imported here: workers pay for tree-sitter only when used
+
+    full = os.path.join(root, path)
+    try:
+        with open(full, "rb") as handle:
+            st = os.fstat(handle.fileno())
+            data = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        return (path, b"", 0, 0, "", "vanished")
+    except OSError as exc:
+        return (path, b"", 0, 0, "", f"unreadable ({exc.strerror or exc})")
+    size, mtime_ns = st.st_size, st.st_mtime_ns
+    if len(data) > max_bytes:
+        return (path, b"", size, mtime_ns, "", f"too large ({size} bytes > {max_bytes})")
+    digest = content_hash(data)
+    reason = content_skip_reason(data, skip_generated)
+    if reason is not None:
+        return (path, digest, size, mtime_ns, "", reason)
+    if language in ("c", "cpp") and path.endswith(".h"):
+        language = detect_language(path, data) or language
+    try:
+        symbols = analyze_source(language, data)
+    except (ValueError, RuntimeError) as exc:  # tree-sitter refuses the input (it rarely does)
+        log.warning("cannot parse %s: %s", path, exc)
+        return (path, digest, size, mtime_ns, "", f"parse error ({exc})")
+    return (path, digest, size, mtime_ns, language, symbols.to_tuple())
+
+
+def analyze_batch(root: str, jobs: Sequence[Job], max_bytes: int, skip_generated: bool) -> list[Row]:
+    return [analyze_file(root, path, language, max_bytes, skip_generated) for path, language in jobs]
+
+
+def worker_count(config: IndexConfig) -> int:
+    if config.workers is not None:
+        return max(1, config.workers)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    method = "forkserver" if sys.platform.startswith("linux") else "spawn"
+    return multiprocessing.get_context(method)
+
+
+def analyze_many(
+    root: str,
+    jobs: Sequence[tuple[str, str, int]],
+    config: IndexConfig,
+    on_rows: Callable[[list[CachedFile]], None],
+) -> None:
+    """Analyze ``jobs`` ((path, language, size) triples), handing rows to ``on_rows`` as they finish.
+
+    Uses worker processes when there is enough to parse, otherwise this process.
+    """
+    total_bytes = sum(size for _, _, size in jobs)
+    workers = worker_count(config)
+    limits = (config.max_file_bytes, config.skip_generated)
+    if workers < 2 or total_bytes < config.parallel_min_bytes or len(jobs) < 2 * workers:
+        step = 64
+        for i in range(0, len(jobs), step):
+            chunk = [(p, lang) for p, lang, _ in jobs[i:i + step]]
+            on_rows([CachedFile(*row) for row in analyze_batch(root, chunk, *limits)])
+        return
+    for rows in _pool_batches(root, jobs, workers, limits, total_bytes):
+        on_rows([CachedFile(*row) for row in rows])
+
+
+def _pool_batches(root, jobs, workers, limits, total_bytes) -> Iterator[list[Row]]:
+    # Largest files first, in batches of roughly equal bytes, so both workers
+    # finish together; ~16 batches per worker keeps progress reports smooth.
+    ordered = sorted(jobs, key=lambda j: (-j[2], j[0]))
+    target = max(1, total_bytes // (workers * 16))
+    batches: list[list[Job]] = []
+    current: list[Job] = []
+    current_bytes = 0
+    for path, language, size in ordered:
+        current.append((path, language))
+        current_bytes += size
+        if current_bytes >= target:
+            batches.append(current)
+            current, current_bytes = [], 0
+    if current:
+        batches.append(current)
+    log.debug("analyzing %d files in %d batches on %d worker processes", len(jobs), len(batches), workers)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+        pending = {pool.submit(analyze_batch, root, batch, *limits) for batch in batches}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
