@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
+import warnings
 
 from qcn.indexer.security.findings import CweFinding, Range
 
@@ -42,10 +43,12 @@ def _get_manager():
         was = noisy.disabled
         noisy.disabled = True
         try:
-            from bandit.core import config as b_config
-            from bandit.core import manager as b_manager
+            with warnings.catch_warnings():  # stevedore's deprecation notices about Bandit's own calls
+                warnings.simplefilter("ignore", DeprecationWarning)
+                from bandit.core import config as b_config
+                from bandit.core import manager as b_manager
 
-            _manager = b_manager.BanditManager(b_config.BanditConfig(), "file", quiet=True)
+                _manager = b_manager.BanditManager(b_config.BanditConfig(), "file", quiet=True)
         except ImportError:
             _unavailable = True
             log.warning("bandit is not installed: Python files are scanned by qcn's rules only")
