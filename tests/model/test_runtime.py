@@ -155,3 +155,15 @@ def test_prompt_longer_than_context_is_refused(model_dir, tmp_path):
         list(Runtime(small).generate(ids(40), 4))
     out = list(Runtime(small).generate(ids(20), 100, stop_tokens=()))
     assert len(out) == 12  # stops when the context is full
+
+
+@pytest.mark.parametrize("generated", [1, 2, 5])
+def test_snapshot_at_end_of_prompt_is_reusable(model_dir, generated):
+    """The server snapshots right after <|fim_middle|>; with the cursor at a line start the tail is empty."""
+    rt = Runtime(model_dir)
+    session = rt.session("end")
+    prompt = ids(30)
+    list(session.generate(prompt, generated, snapshot_at=len(prompt), stop_tokens=()))
+    again = [t.id for t in session.generate(prompt + ids(3, seed=9), 4, snapshot_at=len(prompt), stop_tokens=())]
+    assert session.last_stats.reused_tokens >= len(prompt) - 1
+    assert again == [t.id for t in Runtime(model_dir).generate(prompt + ids(3, seed=9), 4, stop_tokens=())]
