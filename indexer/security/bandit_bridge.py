@@ -17,7 +17,7 @@ import logging
 import threading
 import warnings
 
-from qcn.indexer.security.findings import CweFinding, Range
+from qcn.indexer.security.findings import CweFinding, Range, cwe_family
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,6 @@ COVERED_BY_QCN = frozenset({
     "B608", "B609",
 })
 NOISE = frozenset({"B101", "B110", "B112", "B603", "B607"})
-_RELATED = ({94, 95}, {327, 328}, {330, 338}, {120, 787, 676}, {22, 73})
 _LEVEL = {"HIGH": "high", "MEDIUM": "medium", "LOW": "low", "UNDEFINED": "low"}
 _SEVERITY = {"HIGH": "error", "MEDIUM": "warning", "LOW": "note", "UNDEFINED": "note"}
 
@@ -58,8 +57,11 @@ def _get_manager():
     return _manager
 
 
-def bandit_findings(path: str, data: bytes) -> list[CweFinding]:
-    """Bandit's findings for one Python document held in memory (nothing is read from disk)."""
+def bandit_findings(path: str, data: bytes, everything: bool = False) -> list[CweFinding]:
+    """Bandit's findings for one Python document held in memory (nothing is read from disk).
+
+    By default only the checks qcn does not cover, at medium severity or above (what is merged);
+    ``everything=True`` gives Bandit's full output (the benchmark's baseline)."""
     with _lock:
         mgr = _get_manager()
         if mgr is None:
@@ -77,9 +79,8 @@ def bandit_findings(path: str, data: bytes) -> list[CweFinding]:
     lines = data.split(b"\n")
     out = []
     for issue in issues:
-        if issue.test_id in COVERED_BY_QCN or issue.test_id in NOISE or issue.test_id.startswith("B4"):
-            continue
-        if issue.severity == "LOW":
+        if not everything and (issue.test_id in COVERED_BY_QCN or issue.test_id in NOISE
+                               or issue.test_id.startswith("B4") or issue.severity == "LOW"):
             continue
         cwe = getattr(getattr(issue, "cwe", None), "id", 0) or 0
         if not cwe:
@@ -100,14 +101,7 @@ def bandit_findings(path: str, data: bytes) -> list[CweFinding]:
     return out
 
 
-def _family(cwe: int) -> set[int]:
-    for group in _RELATED:
-        if cwe in group:
-            return group
-    return {cwe}
-
-
 def merge(ours: list[CweFinding], theirs: list[CweFinding]) -> list[CweFinding]:
     """Ours plus Bandit's, without a Bandit finding where qcn already reports that CWE on that line."""
-    taken = {(f.range.start.line, c) for f in ours for c in _family(f.cwe)}
+    taken = {(f.range.start.line, c) for f in ours for c in cwe_family(f.cwe)}
     return ours + [f for f in theirs if (f.range.start.line, f.cwe) not in taken]

@@ -126,6 +126,22 @@ class CweFinding:
         return out
 
 
+# CWEs that name the same weakness at different levels of the CWE tree (parent/child or
+# siblings that tools use interchangeably): a finding of one counts for the others when
+# findings are deduplicated and when the benchmark scores them.
+CWE_FAMILIES = (
+    frozenset({94, 95, 1336}), frozenset({327, 328}), frozenset({330, 338}), frozenset({120, 787, 676, 242}),
+    frozenset({79, 80}), frozenset({798, 259}),
+)
+
+
+def cwe_family(cwe: int) -> frozenset[int]:
+    for group in CWE_FAMILIES:
+        if cwe in group:
+            return group
+    return frozenset({cwe})
+
+
 def cwe_url(cwe: int) -> str:
     return f"https://cwe.mitre.org/data/definitions/{cwe}.html"
 

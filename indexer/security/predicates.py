@@ -56,17 +56,15 @@ def predicate(fn: PredicateFn) -> PredicateFn:
     return fn
 
 
-def _reaching(ctx: MatchContext, name: str) -> list[Label]:
+def _reaching(ctx: MatchContext, name: str, remote_only: bool = False) -> list[Label]:
     out: list[Label] = []
     for n in ctx.nodes(name):
-        out.extend(ctx.analysis.value_of(n).reaching(ctx.cwe))
+        out.extend(ctx.analysis.value_of(n).reaching(ctx.cwe, remote_only))
     return out
 
 
-@predicate
-def tainted(ctx: MatchContext, cap: str) -> bool:
-    """Untrusted data (a request parameter, argv, environment, ...) reaches the capture, unsanitised for the CWE."""
-    labels = _reaching(ctx, cap)
+def _tainted(ctx: MatchContext, caps, remote_only: bool) -> bool:
+    labels = [lb for cap in caps for lb in _reaching(ctx, cap, remote_only)]
     if labels:
         ctx.source_label = ctx.source_label or labels[0]
         ctx.upgraded = True
@@ -75,9 +73,31 @@ def tainted(ctx: MatchContext, cap: str) -> bool:
 
 
 @predicate
+def tainted(ctx: MatchContext, *caps: str) -> bool:
+    """Untrusted data (a request parameter, argv, environment, ...) reaches one of the captures, unsanitised
+    for the rule's CWE."""
+    return _tainted(ctx, caps, remote_only=False)
+
+
+@predicate
+def tainted_remote(ctx: MatchContext, *caps: str) -> bool:
+    """Like tainted, but only data from the network (requests, sockets, handler parameters): for weaknesses
+    that need a trust boundary the local user does not cross (path traversal)."""
+    return _tainted(ctx, caps, remote_only=True)
+
+
+@predicate
+def risky_program(ctx: MatchContext, cap: str) -> bool:
+    """The program an exec-style call starts is untrusted, or is a shell (so any argument is a command)."""
+    if untrusted(ctx, cap):
+        return True
+    return const_matches(ctx, cap, r"(^|[/\\])((ba|z|k|da|c|tc)?sh|cmd(\.exe)?|powershell(\.exe)?|pwsh)$")
+
+
+@predicate
 def untrusted(ctx: MatchContext, cap: str) -> bool:
     """Tainted, or at least not a constant the analysis can see (for sinks dangerous with any outside data)."""
-    if tainted(ctx, cap):
+    if _tainted(ctx, (cap,), remote_only=False):
         return True
     nodes = ctx.nodes(cap)
     if not nodes:

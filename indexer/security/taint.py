@@ -32,7 +32,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from qcn.indexer.security.values import ALL, UNKNOWN, Label, Origin, Value, join_all, propagate
+from qcn.indexer.security.values import ALL, UNKNOWN, Label, Origin, Value, join_all, meet, propagate, safe_of
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,10 @@ _OPS = {
     "!==": operator.ne, "<": operator.lt, ">": operator.gt, "<=": operator.le, ">=": operator.ge,
 }
 MAX_DEPTH = 300
+# sources controlled by whoever runs the program (no trust boundary for path or redirect rules)
+LOCAL_SOURCE = re.compile(r"argv|environ|getenv|\benv\b|stdin|'input\(|raw_input|os\.Args|console|fileinput|"
+                          r"LookupEnv|System\.in|command-line|fgets|gets|scanf|getline|readLine|nextLine|"
+                          r"ReadString|ReadLine|file content|fread")
 _PURE_BUILTINS = {"len": len, "int": int, "str": str, "float": float, "abs": abs, "bool": bool, "ord": ord,
                   "chr": chr, "min": min, "max": max, "strlen": len, "Integer.parseInt": int,
                   "Math.abs": abs, "Math.max": max, "Math.min": min}
@@ -355,7 +359,7 @@ class TaintAnalysis:
                 v = self._source_value(p.node, f"request-bound parameter '{p.name}'")
             elif cfg.main_args and fn.name == "main" and (
                     p.name in ("argv", "args") or (p.index == 1 and "char" in p.type_text)):
-                v = self._source_value(p.node, f"command-line arguments '{p.name}'")
+                v = self._source_value(p.node, f"command-line arguments '{p.name}'", remote=False)
             env[p.name] = v
         return env
 
@@ -384,7 +388,9 @@ class TaintAnalysis:
             env = self._entry_env(fn)
             for p in fn.params:
                 if p.name and env[p.name].kind != "request":
-                    env[p.name] = Value(labels=frozenset({Label(Origin(p.name, param=p.index))}))
+                    # symbolic parameter: its taint is tracked by the label, its "safety" comes from the caller
+                    env[p.name] = Value(labels=frozenset({Label(Origin(p.name, param=p.index))}),
+                                        safe=frozenset({ALL}))
             self._returns.append([])
             try:
                 self._exec_body(fn.body, env)
@@ -398,14 +404,16 @@ class TaintAnalysis:
             self._summaries[k] = summary
         # substitute the symbolic parameter labels with the actual arguments
         labels = set()
+        safe = summary.safe
         for lb in summary.labels:
             if lb.origin.is_param:
                 if lb.origin.param < len(args):
-                    labels |= {Label(a.origin, a.cleansed | lb.cleansed) for a in args[lb.origin.param].labels}
+                    arg = args[lb.origin.param]
+                    labels |= {Label(a.origin, a.cleansed | lb.cleansed) for a in arg.labels}
+                    safe = meet(safe, safe_of(arg) | lb.cleansed)
             else:
                 labels.add(lb)
-        const = summary.const
-        return Value(labels=frozenset(labels), const=const)
+        return Value(labels=frozenset(labels), const=summary.const, safe=safe)
 
     def _resolve(self, name: str, nargs: int) -> Function | None:
         for fn in self.functions.get(name, ()):
@@ -950,8 +958,10 @@ class TaintAnalysis:
             return self._source_value(n, f"'{name}'")
         return Value()
 
-    def _source_value(self, n, description: str) -> Value:
-        return Value(labels=frozenset({Label(Origin(description, n.start_byte, n.end_byte))}))
+    def _source_value(self, n, description: str, remote: bool | None = None) -> Value:
+        if remote is None:
+            remote = not LOCAL_SOURCE.search(description)
+        return Value(labels=frozenset({Label(Origin(description, n.start_byte, n.end_byte, remote=remote))}))
 
     def _ev_string(self, n, env) -> Value:
         t = n.type

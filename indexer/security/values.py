@@ -28,6 +28,7 @@ class Origin:
     start_byte: int = -1
     end_byte: int = -1
     param: int = -1  # >= 0: symbolic "parameter i" label used for function summaries
+    remote: bool = False  # from the network (a request, a socket), not the local user (argv, environment)
 
     @property
     def is_param(self) -> bool:
@@ -81,8 +82,9 @@ class Value:
         """Built only from constants and sanitiser output for ``cwe`` (so not attacker-controlled)."""
         return self.is_const or ALL in self.safe or cwe in self.safe
 
-    def reaching(self, cwe: int) -> list[Label]:
-        return sorted((lb for lb in self.labels if lb.reaches(cwe) and not lb.origin.is_param),
+    def reaching(self, cwe: int, remote_only: bool = False) -> list[Label]:
+        return sorted((lb for lb in self.labels if lb.reaches(cwe) and not lb.origin.is_param
+                       and (lb.origin.remote or not remote_only)),
                       key=lambda lb: (lb.origin.start_byte, lb.origin.description))
 
     def get_item(self, key: object) -> Value:

@@ -291,3 +291,54 @@ void f(void) {
 """
     found = findings_for(code, "f.c", "c.cmdi.system", fixes=False)
     assert found and "fgets" in found[0].source.description
+
+
+def test_local_sources_do_not_make_path_traversal():
+    code = """\
+import sys
+from flask import request
+
+def main():
+    return open(sys.argv[1]).read()
+
+@app.route("/f")
+def view():
+    return open(request.args["f"]).read()
+"""
+    found = findings_for(code, "app.py", "py.path.traversal", fixes=False)
+    assert [f.line1 for f in found] == [9]
+
+
+@pytest.mark.parametrize(("call", "expected"), [
+    ('execl("/bin/sh", "sh", "-c", argv[1], (char *)0);', True),
+    ('execl(argv[1], "tool", (char *)0);', True),
+    ('execl("/usr/bin/file", "file", "--", argv[1], (char *)0);', False),
+])
+def test_exec_is_risky_only_through_a_shell_or_the_program(call, expected):
+    code = f"#include <unistd.h>\nint main(int argc, char **argv) {{\n    {call}\n    return 1;\n}}\n"
+    assert bool(findings_for(code, "m.c", "c.cmdi.exec", fixes=False)) is expected
+
+
+def test_helper_built_from_constants_is_not_dynamic_sql():
+    code = """\
+def placeholder(column):
+    return "{} = ?".format(column)
+
+def find(cursor, email):
+    cursor.execute("SELECT * FROM users WHERE " + placeholder("email"), (email,))
+"""
+    assert not findings_for(code, "db.py", "py.sqli.dynamic-query", fixes=False)
+
+
+def test_encrypted_or_hashed_data_is_not_attacker_html():
+    code = """\
+class C extends HttpServlet {
+    protected void doPost(HttpServletRequest request, HttpServletResponse response) throws Exception {
+        byte[] out = cipher.doFinal(request.getParameter("d").getBytes());
+        response.getOutputStream().write(out);
+        response.getOutputStream().write(request.getParameter("d").getBytes());
+    }
+}
+"""
+    found = findings_for(code, "C.java", "java.xss.writer", fixes=False)
+    assert [f.line1 for f in found] == [5]

@@ -1,0 +1,187 @@
+"""Security detector benchmark on qcn's own labelled corpus (tests/security/corpus).
+
+Every corpus file is one half of a pair: ``cwe<N>_<name>_vuln.<ext>`` has the
+weakness, ``cwe<N>_<name>_fixed.<ext>`` is the same program without it. A
+finding of CWE N (or a CWE of the same family, see findings.CWE_FAMILIES) in a
+vulnerable file is a true positive, in a fixed file a false positive.
+
+Prints, per CWE: precision, recall (TPR) and TPR − FPR (the OWASP Benchmark
+score) for qcn (its own rules plus the merged Bandit findings, as the editor
+and ``qcn scan`` report them) on all languages; then the same for qcn and for
+Bandit alone on the Python files only, measured in the same run; then detector
+time per 1,000 lines (median of several runs; no time is asserted).
+
+    python bench/security_bench.py [--runs 5] [--corpus tests/security/corpus]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import statistics
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qcn.indexer.security import ScanOptions, scan_source
+from qcn.indexer.security.bandit_bridge import bandit_findings
+from qcn.indexer.security.findings import cwe_family
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME = re.compile(r"^cwe(\d+)_.+_(vuln|fixed)\.\w+$")
+# Bandit files its XML parser warnings (B313-B320, B410) under CWE-20; they are its XXE checks.
+BANDIT_ALIASES = {20: 611}
+
+
+@dataclass
+class Sample:
+    path: Path
+    language_dir: str
+    cwe: int
+    vulnerable: bool
+    text: str
+    lines: int
+
+
+@dataclass
+class Score:
+    tp: int = 0
+    fp: int = 0
+    vuln: int = 0
+    fixed: int = 0
+
+    def add(self, sample: Sample, found: bool) -> None:
+        if sample.vulnerable:
+            self.vuln += 1
+            self.tp += found
+        else:
+            self.fixed += 1
+            self.fp += found
+
+    @property
+    def precision(self) -> float | None:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.tp / self.vuln if self.vuln else None
+
+    @property
+    def score(self) -> float | None:
+        if not self.vuln or not self.fixed:
+            return None
+        return self.tp / self.vuln - self.fp / self.fixed
+
+
+@dataclass
+class Table:
+    per_cwe: dict[int, Score] = field(default_factory=lambda: defaultdict(Score))
+    total: Score = field(default_factory=Score)
+
+    def add(self, sample: Sample, cwes_found: set[int]) -> None:
+        hit = bool(cwes_found & cwe_family(sample.cwe))
+        self.per_cwe[sample.cwe].add(sample, hit)
+        self.total.add(sample, hit)
+
+
+def load_corpus(corpus: Path) -> list[Sample]:
+    samples = []
+    for f in sorted(corpus.rglob("*")):
+        m = NAME.match(f.name)
+        if not f.is_file() or not m:
+            continue
+        text = f.read_text("utf-8")
+        samples.append(Sample(f, f.parent.name, int(m.group(1)), m.group(2) == "vuln", text, text.count("\n") + 1))
+    return samples
+
+
+def qcn_cwes(sample: Sample, bandit: bool = True) -> set[int]:
+    return {f.cwe for f in scan_source(str(sample.path), sample.text, options=ScanOptions(bandit=bandit,
+                                                                                         fixes=False))}
+
+
+def bandit_cwes(sample: Sample) -> set[int]:
+    found = bandit_findings(str(sample.path), sample.text.encode(), everything=True)
+    return {BANDIT_ALIASES.get(f.cwe, f.cwe) for f in found}
+
+
+def _fmt(x: float | None) -> str:
+    return "   -" if x is None else f"{x:4.2f}"
+
+
+def print_table(title: str, columns: dict[str, Table]) -> None:
+    names = list(columns)
+    head = f"{'CWE':>8} {'pairs':>5} " + " ".join(f"| {n:^20}" for n in names)
+    sub = f"{'':>8} {'':>5} " + " ".join("| prec  rec   TPR-FPR" for _ in names)
+    print(title)
+    print(head)
+    print(sub)
+    cwes = sorted(set().union(*(t.per_cwe for t in columns.values())))
+    for cwe in cwes + [None]:
+        label = "all" if cwe is None else f"CWE-{cwe}"
+        scores = [t.total if cwe is None else t.per_cwe[cwe] for t in columns.values()]
+        pairs = min(scores[0].vuln, scores[0].fixed)
+        cells = " ".join(f"| {_fmt(s.precision)}  {_fmt(s.recall)}  {_fmt(s.score):>6} " for s in scores)
+        print(f"{label:>8} {pairs:>5} {cells}")
+    print()
+
+
+def timed(fn, samples: list[Sample], runs: int) -> float:
+    """Median seconds over ``runs`` passes of ``fn`` over every sample."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        for s in samples:
+            fn(s)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=ROOT / "tests" / "security" / "corpus")
+    parser.add_argument("--runs", type=int, default=5, help="timing runs (median is printed)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    samples = load_corpus(args.corpus)
+    if not samples:
+        print(f"no corpus files under {args.corpus}", file=sys.stderr)
+        return 2
+    python = [s for s in samples if s.path.suffix == ".py"]
+
+    everything, py_qcn, py_bandit = Table(), Table(), Table()
+    for s in samples:
+        found = qcn_cwes(s)
+        everything.add(s, found)
+        if s in python:
+            py_qcn.add(s, found)
+            py_bandit.add(s, bandit_cwes(s))
+
+    langs = sorted({s.language_dir for s in samples})
+    print(f"corpus: {len(samples)} files ({len(samples) // 2} vulnerable/fixed pairs), "
+          f"{sum(s.lines for s in samples)} lines, languages: {', '.join(langs)}\n")
+    print_table("All languages", {"qcn": everything})
+    print_table("Python files only, same run", {"qcn": py_qcn, "Bandit alone": py_bandit})
+
+    for s in samples:  # warm caches (grammars, compiled queries, Bandit's plugin manager) before timing
+        qcn_cwes(s)
+    all_lines = sum(s.lines for s in samples)
+    py_lines = sum(s.lines for s in python)
+    t_rules = timed(lambda s: qcn_cwes(s, bandit=False), samples, args.runs)
+    t_py_rules = timed(lambda s: qcn_cwes(s, bandit=False), python, args.runs)
+    t_py_merged = timed(qcn_cwes, python, args.runs)
+    t_bandit = timed(bandit_cwes, python, args.runs)
+    print(f"Detector time per 1,000 lines (median of {args.runs} runs, parse included)")
+    print(f"  qcn rules, all languages ({all_lines} lines): {1000 * t_rules / all_lines * 1000:8.1f} ms")
+    print(f"  qcn rules, Python       ({py_lines} lines): {1000 * t_py_rules / py_lines * 1000:8.1f} ms")
+    print(f"  qcn rules + Bandit merged, Python:          {1000 * t_py_merged / py_lines * 1000:8.1f} ms")
+    print(f"  Bandit alone, Python:                       {1000 * t_bandit / py_lines * 1000:8.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,8 @@
+#include <stdio.h>
+#include <stdlib.h>
+
+void open_profile(void) {
+    char path[64];
+    snprintf(path, sizeof(path), "%s/.profile_settings", getenv("HOME"));
+    fopen(path, "r");
+}

@@ -1,0 +1,5 @@
+#include <stdio.h>
+
+FILE *scratch(void) {
+    return tmpfile();
+}

@@ -1,0 +1,7 @@
+package main
+
+import "os"
+
+var githubToken = os.Getenv("GITHUB_TOKEN")
+
+func token() string { return githubToken }

@@ -1,0 +1,11 @@
+package main
+
+import (
+	"io"
+	"net/http"
+)
+
+func echo(w http.ResponseWriter, r *http.Request) {
+	msg := r.PostFormValue("msg")
+	io.WriteString(w, "<div>"+msg+"</div>")
+}

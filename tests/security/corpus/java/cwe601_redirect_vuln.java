@@ -1,0 +1,13 @@
+import java.io.IOException;
+import javax.servlet.ServletException;
+import javax.servlet.http.*;
+
+public class Cwe601RedirectVuln extends HttpServlet {
+    @Override
+    public void doPost(HttpServletRequest request, HttpServletResponse response) throws ServletException, IOException {
+
+    String next = request.getParameter("next");
+    response.sendRedirect(next);
+
+    }
+}

@@ -1,0 +1,5 @@
+function showMessage() {
+  const msg = decodeURIComponent(window.location.hash.substring(1));
+  document.querySelector("#banner").innerHTML = "<b>" + msg + "</b>";
+}
+showMessage();

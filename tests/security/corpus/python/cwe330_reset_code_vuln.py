@@ -1,0 +1,7 @@
+import random
+import string
+
+
+def password_reset_code(length=8):
+    alphabet = string.ascii_uppercase + string.digits
+    return "".join(random.choice(alphabet) for _ in range(length))

@@ -1,0 +1,11 @@
+import sys
+import yaml
+
+
+def load_config(path):
+    with open(path) as fh:
+        return yaml.load(fh, Loader=yaml.Loader)
+
+
+if __name__ == "__main__":
+    print(load_config(sys.argv[1]))

@@ -1,0 +1,10 @@
+from flask import Flask, request, redirect, session
+
+app = Flask(__name__)
+
+
+@app.post("/login")
+def login():
+    session["user"] = "alice"
+    target = request.form.get("next") or "/"
+    return redirect(target)

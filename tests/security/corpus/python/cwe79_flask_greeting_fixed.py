@@ -1,0 +1,11 @@
+from flask import Flask, request, make_response
+from markupsafe import escape
+
+app = Flask(__name__)
+
+
+@app.route("/greet")
+def greet():
+    name = request.cookies.get("name", "stranger")
+    body = "<html><body><h1>Welcome back, %s!</h1></body></html>" % escape(name)
+    return make_response(body)

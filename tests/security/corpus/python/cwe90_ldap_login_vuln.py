@@ -1,0 +1,13 @@
+import ldap
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+@app.post("/login")
+def login():
+    user = request.form["user"]
+    conn = ldap.initialize("ldap://ldap.example.com")
+    query = "(&(objectClass=person)(uid=%s))" % user
+    result = conn.search_s("ou=people,dc=example,dc=com", ldap.SCOPE_SUBTREE, query)
+    return {"found": bool(result)}

@@ -1,0 +1,6 @@
+import { execFileSync } from "child_process";
+
+export function checkout(branch: string): string {
+  const target: string = process.argv[2] ?? branch;
+  return execFileSync("git", ["checkout", target]).toString();
+}
