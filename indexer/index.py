@@ -165,6 +165,11 @@ class Index:
             self._cache = IndexCache(self.root, self._cache_dir, f"{grammar_fingerprint()}/x{EXTRACTOR_VERSION}")
         return self._cache if self._cache is not None and self._cache.enabled else None
 
+    @property
+    def cache_path(self) -> Path | None:
+        """The SQLite file in use, or None when running without a cache."""
+        return self._cache.path if self._cache is not None and self._cache.enabled else None
+
     def build(self, progress: ProgressCallback | None = None) -> IndexStats:
         """Scan the workspace and index every file: from the cache when unchanged, else parsed.
 

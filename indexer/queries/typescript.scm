@@ -12,10 +12,10 @@
 (method_definition
   name: (property_identifier) @name
   (#not-eq? @name "constructor")) @definition.method
-(method_signature name: (property_identifier) @name) @definition.method
+(interface_body (method_signature name: (property_identifier) @name) @definition.method)
 (abstract_method_signature name: (property_identifier) @name) @definition.method
 (public_field_definition name: (property_identifier) @name) @definition.field
-(property_signature name: (property_identifier) @name) @definition.field
+(interface_body (property_signature name: (property_identifier) @name) @definition.field)
 
 (interface_declaration name: (type_identifier) @name) @definition.interface
 (type_alias_declaration name: (type_identifier) @name) @definition.type

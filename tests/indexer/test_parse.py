@@ -1,0 +1,202 @@
+"""Extraction is count-exact: every definition, import and reference, per language (golden values)."""
+
+from __future__ import annotations
+
+import pytest
+
+from qcn.indexer.parse import analyze_source
+
+SAMPLES = {
+    'python': b'"""mod doc"""\nimport os.path as p, sys\nfrom ..pkg.mod import (a as b, c)\nfrom . import sib\nfrom x import *\n\nMAX = 10\n\n@decorator\nclass Foo(Base):\n    """Foo doc."""\n    def method(self, x):\n        # c\n        return helper(x)\n\n    async def am(self): pass\n\ndef helper(\n    a,\n    b,\n):\n    """help"""\n    def inner(): pass\n    return Foo()\n',
+    'javascript': b"const fs = require('fs');\nconst {join, resolve: r} = require('path');\nimport def from './d.js';\n/** Adds. */\nexport function add(a, b) { return a + b; }\nclass K extends Base { /** m doc */ m() { return add(1, 2); } }\nexport const PI = 3.14;\nconst arrow = async () => { await import('./lazy'); };\n",
+    'typescript': b"import D, {a as b} from './x';\nimport * as ns from '@app/y';\nexport {e} from './z';\nexport * from './all';\nimport x = require('./old');\n/** doc f */\nexport function f(a: number): string { return g(a) }\nexport const h = (x: T) => x;\nexport const LIMIT = 5;\nexport class C<T> extends B implements I { private y: number = 1; m(): void { this.z() } }\nexport interface I { n(): void; p: string }\nexport type U = A | B;\nexport enum E { A, B }\nnamespace NS { export const q = 1 }\ndeclare function df(x: number): void;\nabstract class AC { abstract am(): void }\nlet v = new C();\n",
+    'go': b'package main\n\nimport (\n\tf "fmt"\n\t"example.com/m/pkg"\n\t. "dot"\n)\n\n// Server serves.\n// Second line.\ntype Server struct { addr string }\n\n// Handle handles.\nfunc (s *Server) Handle(x int) error { return pkg.Do(x) }\n\nfunc main() { f.Println(1) }\n\nvar V = 1\nconst K = 2\n',
+    'rust': b'mod a;\nmod b { pub fn inner() {} }\nuse crate::x::{y, z as w};\nuse super::*;\nuse std::io;\nuse self::q::R;\n\n/// A point.\npub struct Point { x: i32 }\n\nimpl Point {\n    /// New point.\n    pub fn new() -> Self { Point { x: helper() } }\n}\n\npub fn helper() -> i32 { 1 }\nconst MAX: u32 = 3;\n',
+    'java': b'package com.acme.app;\n\nimport com.acme.util.Strings;\nimport static com.acme.util.Math.max;\nimport com.acme.model.*;\n\n/** A widget. */\npublic class Widget extends Base implements Thing {\n    public static final int SIZE = 3;\n    /** Render it. */\n    public String render(int x) { return Strings.pad(x); }\n    enum Mode { A, B }\n}\n',
+    'c': b'#include "util/strings.h"\n#include <stdio.h>\n#define MAX(a,b) ((a)>(b)?(a):(b))\n#define N 3\n\n/* A point. */\nstruct point { int x; };\ntypedef struct point point_t;\nenum color { RED, GREEN };\n\nstatic int *make(int n);\n\n/** Add. */\nint add(int a,\n        int b) {\n    return helper(a) + b;\n}\n',
+    'cpp': b'#include "a.hpp"\nnamespace geo {\nclass Shape {\n public:\n  virtual double area() const;\n};\n}\ndouble geo::Shape::area() const { return 0; }\ntemplate<class T> T ident(T x) { return x; }\n',
+}
+
+# (kind, qualified name, first line, last line, header end, doc start, doc end)
+DEFINITIONS = {
+    'python': [
+        ('constant', 'MAX', 7, 7, 7, 0, 0),
+        ('class', 'Foo', 9, 16, 10, 11, 11),
+        ('method', 'Foo.method', 12, 14, 13, 0, 0),
+        ('method', 'Foo.am', 16, 16, 16, 0, 0),
+        ('function', 'helper', 18, 24, 21, 22, 22),
+        ('function', 'helper.inner', 23, 23, 23, 0, 0),
+    ],
+    'javascript': [
+        ('function', 'add', 5, 5, 5, 4, 4),
+        ('class', 'K', 6, 6, 6, 0, 0),
+        ('method', 'K.m', 6, 6, 6, 0, 0),
+        ('variable', 'PI', 7, 7, 7, 0, 0),
+        ('function', 'arrow', 8, 8, 8, 0, 0),
+    ],
+    'typescript': [
+        ('function', 'f', 7, 7, 7, 6, 6),
+        ('function', 'h', 8, 8, 8, 0, 0),
+        ('variable', 'LIMIT', 9, 9, 9, 0, 0),
+        ('class', 'C', 10, 10, 10, 0, 0),
+        ('field', 'C.y', 10, 10, 10, 0, 0),
+        ('method', 'C.m', 10, 10, 10, 0, 0),
+        ('interface', 'I', 11, 11, 11, 0, 0),
+        ('method', 'I.n', 11, 11, 11, 0, 0),
+        ('field', 'I.p', 11, 11, 11, 0, 0),
+        ('type', 'U', 12, 12, 12, 0, 0),
+        ('enum', 'E', 13, 13, 13, 0, 0),
+        ('module', 'NS', 14, 14, 14, 0, 0),
+        ('function', 'df', 15, 15, 15, 0, 0),
+        ('class', 'AC', 16, 16, 16, 0, 0),
+        ('method', 'AC.am', 16, 16, 16, 0, 0),
+        ('variable', 'v', 17, 17, 17, 0, 0),
+    ],
+    'go': [
+        ('type', 'Server', 11, 11, 11, 9, 10),
+        ('method', 'Server.Handle', 14, 14, 14, 13, 13),
+        ('function', 'main', 16, 16, 16, 0, 0),
+        ('variable', 'V', 18, 18, 18, 0, 0),
+        ('constant', 'K', 19, 19, 19, 0, 0),
+    ],
+    'rust': [
+        ('module', 'a', 1, 1, 1, 0, 0),
+        ('module', 'b', 2, 2, 2, 0, 0),
+        ('function', 'b.inner', 2, 2, 2, 0, 0),
+        ('class', 'Point', 9, 9, 9, 8, 8),
+        ('method', 'Point.new', 13, 13, 13, 12, 12),
+        ('function', 'helper', 16, 16, 16, 0, 0),
+        ('constant', 'MAX', 17, 17, 17, 0, 0),
+    ],
+    'java': [
+        ('class', 'Widget', 8, 13, 8, 7, 7),
+        ('field', 'Widget.SIZE', 9, 9, 9, 0, 0),
+        ('method', 'Widget.render', 11, 11, 11, 10, 10),
+        ('enum', 'Widget.Mode', 12, 12, 12, 0, 0),
+    ],
+    'c': [
+        ('macro', 'MAX', 3, 3, 3, 0, 0),
+        ('macro', 'N', 4, 4, 4, 0, 0),
+        ('class', 'point', 7, 7, 7, 6, 6),
+        ('type', 'point_t', 8, 8, 8, 0, 0),
+        ('type', 'color', 9, 9, 9, 0, 0),
+        ('constant', 'color.RED', 9, 9, 9, 0, 0),
+        ('constant', 'color.GREEN', 9, 9, 9, 0, 0),
+        ('function', 'make', 11, 11, 11, 0, 0),
+        ('function', 'add', 14, 17, 15, 13, 13),
+    ],
+    'cpp': [
+        ('class', 'geo.Shape', 3, 6, 3, 0, 0),
+        ('method', 'geo.Shape.area', 5, 5, 5, 0, 0),
+        ('method', 'geo.Shape.area', 8, 8, 8, 0, 0),
+        ('function', 'ident', 9, 9, 9, 0, 0),
+    ],
+}
+
+# (module, names, alias, line, kind)
+IMPORTS = {
+    'python': [
+        ('os.path', (), 'p', 2, 'import'),
+        ('sys', (), 'sys', 2, 'import'),
+        ('..pkg.mod', (('a', 'b'), ('c', 'c')), '', 3, 'from'),
+        ('.', (('sib', 'sib'),), '', 4, 'from'),
+        ('x', (('*', '*'),), '', 5, 'from'),
+    ],
+    'javascript': [
+        ('fs', (), 'fs', 1, 'require'),
+        ('path', (('join', 'join'), ('resolve', 'r')), '', 2, 'require'),
+        ('./d.js', (('default', 'def'),), '', 3, 'import'),
+        ('./lazy', (), '', 8, 'import'),
+    ],
+    'typescript': [
+        ('./x', (('default', 'D'), ('a', 'b')), '', 1, 'import'),
+        ('@app/y', (), 'ns', 2, 'import'),
+        ('./z', (('e', 'e'),), '', 3, 'reexport'),
+        ('./all', (('*', '*'),), '', 4, 'reexport'),
+        ('./old', (), 'x', 5, 'import'),
+    ],
+    'go': [
+        ('fmt', (), 'f', 4, 'import'),
+        ('example.com/m/pkg', (), 'pkg', 5, 'import'),
+        ('dot', (('*', '*'),), '', 6, 'import'),
+    ],
+    'rust': [
+        ('a', (), 'a', 1, 'mod'),
+        ('crate::x', (('y', 'y'),), '', 3, 'use'),
+        ('crate::x', (('z', 'w'),), '', 3, 'use'),
+        ('super', (('*', '*'),), '', 4, 'use'),
+        ('std', (('io', 'io'),), '', 5, 'use'),
+        ('self::q', (('R', 'R'),), '', 6, 'use'),
+    ],
+    'java': [
+        ('com.acme.util.Strings', (('Strings', 'Strings'),), '', 3, 'import'),
+        ('com.acme.util.Math', (('max', 'max'),), '', 4, 'static'),
+        ('com.acme.model', (('*', '*'),), '', 5, 'import'),
+    ],
+    'c': [
+        ('util/strings.h', (), '', 1, 'include'),
+        ('stdio.h', (), '', 2, 'system_include'),
+    ],
+    'cpp': [
+        ('a.hpp', (), '', 1, 'include'),
+    ],
+}
+
+REFERENCES = {
+    'python': (('Base', 1), ('Foo', 1), ('helper', 1)),
+    'javascript': (('Base', 1), ('add', 1)),
+    'typescript': (('A', 1), ('AC', 1), ('B', 2), ('C', 2), ('I', 2), ('T', 2), ('U', 1), ('g', 1), ('z', 1)),
+    'go': (('Do', 2), ('Println', 2), ('Server', 2), ('error', 1), ('int', 1), ('string', 1)),
+    'rust': (('Point', 4), ('R', 1), ('Self', 1), ('helper', 1), ('io', 1), ('q', 1), ('x', 1)),
+    'java': (('Base', 2), ('String', 1), ('Thing', 2), ('pad', 1)),
+    'c': (('color', 1), ('helper', 1), ('point', 2), ('point_t', 1)),
+    'cpp': (('Shape', 1), ('T', 3)),
+}
+
+
+@pytest.mark.parametrize("language", sorted(SAMPLES))
+def test_definitions(language):
+    symbols = analyze_source(language, SAMPLES[language])
+    got = [(d.kind, d.qualname, d.start_line, d.end_line, d.sig_end_line, d.doc_start, d.doc_end)
+           for d in symbols.definitions]
+    assert got == DEFINITIONS[language]
+
+
+@pytest.mark.parametrize("language", sorted(SAMPLES))
+def test_imports(language):
+    symbols = analyze_source(language, SAMPLES[language])
+    assert [(i.module, i.names, i.alias, i.line, i.kind) for i in symbols.imports] == IMPORTS[language]
+
+
+@pytest.mark.parametrize("language", sorted(SAMPLES))
+def test_references(language):
+    assert analyze_source(language, SAMPLES[language]).references == REFERENCES[language]
+
+
+def test_signatures_are_one_line_headers():
+    symbols = analyze_source("python", SAMPLES["python"])
+    assert {d.qualname: d.signature for d in symbols.definitions}["helper"] == "def helper( a, b, ):"
+    go = {d.qualname: d.signature for d in analyze_source("go", SAMPLES["go"]).definitions}
+    assert go["Server.Handle"] == "func (s *Server) Handle(x int) error"
+    assert go["Server"] == "type Server"
+
+
+def test_tsx_uses_the_typescript_query():
+    source = b"import { Money } from './money';\nexport function Total(p: { m: Money }) { return <b>{p.m.cents}</b>; }\n"
+    symbols = analyze_source("tsx", source)
+    assert [(d.kind, d.name) for d in symbols.definitions] == [("function", "Total")]
+    assert [i.module for i in symbols.imports] == ["./money"]
+
+
+def test_round_trip_through_the_cache_format():
+    from qcn.indexer.symbols import FileSymbols
+
+    for language, source in SAMPLES.items():
+        symbols = analyze_source(language, source)
+        assert FileSymbols.from_tuple(symbols.to_tuple()) == symbols
+
+
+def test_broken_source_still_yields_what_parses():
+    symbols = analyze_source("python", b"def ok():\n    pass\n\ndef broken(:\n    x = \n\nclass Fine:\n    pass\n")
+    names = [d.name for d in symbols.definitions]
+    assert "ok" in names and "Fine" in names
