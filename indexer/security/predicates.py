@@ -242,6 +242,16 @@ def arg_count(ctx: MatchContext, cap: str, count: str) -> bool:
 
 
 @predicate
+def min_args(ctx: MatchContext, cap: str, count: str) -> bool:
+    """At least ``count`` positional arguments (response.set_cookie(key, value), not jar.set_cookie(cookie))."""
+    n = ctx.node(cap)
+    if n is None:
+        return False
+    args = n.child_by_field_name("arguments") or n
+    return len([a for a in args.named_children if "comment" not in a.type and "keyword" not in a.type]) >= int(count)
+
+
+@predicate
 def file_mentions(ctx: MatchContext, pattern: str) -> bool:
     """The document text matches the regex (an import, a framework marker)."""
     return re.search(pattern, ctx.analysis.data.decode("utf-8", "replace"), re.M) is not None

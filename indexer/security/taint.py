@@ -94,6 +94,7 @@ _OPS = {
     "!==": operator.ne, "<": operator.lt, ">": operator.gt, "<=": operator.le, ">=": operator.ge,
 }
 MAX_DEPTH = 300
+HTTP_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "dispatch"})
 # sources controlled by whoever runs the program (no trust boundary for path or redirect rules)
 LOCAL_SOURCE = re.compile(r"argv|environ|getenv|\benv\b|stdin|'input\(|raw_input|os\.Args|console|fileinput|"
                           r"LookupEnv|System\.in|command-line|fgets|gets|scanf|getline|readLine|nextLine|"
@@ -342,8 +343,10 @@ class TaintAnalysis:
         env = dict(self.module_env)
         handler = bool(cfg.handler_decorators and fn.decorators and cfg.handler_decorators.search(fn.decorators))
         plain = [p for p in fn.params if p.name not in ("self", "cls")]
-        if cfg.python_semantics and plain and plain[0].name in cfg.request_param_names and not plain[0].type_text:
-            handler = True  # Django-style view: view(request, slug)
+        is_method = len(plain) < len(fn.params)
+        if cfg.python_semantics and plain and plain[0].name in cfg.request_param_names and not plain[0].type_text \
+                and (not is_method or fn.name in HTTP_METHODS):
+            handler = True  # Django view(request, slug) or class-based view get(self, request, pk)
         for p in fn.params:
             if not p.name:
                 continue
