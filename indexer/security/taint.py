@@ -1297,8 +1297,6 @@ class TaintAnalysis:
             if len(args) > 1 and receiver.keys is not None and not any(k == args[0].const for k, _ in receiver.keys):
                 got = got.join(args[1])
             return got
-        if method == "getProperty" and len(args) == 2 and args[1].is_const:
-            return args[1]  # Properties.getProperty(key, default): the default is the best static guess
         if method in ("keys", "values", "items", "entrySet", "keySet", "iterator", "toArray", "copy", "clone",
                       "stream", "toList", "asList", "elements", "nextElement", "next") and receiver is not None:
             return Value(labels=receiver.labels)
