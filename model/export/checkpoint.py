@@ -46,9 +46,11 @@ class TensorInfo:
 class Checkpoint:
     """Index of every tensor in a checkpoint folder; ``get`` reads one as float32."""
 
-    def __init__(self, hf_dir: Path):
+    def __init__(self, hf_dir: Path, on_read=None):
         self.dir = Path(hf_dir)
         self.tensors: dict[str, TensorInfo] = {}
+        self.read: set[str] = set()  # names handed out at least once
+        self.on_read = on_read  # called with the TensorInfo of each tensor read for the first time
         self._fds: dict[Path, int] = {}
         for shard in self._shards():
             self._read_header(shard)
@@ -138,6 +140,10 @@ class Checkpoint:
             if n == 0:
                 raise ExportError(f"{info.shard.name}: unexpected end of file reading {name} (truncated?)")
             view, pos = view[n:], pos + n
+        if name not in self.read:
+            self.read.add(name)
+            if self.on_read is not None:
+                self.on_read(info)
         if info.dtype == "BF16":
             bits = raw.view("<u2").astype(np.uint32) << 16
             out = bits.view(np.float32)

@@ -117,14 +117,10 @@ class _Progress:
         self.total_tensors, self.total_bytes, self.enabled = total_tensors, total_bytes, enabled
         self.tensors = self.bytes = 0
         self.start = self._last = time.monotonic()
-        self._seen: set[str] = set()
 
-    def read(self, name: str, nbytes: int) -> None:
-        if name in self._seen:
-            return
-        self._seen.add(name)
+    def read(self, info) -> None:
         self.tensors += 1
-        self.bytes += nbytes
+        self.bytes += info.nbytes
         now = time.monotonic()
         if self.enabled and (now - self._last > 1.0 or self.tensors == self.total_tensors):
             self._last = now
@@ -365,20 +361,13 @@ def export_checkpoint(hf_dir: Path, out_dir: Path, options: ExportOptions = Expo
     _validate(options, spec)
     _check_out_dir(out_dir, options.force)
     ckpt = Checkpoint(hf_dir)
+    prog = _Progress(len(ckpt.tensors), ckpt.total_bytes, progress)
+    ckpt.on_read = prog.read
     context_length = min(options.context_length or spec.max_position_embeddings, spec.max_position_embeddings)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     try:
-        prog = _Progress(len(ckpt.tensors), ckpt.total_bytes, progress)
-        original_get = ckpt.get
-
-        def counted_get(name, shape=None):
-            array = original_get(name, shape)
-            prog.read(name, ckpt.tensors[name].nbytes)
-            return array
-
-        ckpt.get = counted_get  # type: ignore[method-assign]
         if progress:
             print(f"qcn export: {hf_dir} → {out_dir} ({options.precision}, {options.execution_provider}, "
                   f"{spec.num_hidden_layers} layers, {len(ckpt.tensors)} tensors, {_fmt_bytes(ckpt.total_bytes)})",
@@ -391,7 +380,7 @@ def export_checkpoint(hf_dir: Path, out_dir: Path, options: ExportOptions = Expo
         )
         build_decoder(g, spec, ckpt, build_opts)
         prog.finish()
-        unused = sorted(set(ckpt.tensors) - prog._seen)
+        unused = sorted(set(ckpt.tensors) - ckpt.read)
         unused = [n for n in unused if not n.startswith("mtp.")]  # multi-token-prediction head: not exported
         if unused:
             raise ExportError(f"checkpoint tensors not used by the Qwen3-Next graph (unexpected layout?): "

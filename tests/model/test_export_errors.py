@@ -114,6 +114,21 @@ def test_missing_tensor_leaves_nothing_behind(ckpt, tmp_path):
     assert nothing_left(out)
 
 
+def test_unexpected_extra_tensor(ckpt, tmp_path):
+    """A tensor the graph never reads means the layout is not what the exporter believes."""
+    from safetensors.numpy import save_file
+    from qcn.model.export.checkpoint import Checkpoint
+
+    source = Checkpoint(ckpt)
+    tensors = {n: source.get(n) for n in source.tensors}
+    source.close()
+    tensors["model.layers.0.linear_attn.surprise.weight"] = tensors["model.norm.weight"]
+    save_file(tensors, str(ckpt / "model.safetensors"))
+    with pytest.raises(ExportError, match="not used by the Qwen3-Next graph.*surprise"):
+        export_checkpoint(ckpt, tmp_path / "out", ExportOptions(precision="fp32"), progress=False)
+    assert nothing_left(tmp_path / "out")
+
+
 @pytest.mark.parametrize("precision,provider", [("fp16", "cpu"), ("int4", "dml"), ("fp32", "dml")])
 def test_unsupported_precision_provider(ckpt, tmp_path, precision, provider):
     with pytest.raises(ExportError, match="unsupported precision/provider combination"):
