@@ -13,8 +13,6 @@ from qcn.indexer.security.taint import TaintAnalysis, TaintConfig
 
 log = logging.getLogger(__name__)
 
-_CONFIDENCE_SEVERITY = {"high": "error", "medium": "warning", "low": "note"}
-
 
 @functools.cache
 def _taint_config(family: str) -> TaintConfig:
@@ -112,7 +110,3 @@ def _byte_range(text: SourceText, start: int, end: int):
         return (row, col)
 
     return Range(text.position(point(start)), text.position(point(end)))
-
-
-def severity_for(confidence: str) -> str:
-    return _CONFIDENCE_SEVERITY.get(confidence, "warning")

@@ -40,9 +40,6 @@ class Range:
     def contains(self, other: Range) -> bool:
         return self.start <= other.start and other.end <= self.end
 
-    def overlaps_lines(self, other: Range) -> bool:
-        return self.start.line <= other.end.line and other.start.line <= self.end.line
-
 
 @dataclass(frozen=True)
 class TextEdit:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from qcn.indexer.security.taint import FUNCTION_TYPES, TaintAnalysis
 from qcn.indexer.security.values import UNKNOWN, Label
@@ -34,7 +34,6 @@ class MatchContext:
     cwe: int
     source_label: Label | None = None
     upgraded: bool = False  # a taint predicate found real untrusted data: raise confidence
-    notes: dict = field(default_factory=dict)
 
     def node(self, name: str):
         nodes = self.captures.get(name)
@@ -233,22 +232,14 @@ def has_arg(ctx: MatchContext, cap: str, pattern: str) -> bool:
 
 
 @predicate
-def arg_count(ctx: MatchContext, cap: str, count: str) -> bool:
-    n = ctx.node(cap)
-    if n is None:
-        return False
-    args = n.child_by_field_name("arguments") or n
-    return len([a for a in args.named_children if "comment" not in a.type]) == int(count)
-
-
-@predicate
 def min_args(ctx: MatchContext, cap: str, count: str) -> bool:
     """At least ``count`` positional arguments (response.set_cookie(key, value), not jar.set_cookie(cookie))."""
     n = ctx.node(cap)
     if n is None:
         return False
     args = n.child_by_field_name("arguments") or n
-    return len([a for a in args.named_children if "comment" not in a.type and "keyword" not in a.type]) >= int(count)
+    positional = [a for a in args.named_children if "comment" not in a.type and "keyword" not in a.type]
+    return len(positional) >= int(count)
 
 
 @predicate

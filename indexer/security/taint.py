@@ -29,7 +29,6 @@ import logging
 import operator
 import re
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from qcn.indexer.security.values import ALL, UNKNOWN, Label, Origin, Value, join_all, meet, propagate, safe_of
@@ -184,10 +183,6 @@ class Function:
     params: list[Param]
     body: object
     decorators: str = ""
-
-
-class _Return(Exception):
-    pass
 
 
 def key(node) -> tuple[int, int, int]:
@@ -527,9 +522,6 @@ class TaintAnalysis:
             self._exec(first.child_by_field_name("body"), env)
         else:
             self._exec(first, env)
-
-    def _st_conditional_expression(self, n, env):
-        return self._ev(n, env)
 
     def _loop(self, n, env, bind=None):
         body = n.child_by_field_name("body")
@@ -1439,13 +1431,3 @@ def _innermost_identifier(n):
     while n is not None and n.type not in ("identifier", "field_identifier"):
         n = n.child_by_field_name("declarator") or (n.named_children[0] if n.named_children else None)
     return n
-
-
-def nodes_in(root, types: Iterable[str]):
-    want = frozenset(types)
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        if n.type in want:
-            yield n
-        stack.extend(n.named_children)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 ALL = 0  # "sanitised for every CWE"
 
@@ -122,9 +122,6 @@ class Value:
             type_name=self.type_name if self.type_name == other.type_name else "",
             safe=meet(safe_of(self), safe_of(other)),
         )
-
-    def with_labels(self, labels: frozenset[Label]) -> Value:
-        return replace(self, labels=labels)
 
     def cleansed(self, cwes: frozenset[int]) -> Value:
         safe = cwes | (safe_of(self) if not self.labels else frozenset())
