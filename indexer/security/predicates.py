@@ -134,6 +134,19 @@ def text_matches(ctx: MatchContext, cap: str, pattern: str) -> bool:
 
 
 @predicate
+def in_request_handler(ctx: MatchContext, cap: str) -> bool:
+    """The capture is inside a request handler: a function with a route decorator, or a view taking
+    ``request`` first."""
+    n = ctx.node(cap)
+    fn = enclosing_function(n) if n is not None else None
+    while fn is not None:
+        if ctx.analysis.is_handler(fn):
+            return True
+        fn = enclosing_function(fn)
+    return False
+
+
+@predicate
 def value_type(ctx: MatchContext, cap: str, pattern: str) -> bool:
     """The capture's declared type matches the regex; holds when the pattern has no such capture."""
     nodes = ctx.nodes(cap)

@@ -252,6 +252,21 @@ class TaintAnalysis:
         finally:
             self._recording = saved
 
+    def is_handler(self, fn_node) -> bool:
+        """Whether a function node is a request handler (route decorator or view(request, ...))."""
+        fn = self._function(fn_node)
+        return fn is not None and self._handler(fn)
+
+    def _handler(self, fn: Function) -> bool:
+        cfg = self.config
+        if cfg.handler_decorators and fn.decorators and cfg.handler_decorators.search(fn.decorators):
+            return True
+        plain = [p for p in fn.params if p.name not in ("self", "cls")]
+        is_method = len(plain) < len(fn.params)
+        # Django view(request, slug) or class-based view get(self, request, pk)
+        return bool(cfg.python_semantics and plain and plain[0].name in cfg.request_param_names
+                    and not plain[0].type_text and (not is_method or fn.name in HTTP_METHODS))
+
     def is_dead(self, node) -> bool:
         self.run()
         return any(s <= node.start_byte and node.end_byte <= e for s, e in self.dead)
@@ -336,12 +351,7 @@ class TaintAnalysis:
     def _entry_env(self, fn: Function) -> dict[str, Value]:
         cfg = self.config
         env = dict(self.module_env)
-        handler = bool(cfg.handler_decorators and fn.decorators and cfg.handler_decorators.search(fn.decorators))
-        plain = [p for p in fn.params if p.name not in ("self", "cls")]
-        is_method = len(plain) < len(fn.params)
-        if cfg.python_semantics and plain and plain[0].name in cfg.request_param_names and not plain[0].type_text \
-                and (not is_method or fn.name in HTTP_METHODS):
-            handler = True  # Django view(request, slug) or class-based view get(self, request, pk)
+        handler = self._handler(fn)
         for p in fn.params:
             if not p.name:
                 continue
