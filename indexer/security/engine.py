@@ -45,25 +45,47 @@ def _rule_by_id(family: str, rule_id: str) -> Rule:
     raise KeyError(rule_id)
 
 
+@functools.cache
+def _combined_query(language: str):
+    """All rules of the language in one query (one tree walk), with pattern index → rule; None if the
+    dialect rejects some rule's query (then rules run one by one)."""
+    import tree_sitter
+
+    rules = [r for r in load_family(FAMILY[language]).rules if compiled_query(language, r.id) is not None]
+    owners: list[Rule] = []
+    for r in rules:
+        owners.extend([r] * compiled_query(language, r.id).pattern_count)
+    try:
+        query = tree_sitter.Query(ts_language(language), "\n".join(r.query for r in rules))
+    except (tree_sitter.QueryError, ValueError) as exc:
+        log.debug("combined query for %s does not compile (%s); running rules one by one", language, exc)
+        return None
+    if query.pattern_count != len(owners):
+        return None
+    return query, owners
+
+
 def scan_tree(tree, data: bytes, path: str, language: str, rules: list[Rule] | None = None) -> list[CweFinding]:
     import tree_sitter
 
     family = FAMILY[language]
-    rules = list(load_family(family).rules) if rules is None else rules
     analysis = TaintAnalysis(tree.root_node, data, _taint_config(family))
     text = SourceText(data)
+    matches: list[tuple[Rule, dict]] = []
+    combined = _combined_query(language) if rules is None else None
+    if combined is not None:
+        query, owners = combined
+        matches = [(owners[i], caps) for i, caps in tree_sitter.QueryCursor(query).matches(tree.root_node)]
+    else:
+        for rule in (list(load_family(family).rules) if rules is None else rules):
+            query = compiled_query(language, rule.id)
+            if query is not None:
+                matches.extend((rule, caps) for _, caps in tree_sitter.QueryCursor(query).matches(tree.root_node))
     findings: dict[tuple, CweFinding] = {}
-    for rule in rules:
-        query = compiled_query(language, rule.id)
-        if query is None:
-            continue
-        for _, captures in tree_sitter.QueryCursor(query).matches(tree.root_node):
-            finding = _check_match(rule, captures, analysis, text, path)
-            if finding is None:
-                continue
-            k = (finding.rule_id, finding.range)
-            if k not in findings:
-                findings[k] = finding
+    for rule, captures in matches:
+        finding = _check_match(rule, captures, analysis, text, path)
+        if finding is not None:
+            findings.setdefault((finding.rule_id, finding.range), finding)
     return list(findings.values())
 
 

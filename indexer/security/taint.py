@@ -1010,6 +1010,9 @@ class TaintAnalysis:
             return env[path]
         obj = self._ev(obj_node, env) if obj_node is not None else Value()
         member = self.text(mem_node) if mem_node is not None else ""
+        if self.config.python_semantics and member in self.config.request_names | self.config.request_param_names \
+                and not obj.labels and obj.keys is None:
+            return Value(kind="request")  # flask.request, self.request in a class-based view
         if obj.kind == "request":
             if member in self.config.request_members:
                 return self._source_value(n, f"request data '{self.text(n)}'")
@@ -1345,8 +1348,10 @@ def _set_item(container: Value, k, v: Value) -> Value:
 
 
 def _merge_into(env: dict, branches: list[dict]) -> None:
-    names = set().union(*branches)
-    for name in names:
+    """Join the branch environments into ``env`` (a name bound in only some branches keeps its old value
+    as one of the possibilities). Only names some branch changed are touched."""
+    changed = {k for b in branches for k, v in b.items() if env.get(k) is not v}
+    for name in changed:
         vals = [b[name] for b in branches if name in b]
         if len(vals) < len(branches) and name in env:
             vals.append(env[name])

@@ -342,3 +342,9 @@ class C extends HttpServlet {
 """
     found = findings_for(code, "C.java", "java.xss.writer", fixes=False)
     assert [f.line1 for f in found] == [5]
+
+
+@pytest.mark.parametrize("access", ["flask.request.args['q']", "self.request.GET['q']"])
+def test_request_objects_reached_through_attributes(access):
+    code = f"import flask, os\nclass V:\n    def get(self, request):\n        os.system('echo ' + {access})\n"
+    assert findings_for(code, "v.py", "py.cmdi.os-system", fixes=False)
