@@ -33,6 +33,7 @@ state and cursor give the same snippets.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import re
@@ -61,6 +62,8 @@ REPO_MAP_MIN_BUDGET = 8192
 VOLATILE_SOURCES = frozenset({"recent_edit", "similar"})
 # Share of the budget a source may use at most (definitions and dependencies: no cap).
 _SOURCE_CAPS = {"outline": 0.3, "recent_edit": 0.2, "similar": 0.2, "repo_map": 0.25}
+_SIMILAR_MAX_LINES = 4000
+_MAX_MISFITS = 24  # stop packing after this many pieces in a row did not fit
 _WINDOW_BEFORE = 40
 _WINDOW_AFTER = 15
 _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
@@ -116,7 +119,13 @@ class _Piece:
     reason: str
     source: str
     symbol: str = ""
-    fallback: _Piece | None = None
+    # A definition's compact form (header, doc, member signatures), built only when needed.
+    outline_of: tuple[FileRecord, Definition] | None = None
+
+    def fallback(self) -> _Piece | None:
+        if self.outline_of is None:
+            return None
+        return _definition_outline(self, *self.outline_of)
 
 
 @dataclass
@@ -143,11 +152,11 @@ class _View:
         return out
 
     def add(self, intervals: Iterable[Interval]) -> None:
-        merged = sorted(self.intervals + [(max(1, s), min(e, len(self.lines))) for s, e in intervals])
+        """Add intervals that ``uncovered`` returned (disjoint from the view's own)."""
+        for start, end in intervals:
+            bisect.insort(self.intervals, (start, end))
         out: list[Interval] = []
-        for s, e in merged:
-            if s > e:
-                continue
+        for s, e in self.intervals:
             if out and s <= out[-1][1] + 1:
                 out[-1] = (out[-1][0], max(out[-1][1], e))
             else:
@@ -216,8 +225,8 @@ def _current(index: Index, document: str | os.PathLike[str] | Document) -> tuple
         return None
     record = index.graph.files.get(doc.path)
     symbols = None
-    if record is not None and record.hash_matches(doc.source):
-        symbols = record.symbols
+    if record is not None and (record.from_buffer or record.hash_matches(doc.source)):
+        symbols = record.symbols  # an open buffer's symbols may lag a few keystrokes (large files)
     elif doc.language is not None:
         try:
             symbols = analyze_source(doc.language, doc.source)
@@ -295,7 +304,7 @@ class _Gatherer:
 
     def _indexed_current(self) -> bool:
         record = self.graph.files.get(self.path)
-        return record is not None and record.hash_matches(self.doc.source)
+        return record is not None and record.symbols is self.symbols
 
     # ------------------------------------------------------------ main
 
@@ -543,6 +552,7 @@ class _Gatherer:
             for sibling in sorted(self.graph.resolver._dirs.get(self.path.rpartition("/")[0], ())):
                 candidates.setdefault(sibling)
         files = []
+        budget_lines = _SIMILAR_MAX_LINES  # bounds the work of one query on a cold cache
         for path in candidates:
             if path == self.path or os.path.isabs(path):
                 continue
@@ -551,7 +561,8 @@ class _Gatherer:
             if record is None or lines is None:
                 continue
             files.append((path, record.hash, lines))
-            if len(files) >= 24:
+            budget_lines -= len(lines)
+            if len(files) >= 24 or budget_lines <= 0:
                 break
         for match in self.index.chunks.similar(query, files):
             self.pieces.append(_Piece(match.path, ((match.start_line, match.end_line),), 22.0 * match.similarity,
@@ -560,25 +571,37 @@ class _Gatherer:
     # --------------------------------------------------------- repo map
 
     def _repo_map(self) -> None:
-        ranks = self.index.rank()
-        if not ranks:
-            return
-        top = max(ranks.values())
-        ordered = sorted(ranks.items(), key=lambda item: (-item[1], item[0]))
-        for position, (path, score) in enumerate(ordered[:200]):
-            record = self.graph.files.get(path)
-            if record is None or path == self.path:
-                continue
-            intervals = _file_outline(record.symbols, record.language, self.graph.ref_files, limit=12)
-            if intervals:
-                self.pieces.append(_Piece(path, intervals, 8.0 * score / top,
-                                          f"repository map (rank {position + 1})", "repo_map"))
+        for piece in self.index.repo_map():
+            if piece.path != self.path:
+                self.pieces.append(piece)
+
+
+def repo_map_pieces(index: Index, files: int = 200) -> list[_Piece]:
+    """Outlines of the files ranked highest by PageRank: the same for every query until the graph changes."""
+    ranks = index.rank()
+    if not ranks:
+        return []
+    top = max(ranks.values())
+    graph = index.graph
+    pieces = []
+    for position, (path, score) in enumerate(sorted(ranks.items(), key=lambda item: (-item[1], item[0]))[:files]):
+        record = graph.files.get(path)
+        if record is None:
+            continue
+        intervals = _file_outline(record.symbols, record.language, graph.ref_files, limit=12)
+        if intervals:
+            pieces.append(_Piece(path, intervals, 8.0 * score / top, f"repository map (rank {position + 1})",
+                                 "repo_map"))
+    return pieces
 
 
 # -------------------------------------------------------------- helpers
 
 def _qualifier(before: str) -> str:
     """The dotted chain before an identifier: "os.path" for ``os.path.join``."""
+    tail = before.rstrip()
+    if not tail or tail[-1] not in ".:>":
+        return ""  # the common case, without a regex
     parts = []
     text = before
     for _ in range(3):
@@ -632,16 +655,24 @@ def _children(symbols: FileSymbols, parent: Definition) -> list[Definition]:
 
 def _definition_piece(path: str, record: FileRecord, d: Definition, score: float, source: str,
                       reason: str) -> _Piece:
-    """The whole definition (with its doc comment and its enclosing class's header),
-    falling back to its outline when that does not fit."""
-    extra: list[Interval] = []
-    if "." in d.qualname:
-        owner = d.qualname.rpartition(".")[0]
-        for candidate in record.symbols.definitions:
-            if candidate.qualname == owner and candidate.start_line <= d.start_line <= candidate.end_line:
-                extra.append((candidate.snippet_start, candidate.sig_end_line))
-                break
-    full = tuple(sorted(extra + [(d.snippet_start, d.end_line)]))
+    """The whole definition, with its doc comment and its enclosing class's header.
+    When that does not fit, packing falls back to ``_definition_outline``."""
+    full = tuple(sorted(_owner_header(record, d) + [(d.snippet_start, d.end_line)]))
+    return _Piece(path, full, score, reason, source, d.qualname, outline_of=(record, d))
+
+
+def _owner_header(record: FileRecord, d: Definition) -> list[Interval]:
+    if "." not in d.qualname:
+        return []
+    owner = d.qualname.rpartition(".")[0]
+    for candidate in record.symbols.definitions:
+        if candidate.qualname == owner and candidate.start_line <= d.start_line <= candidate.end_line:
+            return [(candidate.snippet_start, candidate.sig_end_line)]
+    return []
+
+
+def _definition_outline(piece: _Piece, record: FileRecord, d: Definition) -> _Piece:
+    """Header, doc (first lines), member signatures and closing line of a definition."""
     outline = [(d.snippet_start, d.sig_end_line)]
     if d.doc_start:
         outline.append((d.doc_start, min(d.doc_end, d.doc_start + 5)))
@@ -650,8 +681,8 @@ def _definition_piece(path: str, record: FileRecord, d: Definition, score: float
                         child.sig_end_line))
     if record.language in _BRACE_LANGUAGES and d.end_line > d.sig_end_line:
         outline.append((d.end_line, d.end_line))
-    compact = _Piece(path, tuple(sorted(extra + outline)), score, reason + ", outline", source, d.qualname)
-    return _Piece(path, full, score, reason, source, d.qualname, fallback=compact)
+    return _Piece(piece.path, tuple(sorted(_owner_header(record, d) + outline)), piece.score,
+                  piece.reason + ", outline", piece.source, piece.symbol)
 
 
 def _file_outline(symbols: FileSymbols, language: str, popularity: dict[str, int] | None = None,
@@ -669,44 +700,53 @@ def _file_outline(symbols: FileSymbols, language: str, popularity: dict[str, int
 
 def _pack(index: Index, pieces: list[_Piece], budget: int, count: Callable[[str], int], current: str,
           window: tuple[int, int] | None) -> list[Snippet]:
+    """Take pieces best-first while they fit; see the module docstring."""
     pieces.sort(key=lambda p: (-p.score, p.path, p.intervals, p.reason))
     views: dict[str, _View] = {}
     used = 0
     per_source: dict[str, int] = {}
+    full_sources: set[str] = set()  # sources that hit their cap
     max_piece = max(256, budget // 4)
     lines_cache: dict[str, list[str] | None] = {}
+    misfits = 0
     for piece in pieces:
-        if piece.path == current and (window is None or piece.source != "local"):
+        if budget - used < 8 or misfits >= _MAX_MISFITS:
+            break
+        if piece.source in full_sources or (piece.path == current and (window is None or piece.source != "local")):
             continue
-        lines = lines_cache.get(piece.path)
         if piece.path not in lines_cache:
-            lines = lines_cache[piece.path] = index.lines_of(piece.path)
+            lines_cache[piece.path] = index.lines_of(piece.path)
+        lines = lines_cache[piece.path]
         if not lines:
             continue
         view = views.get(piece.path) or _View(lines)
-        cap = _SOURCE_CAPS.get(piece.source)
-        for candidate in (piece, piece.fallback):
-            if candidate is None:
-                continue
+        cap = _SOURCE_CAPS.get(piece.source, 1.0) * budget
+        candidate: _Piece | None = piece
+        while candidate is not None:
             intervals = candidate.intervals
             if piece.path == current and window is not None:
                 intervals = tuple(_subtract(intervals, window))
             new = view.uncovered(intervals)
             if not new:
                 break  # already shown
-            cost = sum(count("\n".join(lines[s - 1:e]) + "\n") for s, e in new) + len(new)
+            cost = count("\n".join(["\n".join(lines[s - 1:e]) for s, e in new])) + 2 * len(new)
             if piece.path not in views:
                 cost += header_tokens(piece.path, count)
-            over_cap = cap is not None and per_source.get(piece.source, 0) + cost > cap * budget
-            if (used + cost > budget or over_cap or cost > max_piece) and candidate is piece and piece.fallback:
-                continue
-            if used + cost > budget or over_cap:
+            fits = used + cost <= budget and per_source.get(piece.source, 0) + cost <= cap
+            if fits and (cost <= max_piece or candidate is not piece or piece.outline_of is None):
+                view.add(new)
+                view.pieces.append(replace(candidate, intervals=tuple(new), outline_of=None))
+                views[piece.path] = view
+                used += cost
+                per_source[piece.source] = per_source.get(piece.source, 0) + cost
+                misfits = 0
                 break
-            view.add(new)
-            view.pieces.append(replace(candidate, intervals=tuple(new), fallback=None))
-            views[piece.path] = view
-            used += cost
-            per_source[piece.source] = per_source.get(piece.source, 0) + cost
+            if candidate is piece and piece.outline_of is not None:
+                candidate = piece.fallback()  # too big: try the definition's outline
+                continue
+            misfits += 1
+            if per_source.get(piece.source, 0) + cost > cap:
+                full_sources.add(piece.source)
             break
     return _finish(views, budget, count)
 

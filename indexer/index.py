@@ -49,6 +49,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
+# Buffers up to this size get their symbols re-extracted inside change_document
+# (about 4 ms at 48 KB); larger ones on a background thread (see _defer_symbols).
+SYNC_EXTRACT_BYTES = 48 * 1024
+_SYMBOLS_DEBOUNCE_S = 0.05
 # Files whose change means imports must be resolved again.
 _RESOLUTION_CONFIGS = frozenset({"go.mod", "tsconfig.json", "jsconfig.json", "Cargo.toml"})
 
@@ -137,8 +141,14 @@ class Index:
         self._lines_lock = threading.Lock()
         self._trees: OrderedDict[str, ParsedFile] = OrderedDict()
         self._rank: tuple[int, dict[str, float]] | None = None
+        self._repo_map: tuple[int, list] | None = None
         self._rank_lock = threading.Lock()
         self._watcher: Watcher | None = None
+        self._symbols_cond = threading.Condition()
+        self._symbols_pending: dict[str, float] = {}
+        self._symbols_busy = False
+        self._symbols_thread: threading.Thread | None = None
+        self._closing = False
         self.chunks = ChunkIndex()  # similar-code windows, per file version
         self.stats: IndexStats | None = None
 
@@ -148,6 +158,9 @@ class Index:
         """The index's key for a path: root-relative "/"-separated inside the workspace,
         absolute otherwise. Accepts absolute or relative paths and file:// URIs."""
         text = os.fspath(path)
+        if not os.path.isabs(text) and "\\" not in text and not text.startswith("file:") \
+                and not any(part in ("", ".", "..") for part in text.split("/")):
+            return text  # already a key: relative to the root, normalized
         if text.startswith("file://"):
             text = unquote(urlparse(text).path)
         rel = self.workspace.relative(text)
@@ -290,7 +303,10 @@ class Index:
             doc = current.clone()
             touched = doc.apply(changes, self.position_encoding, version)
             self._documents[rel] = doc
-            self._sync_document(doc)
+            if len(doc.source) <= SYNC_EXTRACT_BYTES:
+                self._sync_document(doc)
+            else:
+                self._defer_symbols(rel)
             now = time.monotonic()
             for first, last, delta in touched:
                 self._note_edit(rel, first, last, delta, now)
@@ -322,6 +338,64 @@ class Index:
         record = self._record_from_document(doc)
         if record is not None:
             self.graph.put(record)
+
+    def _defer_symbols(self, rel: str) -> None:
+        """Large buffer: re-extract its symbols on a background thread, once typing pauses.
+
+        Text and parse tree are already current; only the symbol table lags, by
+        the debounce plus one extraction (tens of ms for a 150 KB file).
+        """
+        with self._symbols_cond:
+            self._symbols_pending[rel] = time.monotonic()
+            if self._symbols_thread is None:
+                self._symbols_thread = threading.Thread(target=self._symbols_loop, name="qcn-index-symbols",
+                                                        daemon=True)
+                self._symbols_thread.start()
+            self._symbols_cond.notify_all()
+
+    def _symbols_loop(self) -> None:
+        while True:
+            with self._symbols_cond:
+                while not self._symbols_pending and not self._closing:
+                    self._symbols_cond.wait()
+                if self._closing:
+                    return
+                quiet_at = max(self._symbols_pending.values()) + _SYMBOLS_DEBOUNCE_S
+                now = time.monotonic()
+                if now < quiet_at:
+                    self._symbols_cond.wait(quiet_at - now)
+                    continue
+                paths = sorted(self._symbols_pending)
+                self._symbols_pending.clear()
+                self._symbols_busy = True
+            try:
+                for rel in paths:
+                    doc = self._documents.get(rel)
+                    record = self._record_from_document(doc) if doc is not None else None  # parse outside the lock
+                    if record is None:
+                        continue
+                    with self._lock:
+                        if self._documents.get(rel) is doc:
+                            self.graph.put(record)
+                        elif rel in self._documents:  # edited meanwhile: a newer request is queued
+                            pass
+            except Exception:  # keep the thread alive whatever one buffer does
+                log.exception("extracting symbols of open buffers failed")
+            finally:
+                with self._symbols_cond:
+                    self._symbols_busy = False
+                    self._symbols_cond.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until deferred symbol extraction of large buffers is done; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._symbols_cond:
+            while self._symbols_pending or self._symbols_busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._symbols_cond.wait(left)
+        return True
 
     def _note_edit(self, path: str, first: int, last: int, delta: int, now: float) -> None:
         kept: list[RecentEdit] = []
@@ -453,6 +527,12 @@ class Index:
         return self._watcher
 
     def close(self) -> None:
+        with self._symbols_cond:
+            self._closing = True
+            self._symbols_cond.notify_all()
+        if self._symbols_thread is not None:
+            self._symbols_thread.join(5.0)
+            self._symbols_thread = None
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
@@ -591,6 +671,18 @@ class Index:
             ranks = file_rank(self.graph)
             self._rank = (generation, ranks)
             return ranks
+
+    def repo_map(self) -> list:
+        """The repository-map candidates of ``context_for`` (cached per graph generation)."""
+        from .context import repo_map_pieces
+
+        generation = self.graph.generation
+        cached = self._repo_map
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        pieces = repo_map_pieces(self)
+        self._repo_map = (generation, pieces)
+        return pieces
 
     def context_for(
         self,

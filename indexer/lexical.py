@@ -15,18 +15,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 WINDOW = 12
-STRIDE = 6
+STRIDE = 6  # WINDOW must be 2 * STRIDE (windows are built from pairs of blocks)
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 # Words so common in code that sharing them says nothing.
 _STOP = frozenset("""
-self this that none null true false return import from def class function const let var new
-and not for while if else elif try except finally with pass break continue yield async await
+self this that None none null nil True False true false return import from def class function const let var
+new and not for while else elif try except finally with pass break continue yield async await
 int str bool float void char long short unsigned static public private protected final package
 """.split())
 
 
 def identifiers(text: str) -> frozenset[str]:
-    return frozenset(w for w in _WORD.findall(text) if w.lower() not in _STOP)
+    return frozenset(_WORD.findall(text)).difference(_STOP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +51,16 @@ class ChunkIndex:
             if hit is not None and hit[0] == version:
                 self._cache.move_to_end(path)
                 return hit[1]
-        out = []
+        # Identifier sets per STRIDE-line block; a window is two adjacent blocks.
         count = len(lines)
-        for start in range(0, max(count - WINDOW, 0) + 1, STRIDE):
-            end = min(start + WINDOW, count)
-            words = identifiers("\n".join(lines[start:end]))
+        blocks = [identifiers("\n".join(lines[start:start + STRIDE])) for start in range(0, count, STRIDE)]
+        out = []
+        for i, block in enumerate(blocks):
+            words = block | blocks[i + 1] if i + 1 < len(blocks) else block
             if words:
-                out.append((start + 1, end, words))
+                out.append((i * STRIDE + 1, min(count, i * STRIDE + WINDOW), words))
+            if i * STRIDE + WINDOW >= count:
+                break
         windows = tuple(out)
         with self._lock:
             self._cache[path] = (version, windows)

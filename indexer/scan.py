@@ -18,6 +18,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
 from .cache import CachedFile, content_hash
 from .config import IndexConfig
@@ -80,8 +81,12 @@ def worker_count(config: IndexConfig) -> int:
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    method = "forkserver" if sys.platform.startswith("linux") else "spawn"
-    return multiprocessing.get_context(method)
+    if sys.platform.startswith("linux"):
+        context = multiprocessing.get_context("forkserver")
+        # Workers fork from a server that already imported tree-sitter and the grammars.
+        context.set_forkserver_preload(["qcn.indexer.parse"])
+        return context
+    return multiprocessing.get_context("spawn")
 
 
 def analyze_many(
@@ -124,9 +129,20 @@ def _pool_batches(root, jobs, workers, limits, total_bytes) -> Iterator[list[Row
     if current:
         batches.append(current)
     log.debug("analyzing %d files in %d batches on %d worker processes", len(jobs), len(batches), workers)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
-        pending = {pool.submit(analyze_batch, root, batch, *limits) for batch in batches}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield future.result()
+    remaining = dict(enumerate(batches))
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+            pending = {pool.submit(analyze_batch, root, batch, *limits): key for key, batch in remaining.items()}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    key = pending.pop(future)
+                    rows = future.result()
+                    del remaining[key]
+                    yield rows
+    except (BrokenProcessPool, OSError) as exc:
+        # Workers could not start or died (no usable __main__ to re-import, memory
+        # limits, a crash in a grammar): finish in this process rather than fail.
+        log.warning("worker processes failed (%s); parsing %d batches in-process", exc, len(remaining))
+        for batch in list(remaining.values()):
+            yield analyze_batch(root, batch, *limits)

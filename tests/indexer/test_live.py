@@ -141,3 +141,18 @@ def test_secret_buffers_are_not_tracked(make_repo):
         assert index.open_document(".env", "API_KEY=hunter2\n") is None
         assert index.document(".env") is None
         assert index.context_for(".env", Position(0, 3), 1000) == []
+
+
+def test_large_buffers_catch_up_in_the_background(make_repo):
+    from qcn.indexer.index import SYNC_EXTRACT_BYTES
+
+    filler = "".join(f"def filler_{i}(value):\n    return value + {i}\n\n\n" for i in range(SYNC_EXTRACT_BYTES // 30))
+    root = make_repo({"big.py": filler, "use.py": "from big import filler_1\n"})
+    with Index(root, use_cache=False) as index:
+        index.build()
+        index.open_document("big.py", filler, 1)
+        index.change_document("big.py", [{"range": {"start": {"line": 0, "character": 4},
+                                                    "end": {"line": 0, "character": 10}}, "text": "renamed"}], 2)
+        assert index.document("big.py").text.startswith("def renamed_0(value)")  # text: at once
+        assert index.wait_idle(WAIT)
+        assert index.definitions_of("renamed_0") and not index.definitions_of("filler_0")  # symbols: soon after
