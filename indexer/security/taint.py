@@ -28,7 +28,6 @@ from __future__ import annotations
 import logging
 import operator
 import re
-import sys
 from dataclasses import dataclass, field
 
 from qcn.indexer.security.values import ALL, UNKNOWN, Label, Origin, Value, join_all, meet, propagate, safe_of
@@ -92,7 +91,7 @@ _OPS = {
     "|": operator.or_, "^": operator.xor, "==": operator.eq, "===": operator.eq, "!=": operator.ne,
     "!==": operator.ne, "<": operator.lt, ">": operator.gt, "<=": operator.le, ">=": operator.ge,
 }
-MAX_DEPTH = 300
+MAX_DEPTH = 120  # expression nesting followed; deeper parts count as unknown (no global recursion limit change)
 HTTP_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "dispatch"})
 # sources controlled by whoever runs the program (no trust boundary for path or redirect rules)
 LOCAL_SOURCE = re.compile(r"argv|environ|getenv|\benv\b|stdin|'input\(|raw_input|os\.Args|console|fileinput|"
@@ -214,8 +213,6 @@ class TaintAnalysis:
         if self._ran:
             return self
         self._ran = True
-        old_limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(old_limit, 20000))
         try:
             self._collect_functions(self.root)
             env: dict[str, Value] = {}
@@ -234,8 +231,8 @@ class TaintAnalysis:
                 for fn in self._all_functions:
                     if key(fn.node) in changed:
                         self._run_function(fn, pending[key(fn.node)])
-        finally:
-            sys.setrecursionlimit(old_limit)
+        except RecursionError:  # pathological nesting: keep what was recorded so far
+            log.debug("taint: recursion limit reached; analysis is partial")
         return self
 
     def value_of(self, node) -> Value:

@@ -64,3 +64,10 @@ def test_bandit_findings_are_merged_and_deduplicated():
     ours = scan_source("v.py", CODE, options=ScanOptions(bandit=False))
     theirs = [dataclasses.replace(ours[0], engine="bandit", rule_id="bandit.B307")]
     assert merge(ours, theirs) == ours
+
+
+def test_pathological_nesting_does_not_crash():
+    deep = "x = " + " + ".join(["'a'"] * 3000) + "\n" + "y = " + "(" * 200 + "1" + ")" * 200 + "\n"
+    code = "import os, sys\n" + deep + "os.system('ls ' + sys.argv[1])\n"
+    found = scan_source("deep.py", code, options=ScanOptions(bandit=False))
+    assert [f.rule_id for f in found] == ["py.cmdi.os-system"]
