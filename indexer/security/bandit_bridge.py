@@ -38,6 +38,8 @@ _unavailable = False
 def _get_manager():
     global _manager, _unavailable
     if _manager is None and not _unavailable:
+        # Bandit logs per file (unparsable code, module names of in-memory paths): noise for an editor
+        logging.getLogger("bandit").setLevel(logging.CRITICAL)
         noisy = logging.getLogger("stevedore.extension")  # Bandit's optional formatters (sarif_om) may be missing
         was = noisy.disabled
         noisy.disabled = True
@@ -69,12 +71,7 @@ def bandit_findings(path: str, data: bytes, everything: bool = False) -> list[Cw
         mgr.results = []
         mgr.skipped = []
         mgr.scores = []
-        files = [path]
-        logging.getLogger("bandit").disabled = True  # it logs an error per unparsable file
-        try:
-            mgr._parse_file(path, io.BytesIO(data), files)  # noqa: SLF001 - Bandit has no public in-memory API
-        finally:
-            logging.getLogger("bandit").disabled = False
+        mgr._parse_file(path, io.BytesIO(data), [path])  # noqa: SLF001 - Bandit has no public in-memory API
         issues = list(mgr.results)
     lines = data.split(b"\n")
     out = []
