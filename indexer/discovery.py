@@ -50,7 +50,11 @@ SECRET_FILES = (
     "*.tfvars",
     "id_rsa", "id_rsa.*", "id_dsa", "id_dsa.*", "id_ecdsa", "id_ecdsa.*", "id_ed25519", "id_ed25519.*",
     ".netrc", "_netrc", ".pgpass", ".npmrc", ".pypirc", ".git-credentials", ".htpasswd", ".dockercfg",
-    "credentials", "credentials.*", "*credentials*.json", "secrets.*", "*.secret", "*.secrets",
+    # Data files only: credentials.py and secrets.py are ordinary modules (google-auth, the stdlib).
+    "credentials", "*credentials*.json", "*credentials*.yaml", "*credentials*.yml", "*credentials*.toml",
+    "*credentials*.ini", "*credentials*.xml", "*credentials*.csv", "*credentials*.txt", "*credentials*.db",
+    "secrets", "secrets.json", "secrets.yaml", "secrets.yml", "secrets.toml", "secrets.ini", "secrets.env",
+    "secrets.txt", "secrets.properties", "secrets.conf", "secrets.cfg", "*.secret", "*.secrets",
     "service-account*.json", "*-sa-key.json", "known_hosts", "authorized_keys",
 )
 SECRET_DIRS = (".ssh", ".aws", ".gnupg", ".docker", ".kube", ".azure", ".password-store")
@@ -79,7 +83,8 @@ def is_secret(path: str | os.PathLike[str]) -> bool:
     ``path`` may be absolute or relative; a secret folder anywhere on it
     (``~/.ssh/config``, ``.aws/config``) makes the file secret too.
     """
-    parts = Path(path).as_posix().split("/")
+    text = path.replace("\\", "/") if isinstance(path, str) else Path(path).as_posix()
+    parts = text.split("/")
     if _SECRET_FILE_RE.match(parts[-1]):
         return True
     return any(part in _SECRET_DIR_NAMES for part in parts[:-1])

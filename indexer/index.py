@@ -264,8 +264,8 @@ class Index:
         for record in files.values():
             entry = per_language.setdefault(record.language, {"files": 0, "definitions": 0})
             entry["files"] += 1
-            entry["definitions"] += len(record.symbols.definitions)
-            stats.definitions += len(record.symbols.definitions)
+            entry["definitions"] += record.symbols.definition_count
+            stats.definitions += record.symbols.definition_count
             stats.references += record.symbols.reference_count
             stats.imports += len(record.symbols.imports)
         stats.imports_resolved = sum(1 for resolved in self.graph.resolved.copy().values() for r in resolved if r)

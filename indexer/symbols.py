@@ -57,36 +57,66 @@ class Import:
         return (self.module, self.names, self.alias, self.line, self.kind)
 
 
-@dataclass(frozen=True, slots=True)
 class FileSymbols:
-    """Everything extracted from one file's parse tree."""
+    """Everything extracted from one file's parse tree.
 
-    language: str
-    definitions: tuple[Definition, ...]
-    references: tuple[tuple[str, int], ...]  # (name, occurrences), sorted by name
-    imports: tuple[Import, ...]
-    package: str  # Go package / Java package; "" elsewhere
-    line_count: int
+    Immutable by convention. ``definitions`` are materialized on first use:
+    a warm start loads 100,000 of them from the cache, and most are never
+    looked at.
+    """
+
+    __slots__ = ("language", "_raw_definitions", "_definitions", "references", "imports", "package", "line_count")
+
+    def __init__(self, language: str, definitions: tuple[Definition, ...],
+                 references: tuple[tuple[str, int], ...], imports: tuple[Import, ...], package: str,
+                 line_count: int) -> None:
+        self.language = language
+        self._definitions: tuple[Definition, ...] | None = definitions
+        self._raw_definitions: tuple[tuple, ...] | None = None
+        self.references = references  # (name, occurrences), sorted by name
+        self.imports = imports
+        self.package = package  # Go package / Java package; "" elsewhere
+        self.line_count = line_count
+
+    @property
+    def definitions(self) -> tuple[Definition, ...]:
+        if self._definitions is None:  # two threads may race here; both build the same tuple
+            self._definitions = tuple(Definition(*d) for d in self._raw_definitions or ())
+        return self._definitions
+
+    @property
+    def definition_count(self) -> int:
+        return len(self._raw_definitions) if self._definitions is None else len(self._definitions)
 
     def to_tuple(self) -> tuple:
-        return (self.language, tuple(d.to_tuple() for d in self.definitions), self.references,
-                tuple(i.to_tuple() for i in self.imports), self.package, self.line_count)
+        defs = self._raw_definitions if self._definitions is None else tuple(d.to_tuple() for d in self._definitions)
+        return (self.language, defs, self.references, tuple(i.to_tuple() for i in self.imports), self.package,
+                self.line_count)
 
     @classmethod
     def from_tuple(cls, data: tuple) -> FileSymbols:
         language, defs, refs, imports, package, line_count = data
-        return cls(
-            language,
-            tuple(Definition(*d) for d in defs),
-            tuple((name, count) for name, count in refs),
-            tuple(Import(m, tuple((a, b) for a, b in n), al, ln, k) for m, n, al, ln, k in imports),
-            package,
-            line_count,
-        )
+        symbols = cls(language, (), tuple(refs),
+                      tuple(Import(m, tuple(map(tuple, n)), al, ln, k) for m, n, al, ln, k in imports),
+                      package, line_count)
+        symbols._definitions = None
+        symbols._raw_definitions = tuple(defs)
+        return symbols
 
     def defined_names(self) -> frozenset[str]:
-        return frozenset(d.name for d in self.definitions)
+        if self._definitions is None:
+            return frozenset(d[1] for d in self._raw_definitions or ())
+        return frozenset(d.name for d in self._definitions)
 
     @property
     def reference_count(self) -> int:
         return sum(count for _, count in self.references)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FileSymbols) and self.to_tuple() == other.to_tuple()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (f"FileSymbols({self.language!r}, {self.definition_count} definitions, "
+                f"{len(self.references)} referenced names, {len(self.imports)} imports)")

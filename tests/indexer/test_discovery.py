@@ -71,7 +71,8 @@ def test_secret_names(name):
     assert is_secret(name)
 
 
-@pytest.mark.parametrize("name", ["main.py", "config.py", "settings.ts", "env.go", "keyboard.c", "secret_sauce.rs"])
+@pytest.mark.parametrize("name", ["main.py", "config.py", "settings.ts", "env.go", "keyboard.c", "secret_sauce.rs",
+                                  "secrets.py", "google/auth/credentials.py", "keys.ts"])
 def test_not_secret_names(name):
     assert not is_secret(name)
 
