@@ -179,5 +179,5 @@ def _run_context(args: argparse.Namespace) -> int:
         print(f"\n#{rank} {s.path}:{s.start_line}-{s.end_line}  score {s.score:g}  {s.tokens} tokens  [{s.source}]")
         print(f"   {s.reason}")
         for text_line in s.text.splitlines():
-            print(f"   | {text_line}")
+            print(f"   | {text_line}".rstrip())
     return 0

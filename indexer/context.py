@@ -66,6 +66,7 @@ _SIMILAR_MAX_LINES = 4000
 _MAX_MISFITS = 24  # stop packing after this many pieces in a row did not fit
 _WINDOW_BEFORE = 40
 _WINDOW_AFTER = 15
+_FREE_KINDS = ("function", "class", "interface", "type", "enum", "module", "macro", "constant", "variable")
 _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _QUALIFIER = re.compile(r"([A-Za-z_$][A-Za-z0-9_$]*)\s*(?:\.|::|->|\?\.)\s*$")
 _BRACE_LANGUAGES = frozenset({"javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp"})
@@ -405,10 +406,15 @@ class _Gatherer:
             return False  # too common a name to mean anything
         definers.sort(key=lambda p: (-_shared_prefix(p, self.path), p))
         share = (0.35 if use.qualifier else 0.5) / len(definers)
+        if use.qualifier:
+            kinds: tuple[str, ...] | None = ("method", "function", "field")
+        elif self.family in ("java", "c"):
+            kinds = None  # a bare call may be an inherited method (implicit `this`)
+        else:
+            kinds = _FREE_KINDS  # methods need a receiver: a bare `total` is not `Cart.total`
         found = []
         for path in definers[:limit]:
-            found.extend(self._defs_in((path,), use.name, follow=False,
-                                       kinds=("method", "function", "field") if use.qualifier else None))
+            found.extend(self._defs_in((path,), use.name, follow=False, kinds=kinds))
         if not found:
             return False
         label = f"{use.qualifier}.{use.name}" if use.qualifier else use.name
