@@ -172,6 +172,13 @@ class IndexCache:
 
     def store(self, rows: Iterable[CachedFile]) -> None:
         records = [(r.path, r.hash, r.size, r.mtime_ns, r.language, marshal.dumps(r.payload)) for r in rows]
+        self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", records)
+
+    def delete(self, paths: Iterable[str]) -> None:
+        self._write("DELETE FROM files WHERE path = ?", [(p,) for p in paths])
+
+    def _write(self, statement: str, records: list[tuple]) -> None:
+        """Run ``statement`` for every record in one transaction."""
         if not records:
             return
         with self._lock:
@@ -179,21 +186,7 @@ class IndexCache:
                 return
             try:
                 self._db.execute("BEGIN")
-                self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", records)
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._fail(exc)
-
-    def delete(self, paths: Iterable[str]) -> None:
-        keys = [(p,) for p in paths]
-        if not keys:
-            return
-        with self._lock:
-            if self._db is None:
-                return
-            try:
-                self._db.execute("BEGIN")
-                self._db.executemany("DELETE FROM files WHERE path = ?", keys)
+                self._db.executemany(statement, records)
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._fail(exc)

@@ -36,6 +36,7 @@ from .documents import ENCODINGS, Document, Position, as_position
 from .graph import FileRecord, RepoGraph, file_rank
 from .languages import detect_language, grammar_fingerprint
 from .lexical import ChunkIndex
+from .live import Debouncer
 from .parse import EXTRACTOR_VERSION, extract_symbols, parse_source
 from .scan import analyze_many
 from .symbols import Definition, FileSymbols
@@ -144,11 +145,7 @@ class Index:
         self._repo_map: tuple[int, list] | None = None
         self._rank_lock = threading.Lock()
         self._watcher: Watcher | None = None
-        self._symbols_cond = threading.Condition()
-        self._symbols_pending: dict[str, float] = {}
-        self._symbols_busy = False
-        self._symbols_thread: threading.Thread | None = None
-        self._closing = False
+        self._symbols = Debouncer(self._extract_buffers, _SYMBOLS_DEBOUNCE_S, 1.0, "qcn-index-symbols")
         self.chunks = ChunkIndex()  # similar-code windows, per file version
         self.stats: IndexStats | None = None
 
@@ -345,57 +342,20 @@ class Index:
         Text and parse tree are already current; only the symbol table lags, by
         the debounce plus one extraction (tens of ms for a 150 KB file).
         """
-        with self._symbols_cond:
-            self._symbols_pending[rel] = time.monotonic()
-            if self._symbols_thread is None:
-                self._symbols_thread = threading.Thread(target=self._symbols_loop, name="qcn-index-symbols",
-                                                        daemon=True)
-                self._symbols_thread.start()
-            self._symbols_cond.notify_all()
+        self._symbols.add((rel,))
 
-    def _symbols_loop(self) -> None:
-        while True:
-            with self._symbols_cond:
-                while not self._symbols_pending and not self._closing:
-                    self._symbols_cond.wait()
-                if self._closing:
-                    return
-                quiet_at = max(self._symbols_pending.values()) + _SYMBOLS_DEBOUNCE_S
-                now = time.monotonic()
-                if now < quiet_at:
-                    self._symbols_cond.wait(quiet_at - now)
-                    continue
-                paths = sorted(self._symbols_pending)
-                self._symbols_pending.clear()
-                self._symbols_busy = True
-            try:
-                for rel in paths:
-                    doc = self._documents.get(rel)
-                    record = self._record_from_document(doc) if doc is not None else None  # parse outside the lock
-                    if record is None:
-                        continue
-                    with self._lock:
-                        if self._documents.get(rel) is doc:
-                            self.graph.put(record)
-                        elif rel in self._documents:  # edited meanwhile: a newer request is queued
-                            pass
-            except Exception:  # keep the thread alive whatever one buffer does
-                log.exception("extracting symbols of open buffers failed")
-            finally:
-                with self._symbols_cond:
-                    self._symbols_busy = False
-                    self._symbols_cond.notify_all()
+    def _extract_buffers(self, paths: set[str]) -> None:
+        for rel in sorted(paths):
+            doc = self._documents.get(rel)
+            record = self._record_from_document(doc) if doc is not None else None  # parse outside the lock
+            if record is not None:
+                with self._lock:
+                    if self._documents.get(rel) is doc:  # else edited meanwhile: a newer request is queued
+                        self.graph.put(record)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until deferred symbol extraction of large buffers is done; False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._symbols_cond:
-            while self._symbols_pending or self._symbols_busy:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._symbols_cond.wait(left)
-        return True
+        return self._symbols.wait_idle(timeout)
 
     def _note_edit(self, path: str, first: int, last: int, delta: int, now: float) -> None:
         kept: list[RecentEdit] = []
@@ -527,12 +487,7 @@ class Index:
         return self._watcher
 
     def close(self) -> None:
-        with self._symbols_cond:
-            self._closing = True
-            self._symbols_cond.notify_all()
-        if self._symbols_thread is not None:
-            self._symbols_thread.join(5.0)
-            self._symbols_thread = None
+        self._symbols.stop()
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None

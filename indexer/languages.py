@@ -46,27 +46,27 @@ class LanguageSpec:
     entry: str  # function in that module returning the grammar pointer
     extensions: tuple[str, ...]
     shipped_tags: bool  # the wheel ships a usable TAGS_QUERY
-    query_file: str  # our own .scm under queries/ ("" when none)
+    query_files: tuple[str, ...]  # our own .scm files under queries/
 
 
 LANGUAGES: dict[str, LanguageSpec] = {
     spec.name: spec
     for spec in (
         LanguageSpec("python", "python", "tree_sitter_python", "language",
-                     (".py", ".pyi", ".pyw"), True, "python.scm"),
+                     (".py", ".pyi", ".pyw"), True, ("python.scm",)),
         LanguageSpec("javascript", "javascript", "tree_sitter_javascript", "language",
-                     (".js", ".jsx", ".mjs", ".cjs"), True, "javascript.scm"),
+                     (".js", ".jsx", ".mjs", ".cjs"), True, ("ecmascript.scm", "javascript.scm")),
         LanguageSpec("typescript", "javascript", "tree_sitter_typescript", "language_typescript",
-                     (".ts", ".mts", ".cts"), False, "typescript.scm"),
+                     (".ts", ".mts", ".cts"), False, ("ecmascript.scm", "typescript.scm")),
         LanguageSpec("tsx", "javascript", "tree_sitter_typescript", "language_tsx",
-                     (".tsx",), False, "typescript.scm"),
-        LanguageSpec("go", "go", "tree_sitter_go", "language", (".go",), True, "go.scm"),
-        LanguageSpec("rust", "rust", "tree_sitter_rust", "language", (".rs",), True, "rust.scm"),
-        LanguageSpec("java", "java", "tree_sitter_java", "language", (".java",), True, "java.scm"),
-        LanguageSpec("c", "c", "tree_sitter_c", "language", (".c", ".h"), True, "c.scm"),
+                     (".tsx",), False, ("ecmascript.scm", "typescript.scm")),
+        LanguageSpec("go", "go", "tree_sitter_go", "language", (".go",), True, ("go.scm",)),
+        LanguageSpec("rust", "rust", "tree_sitter_rust", "language", (".rs",), True, ("rust.scm",)),
+        LanguageSpec("java", "java", "tree_sitter_java", "language", (".java",), True, ("java.scm",)),
+        LanguageSpec("c", "c", "tree_sitter_c", "language", (".c", ".h"), True, ("c.scm",)),
         LanguageSpec("cpp", "c", "tree_sitter_cpp", "language",
                      (".cc", ".cpp", ".cxx", ".c++", ".hh", ".hpp", ".hxx", ".h++", ".ipp", ".tpp", ".inl"),
-                     True, "cpp.scm"),
+                     True, ("cpp.scm",)),
     )
 }
 
@@ -146,8 +146,8 @@ def query_source(language: str) -> str:
     parts = []
     if spec.shipped_tags:
         parts.append(importlib.import_module(spec.module).TAGS_QUERY)
-    if spec.query_file:
-        parts.append((QUERY_DIR / spec.query_file).read_text(encoding="utf-8"))
+    for name in spec.query_files:
+        parts.append((QUERY_DIR / name).read_text(encoding="utf-8"))
     return "\n".join(parts)
 
 

@@ -1,6 +1,7 @@
-; Tags and imports for TypeScript and TSX (tree-sitter-typescript ships no
-; tags query). Capture contract: see indexer/languages.py. Modelled on the
-; JavaScript wheel's TAGS_QUERY, plus TypeScript's declarations.
+; Tags for TypeScript and TSX (tree-sitter-typescript ships no tags query),
+; modelled on the JavaScript wheel's TAGS_QUERY plus TypeScript's declarations.
+; Imports and top-level variables come from ecmascript.scm.
+; Capture contract: see indexer/languages.py.
 
 (function_declaration name: (identifier) @name) @definition.function
 (generator_function_declaration name: (identifier) @name) @definition.function
@@ -33,27 +34,11 @@
     value: [(arrow_function) (function_expression)]) @definition.function)
 (program
   (lexical_declaration
-    (variable_declarator
-      name: (identifier) @name
-      value: [(number) (string) (template_string) (object) (array) (new_expression) (identifier) (member_expression) (as_expression)])
-    @definition.variable))
+    (variable_declarator name: (identifier) @name value: (as_expression)) @definition.variable))
 (program
   (export_statement
     (lexical_declaration
-      (variable_declarator
-        name: (identifier) @name
-        value: [(number) (string) (template_string) (object) (array) (new_expression) (identifier) (member_expression) (as_expression)])
-      @definition.variable)))
-
-(import_statement) @import
-(export_statement source: (string)) @import
-((call_expression
-   function: (identifier) @_require
-   arguments: (arguments . (string))) @import
- (#eq? @_require "require"))
-(call_expression
-  function: (import)
-  arguments: (arguments . (string))) @import
+      (variable_declarator name: (identifier) @name value: (as_expression)) @definition.variable)))
 
 ((call_expression function: (identifier) @name) @reference.call
  (#not-eq? @name "require"))
@@ -63,17 +48,3 @@
 (type_identifier) @name @reference.type
 (extends_clause value: (identifier) @name) @reference.class
 
-(program
-  (lexical_declaration
-    (variable_declarator
-      name: (identifier) @name
-      value: (call_expression function: (_) @_callee))
-    @definition.variable)
-  (#not-eq? @_callee "require"))
-(program
-  (export_statement
-    (lexical_declaration
-      (variable_declarator
-        name: (identifier) @name
-        value: (call_expression))
-      @definition.variable)))
