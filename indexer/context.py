@@ -582,9 +582,8 @@ class _Gatherer:
                 self.pieces.append(piece)
 
 
-def repo_map_pieces(index: Index, files: int = 200) -> list[_Piece]:
-    """Outlines of the files ranked highest by PageRank: the same for every query until the graph changes."""
-    ranks = index.rank()
+def repo_map_pieces(index: Index, ranks: dict[str, float], files: int = 200) -> list[tuple[_Piece, bytes]]:
+    """Outlines of the files ranked highest by PageRank, each with the content hash it was made from."""
     if not ranks:
         return []
     top = max(ranks.values())
@@ -596,8 +595,8 @@ def repo_map_pieces(index: Index, files: int = 200) -> list[_Piece]:
             continue
         intervals = _file_outline(record.symbols, record.language, graph.ref_files, limit=12)
         if intervals:
-            pieces.append(_Piece(path, intervals, 8.0 * score / top, f"repository map (rank {position + 1})",
-                                 "repo_map"))
+            piece = _Piece(path, intervals, 8.0 * score / top, f"repository map (rank {position + 1})", "repo_map")
+            pieces.append((piece, record.hash))
     return pieces
 
 

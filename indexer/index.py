@@ -142,8 +142,9 @@ class Index:
         self._lines_lock = threading.Lock()
         self._trees: OrderedDict[str, ParsedFile] = OrderedDict()
         self._rank: tuple[int, dict[str, float]] | None = None
-        self._repo_map: tuple[int, list] | None = None
+        self._repo_map: tuple[dict[str, float], list] | None = None
         self._rank_lock = threading.Lock()
+        self._ranker = Debouncer(self._compute_rank, 1.0, 5.0, "qcn-index-rank")
         self._watcher: Watcher | None = None
         self._symbols = Debouncer(self._extract_buffers, _SYMBOLS_DEBOUNCE_S, 1.0, "qcn-index-symbols")
         self.chunks = ChunkIndex()  # similar-code windows, per file version
@@ -236,6 +237,8 @@ class Index:
             self.graph = RepoGraph(self.root, self.config)
             self.graph.load(records)
             self._rank = None
+            self._repo_map = None
+        self._ranker.add(("rank",))  # the repository map's ranking, computed in the background
         if cache is not None:
             cache.store(fresh)
             cache.delete(sorted(set(cached) - {f.path for f in scan.files}))
@@ -488,6 +491,7 @@ class Index:
 
     def close(self) -> None:
         self._symbols.stop()
+        self._ranker.stop()
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
@@ -613,13 +617,24 @@ class Index:
                 self._lines.popitem(last=False)
         return lines
 
-    def rank(self) -> dict[str, float]:
-        """PageRank of files over the import/reference graph (cached per graph generation)."""
+    def rank(self, current: bool = False) -> dict[str, float]:
+        """PageRank of files over the import/reference graph.
+
+        Computed once synchronously, then refreshed on a background thread a
+        second after the graph stops changing: typing must not pay for it on
+        every completion request. ``current=True`` recomputes now if stale.
+        """
         generation = self.graph.generation
         cached = self._rank
-        if cached is not None and cached[0] == generation:
+        if cached is not None and (cached[0] == generation or not current):
+            if cached[0] != generation:
+                self._ranker.add(("rank",))
             return cached[1]
+        return self._compute_rank()
+
+    def _compute_rank(self, _batch: object = None) -> dict[str, float]:
         with self._rank_lock:
+            generation = self.graph.generation
             cached = self._rank
             if cached is not None and cached[0] == generation:
                 return cached[1]
@@ -628,16 +643,21 @@ class Index:
             return ranks
 
     def repo_map(self) -> list:
-        """The repository-map candidates of ``context_for`` (cached per graph generation)."""
+        """The repository-map candidates of ``context_for``: one list per ranking.
+
+        A file changed since the ranking keeps no piece (its outline lines may
+        have moved) until the next ranking.
+        """
         from .context import repo_map_pieces
 
-        generation = self.graph.generation
+        ranks = self.rank()
         cached = self._repo_map
-        if cached is not None and cached[0] == generation:
-            return cached[1]
-        pieces = repo_map_pieces(self)
-        self._repo_map = (generation, pieces)
-        return pieces
+        if cached is None or cached[0] is not ranks:
+            cached = (ranks, repo_map_pieces(self, ranks))
+            self._repo_map = cached
+        files = self.graph.files
+        return [piece for piece, digest in cached[1]
+                if (record := files.get(piece.path)) is not None and record.hash == digest]
 
     def context_for(
         self,

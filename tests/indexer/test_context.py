@@ -183,3 +183,18 @@ def test_file_outside_the_index_still_gets_context(indexes, tmp_path):
     outside.write_text("from shop.pricing import PriceList\n\nPriceList()\n")
     snippets = index.context_for(outside, Position(2, 9), 1000)
     assert definition_shown(index, snippets, "PriceList", "src/shop/pricing.py")
+
+
+def test_repository_map_skips_files_changed_since_the_ranking(make_repo):
+    files = {f"m{i}.py": f"def f{i}():\n    return {i}\n" for i in range(5)}
+    files["main.py"] = "".join(f"from m{i} import f{i}\n" for i in range(5)) + "f0()\n"
+    root = make_repo(files)
+    with Index(root, use_cache=False) as index:
+        index.build()
+        assert {p.path for p in index.repo_map()} >= {"m1.py", "m2.py"}
+        ranks = index.rank()
+        index.open_document("m1.py", "\n\n\ndef f1():\n    return 1\n", 1)  # lines moved
+        assert index.rank() is ranks  # no recomputation on the query path
+        assert "m1.py" not in {p.path for p in index.repo_map()}
+        assert index.rank(current=True) is not ranks
+        assert "m1.py" in {p.path for p in index.repo_map()}
