@@ -1,0 +1,78 @@
+"""The generation interface the server talks to, and its first implementation.
+
+The server knows nothing about ONNX: it asks a ``Backend`` to tokenize and to
+stream tokens for a ``GenerationRequest``. ``LocalBackend`` runs the model in
+this process through ``qcn.model.runtime``; a model daemon shared by all
+editor windows, or a remote OpenAI-compatible engine, fits behind the same
+interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from qcn.model.runtime import CancelToken, GenerationStats, ModelInfo, Runtime, Token
+
+__all__ = ["Backend", "CancelToken", "GenerationRequest", "GenerationStats", "LocalBackend", "Token"]
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt_ids: Sequence[int]
+    max_new_tokens: int
+    session_key: str = "default"  # requests with the same key may reuse each other's prefix state
+    snapshot_at: int | None = None  # end of the stable prefix (see FimPrompt.snapshot_at)
+    stop_tokens: Collection[int] | None = None  # None: the model's end-of-text and FIM/file tokens
+    stop: Callable[[str], bool] | None = None  # asked with the text so far after each token
+
+
+class Backend(Protocol):
+    name: str
+
+    @property
+    def info(self) -> ModelInfo: ...
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def decode(self, ids: Sequence[int]) -> str: ...
+
+    def stream(self, request: GenerationRequest, cancel: CancelToken | None = None) -> Iterator[Token]: ...
+
+    def last_stats(self, session_key: str) -> GenerationStats | None: ...
+
+    def close(self) -> None: ...
+
+
+class LocalBackend:
+    """In-process onnxruntime-genai: one ``Runtime``, one session (generator) per key."""
+
+    name = "local"
+
+    def __init__(self, model_dir: str | Path, provider: str = "cpu", max_sessions: int = 4):
+        self.runtime = Runtime(model_dir, provider=provider, max_sessions=max_sessions)
+
+    @property
+    def info(self) -> ModelInfo:
+        return self.runtime.info
+
+    def encode(self, text: str) -> list[int]:
+        return self.runtime.encode(text)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.runtime.decode(ids)
+
+    def stream(self, request: GenerationRequest, cancel: CancelToken | None = None) -> Iterator[Token]:
+        session = self.runtime.session(request.session_key)
+        return session.generate(
+            request.prompt_ids, request.max_new_tokens, snapshot_at=request.snapshot_at,
+            stop_tokens=request.stop_tokens, stop=request.stop, cancel=cancel,
+        )
+
+    def last_stats(self, session_key: str) -> GenerationStats | None:
+        return self.runtime.session(session_key).last_stats
+
+    def close(self) -> None:
+        self.runtime.close()
