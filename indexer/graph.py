@@ -68,8 +68,17 @@ class RepoGraph:
                 ref_files[name] += 1
         self.defs_by_name = {name: tuple(paths) for name, paths in by_name.items()}
         self.ref_files = dict(ref_files)
-        for path in self.files:
-            self._resolve_file(path)
+        resolve = self.resolver.resolve
+        importers: dict[str, set[str]] = defaultdict(set)
+        for path, record in self.files.items():
+            resolved = tuple(resolve(path, record.language, imp) for imp in record.symbols.imports)
+            self.resolved[path] = resolved
+            targets = {t for found in resolved for t in found}
+            self.imported[path] = tuple(sorted(targets))
+            for target in targets:
+                importers[target].add(path)
+            self._file_unresolved(path, record, resolved)
+        self.importers = {target: frozenset(paths) for target, paths in importers.items()}
         self.generation += 1
 
     def put(self, record: FileRecord) -> None:
@@ -163,15 +172,18 @@ class RepoGraph:
                 if not bucket:
                     del self._unresolved[key]
         if resolved is not None:
-            record = self.files[path]
-            keys: set[str] = set()
-            for imp, targets in zip(record.symbols.imports, resolved):
-                if not targets:
-                    keys |= resolution_keys(imp)
-            if keys:
-                self._unresolved_keys[path] = frozenset(keys)
-                for key in keys:
-                    self._unresolved[key].add(path)
+            self._file_unresolved(path, self.files[path], resolved)
+
+    def _file_unresolved(self, path: str, record: FileRecord, resolved: tuple[tuple[str, ...], ...]) -> None:
+        """File ``path`` under the names its unresolved imports wait for."""
+        keys: set[str] = set()
+        for imp, targets in zip(record.symbols.imports, resolved):
+            if not targets:
+                keys |= resolution_keys(imp)
+        if keys:
+            self._unresolved_keys[path] = frozenset(keys)
+            for key in keys:
+                self._unresolved[key].add(path)
 
     def _file_set_changed(self, path: str) -> None:
         """A file appeared or disappeared: re-resolve the imports that may now point elsewhere."""

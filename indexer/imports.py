@@ -89,6 +89,7 @@ class ImportResolver:
         self._java_classes: dict[str, list[str]] | None = None
         self._java_packages: dict[str, list[str]] | None = None
         self._file_cache: dict[str, object] = {}  # go.mod / tsconfig / Cargo.toml lookups
+        self._go_packages: dict[str, list[str]] = {}  # folder -> its non-test .go files
 
     # --------------------------------------------------------- file set
 
@@ -102,6 +103,8 @@ class ImportResolver:
             self._java_classes = self._java_packages = None
         if path.endswith(_PY_SUFFIXES):
             self._py_modules = None
+        if path.endswith(".go"):
+            self._go_packages.pop(directory, None)
 
     def remove(self, path: str) -> None:
         if path not in self.paths:
@@ -115,6 +118,8 @@ class ImportResolver:
             self._java_classes = self._java_packages = None
         if path.endswith(_PY_SUFFIXES):
             self._py_modules = None
+        if path.endswith(".go"):
+            self._go_packages.pop(directory, None)
 
     def forget_config_files(self) -> None:
         """Re-read go.mod, tsconfig.json and Cargo.toml files on next use."""
@@ -389,9 +394,15 @@ class ImportResolver:
             if spec == module_path or spec.startswith(module_path + "/"):
                 rest = spec[len(module_path):].strip("/")
                 directory = "/".join(p for p in (module_dir, rest) if p)
-                return sorted(f for f in self._dirs.get(directory, ()) if f.endswith(".go")
-                              and not f.endswith("_test.go"))
+                return self._go_package(directory)
         return []
+
+    def _go_package(self, directory: str) -> list[str]:
+        files = self._go_packages.get(directory)
+        if files is None:
+            files = self._go_packages[directory] = sorted(
+                f for f in self._dirs.get(directory, ()) if f.endswith(".go") and not f.endswith("_test.go"))
+        return files
 
     # ------------------------------------------------------------- java
 
