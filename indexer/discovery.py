@@ -259,6 +259,12 @@ class Workspace:
 
     def _visit(self, entry: os.DirEntry, rel: str, result: ScanResult, subdirs: list[str],
                seen_dirs: set, seen_files: set) -> None:
+        if not entry.name.isascii():
+            try:
+                entry.name.encode("utf-8")
+            except UnicodeEncodeError:  # bytes that are not UTF-8 in the name: no stable key for it
+                self._skip(result, rel.encode("utf-8", "replace").decode("utf-8"), "file name is not UTF-8")
+                return
         is_link = entry.is_symlink()
         if entry.is_dir(follow_symlinks=True):
             if is_link and not self.config.follow_symlinks:

@@ -161,3 +161,14 @@ def test_progress_reports_files_done_of_total(make_repo):
     assert calls[-1] == (150, 150)
     assert all(total == 150 for _, total in calls)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_file_names_that_are_not_utf8(make_repo):
+    root = make_repo({"good.py": "def good():\n    pass\n"})
+    os.makedirs(os.path.join(os.fsencode(root), b"dir\xff"))
+    with open(os.path.join(os.fsencode(root), b"bad\xfe.py"), "wb") as handle:
+        handle.write(b"def bad():\n    pass\n")
+    with Index(root) as index:  # with the cache: its keys must be valid text
+        stats = index.build()
+        assert index.files() == ["good.py"]
+    assert stats.skipped == {"file name is not UTF-8": 2}

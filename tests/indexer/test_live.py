@@ -156,3 +156,32 @@ def test_large_buffers_catch_up_in_the_background(make_repo):
         assert index.document("big.py").text.startswith("def renamed_0(value)")  # text: at once
         assert index.wait_idle(WAIT)
         assert index.definitions_of("renamed_0") and not index.definitions_of("filler_0")  # symbols: soon after
+
+
+def test_folders_move_and_vanish(tmp_path):
+    root = copy_fixture("python", tmp_path)
+    with Index(root, use_cache=False) as index:
+        index.build()
+        watcher = index.watch(debounce_s=0.05)
+        os.rename(root / "src" / "shop", root / "src" / "store")
+        assert watcher.wait_for(lambda: "src/store/pricing.py" in index.files()
+                                and "src/shop/pricing.py" not in index.files(), WAIT)
+        assert [p for p, _ in index.definitions_of("PriceList")] == ["src/store/pricing.py"]
+        import shutil
+
+        shutil.rmtree(root / "src" / "store")
+        assert watcher.wait_for(lambda: not index.definitions_of("PriceList"), WAIT)
+        assert index.files() == ["scripts/checkout.py"]
+
+
+def test_tsconfig_change_re_resolves_imports(tmp_path):
+    root = copy_fixture("typescript", tmp_path)
+    with Index(root, use_cache=False) as index:
+        index.build()
+        assert index.imports_of("src/app/Checkout.tsx") == ("src/core/money.ts",)
+        (root / "tsconfig.json").write_text('{"compilerOptions": {"baseUrl": ".", "paths": {"@lib/*": ["src/core/*"]}}}')
+        index.refresh([root / "tsconfig.json"])
+        assert index.imports_of("src/app/Checkout.tsx") == ()
+        (root / "src/app/Checkout.tsx").write_text("import { formatMoney } from '@lib/money';\n")
+        index.refresh([root / "src/app/Checkout.tsx"])
+        assert index.imports_of("src/app/Checkout.tsx") == ("src/core/money.ts",)
