@@ -62,7 +62,7 @@ REPO_MAP_MIN_BUDGET = 8192
 VOLATILE_SOURCES = frozenset({"recent_edit", "similar"})
 # Share of the budget a source may use at most (definitions and dependencies: no cap).
 _SOURCE_CAPS = {"outline": 0.3, "recent_edit": 0.2, "similar": 0.2, "repo_map": 0.25}
-_SIMILAR_MAX_LINES = 4000
+_SIMILAR_MAX_LINES = 2500
 _MAX_MISFITS = 24  # stop packing after this many pieces in a row did not fit
 _WINDOW_BEFORE = 40
 _WINDOW_AFTER = 15
@@ -398,12 +398,13 @@ class _Gatherer:
 
     def _by_name(self, use: _Use, base: float) -> bool:
         """Fall back to every definition of the name in the repository."""
-        definers = [p for p in self.graph.defs_by_name.get(use.name, ()) if p != self.path]
-        if not definers:
+        every = self.graph.defs_by_name.get(use.name, ())
+        if not every or len(every) > 13:
+            return False  # unknown, or too common a name to mean anything
+        definers = [p for p in every if p != self.path]
+        if not definers or len(definers) > 12:
             return False
         limit = 4 if use.qualifier else 3
-        if len(definers) > 12:
-            return False  # too common a name to mean anything
         definers.sort(key=lambda p: (-_shared_prefix(p, self.path), p))
         share = (0.35 if use.qualifier else 0.5) / len(definers)
         if use.qualifier:
@@ -568,7 +569,7 @@ class _Gatherer:
                 continue
             files.append((path, record.hash, lines))
             budget_lines -= len(lines)
-            if len(files) >= 24 or budget_lines <= 0:
+            if len(files) >= 16 or budget_lines <= 0:
                 break
         for match in self.index.chunks.similar(query, files):
             self.pieces.append(_Piece(match.path, ((match.start_line, match.end_line),), 22.0 * match.similarity,

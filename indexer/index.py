@@ -148,6 +148,7 @@ class Index:
         self.config = config or IndexConfig()
         self.workspace = Workspace(root, self.config)
         self.root = self.workspace.root
+        self._root_text = str(self.root)
         if not self.root.is_dir():
             raise NotADirectoryError(f"not a folder: {self.root}")
         self.position_encoding = position_encoding
@@ -186,8 +187,8 @@ class Index:
             return Path(text).resolve().as_posix()
         return rel
 
-    def abspath(self, rel: str) -> Path:
-        return Path(rel) if os.path.isabs(rel) else self.root / rel
+    def abspath(self, rel: str) -> str:
+        return rel if os.path.isabs(rel) else os.path.join(self._root_text, rel)
 
     # ------------------------------------------------------------ build
 
