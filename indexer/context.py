@@ -68,6 +68,11 @@ _WINDOW_BEFORE = 40
 _WINDOW_AFTER = 15
 _FREE_KINDS = ("function", "class", "interface", "type", "enum", "module", "macro", "constant", "variable")
 _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+# String literals and comments on one line: their words are prose, not uses.
+_STRINGS = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'')
+# Where single quotes hold one character (and Rust lifetimes like 'a are not strings).
+_STRINGS_CHAR = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.[^\']*|[^\'\\])\'')
+_COMMENT = {"python": re.compile(r"#.*"), "": re.compile(r"//.*|/\*.*?(?:\*/|$)")}
 _QUALIFIER = re.compile(r"([A-Za-z_$][A-Za-z0-9_$]*)\s*(?:\.|::|->|\?\.)\s*$")
 _BRACE_LANGUAGES = frozenset({"javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp"})
 
@@ -241,6 +246,7 @@ class _Use:
     name: str
     qualifier: str  # "a" or "a.b" before ".name"; "" for a bare name
     weight: float  # 0..1, by closeness to the cursor
+    called: bool = True  # followed by "(" somewhere, or capitalized (a type, a constant)
 
 
 class _Gatherer:
@@ -259,6 +265,8 @@ class _Gatherer:
         self.budget = budget
         self.window = current_window
         self.pieces: list[_Piece] = []
+        self._comment = _COMMENT["python" if self.family == "python" else ""]
+        self._strings = _STRINGS if self.family in ("python", "javascript") else _STRINGS_CHAR
         self.seen: set[tuple[str, int, str]] = set()  # (path, line, name) of definitions already offered
         self._bindings()
 
@@ -303,6 +311,11 @@ class _Gatherer:
             siblings = self.graph.resolver._dirs.get(directory, ())
             self.package_files = tuple(sorted(p for p in siblings if p.endswith(suffix) and p != self.path))
 
+    def _code(self, line: int) -> str:
+        """Line ``line`` (0-based) with string literals and comments blanked out."""
+        text = self._strings.sub('""', self.doc.line_bytes(line).decode("utf-8", "replace"))
+        return self._comment.sub("", text)
+
     def _indexed_current(self) -> bool:
         record = self.graph.files.get(self.path)
         return record is not None and record.symbols is self.symbols
@@ -326,8 +339,9 @@ class _Gatherer:
         last = min(self.doc.line_count - 1, self.line + _WINDOW_AFTER)
         best: dict[tuple[str, str], float] = {}
         counts: dict[tuple[str, str], int] = {}
+        called: set[tuple[str, str]] = set()
         for number in range(first, last + 1):
-            text = self.doc.line_bytes(number).decode("utf-8", "replace")
+            text = self._code(number)
             distance = number - self.line
             if distance <= 0:
                 weight = 1.0 / (1.0 + -distance / 6.0)
@@ -340,9 +354,12 @@ class _Gatherer:
                 qualifier = _qualifier(text[:match.start()])
                 key = (name, qualifier)
                 counts[key] = counts.get(key, 0) + 1
+                if text[match.end():match.end() + 1] == "(" or text[match.end():].lstrip()[:1] == "(":
+                    called.add(key)
                 if weight > best.get(key, 0.0):
                     best[key] = weight
-        uses = [_Use(name, qualifier, min(1.0, w + 0.05 * (counts[(name, qualifier)] - 1)))
+        uses = [_Use(name, qualifier, min(1.0, w + 0.05 * (counts[(name, qualifier)] - 1)),
+                     (name, qualifier) in called or name[0].isupper())
                 for (name, qualifier), w in best.items()]
         uses.sort(key=lambda u: (-u.weight, u.name, u.qualifier))
         return uses[:200]
@@ -398,6 +415,8 @@ class _Gatherer:
 
     def _by_name(self, use: _Use, base: float) -> bool:
         """Fall back to every definition of the name in the repository."""
+        if not use.qualifier and not use.called:
+            return False  # a bare lowercase name never called here is most likely a local variable
         every = self.graph.defs_by_name.get(use.name, ())
         if not every or len(every) > 13:
             return False  # unknown, or too common a name to mean anything
@@ -505,7 +524,7 @@ class _Gatherer:
         for number in range(max(0, first), min(self.doc.line_count - 1, last) + 1):
             if number > first + 400:
                 break
-            text = self.doc.line_bytes(number).decode("utf-8", "replace")
+            text = self._code(number)
             for match in _IDENT.finditer(text):
                 if len(match.group(0)) >= 2:
                     seen.setdefault((match.group(0), _qualifier(text[:match.start()])))

@@ -9,7 +9,6 @@ shapes differ too much to share one reader.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when extraction changes what it produces: cached results are discarded.
-EXTRACTOR_VERSION = 3
+EXTRACTOR_VERSION = 4
 
 # Node types between a captured name's declarator and the node that carries the
 # definition's text (C/C++ declarators); climbed to find the "core" node.
@@ -63,7 +62,7 @@ def extract_symbols(language: str, source: bytes, tree: tree_sitter.Tree) -> Fil
     roles = query_roles(language)
     defs: dict[tuple[int, bytes], tuple[str, tree_sitter.Node, tree_sitter.Node]] = {}
     scopes: list[tuple[int, int, str, str]] = []
-    refs: Counter[bytes] = Counter()
+    refs: dict[bytes, int] = {}
     import_nodes: list[tree_sitter.Node] = []
     package = ""
     for pattern, captures in cursor.matches(tree.root_node):
@@ -71,7 +70,8 @@ def extract_symbols(language: str, source: bytes, tree: tree_sitter.Tree) -> Fil
         if role[0] == "r":  # reference.*: the bulk of all matches, keep this path short
             names = captures.get("name")
             if names:
-                refs[names[0].text] += 1
+                text = names[0].text
+                refs[text] = refs.get(text, 0) + 1
         elif role[0] == "d":
             names = captures.get("name")
             if not names:
@@ -204,6 +204,8 @@ def _definition(language, source, outer, core, kind, name, qual) -> Definition:
             # Python-like: the header ends at the token before the body (":"),
             # not at the body's first line, which may be a comment.
             before = body.prev_sibling
+            while before is not None and before.type in _COMMENT_TYPES:  # comments between ":" and the body
+                before = before.prev_sibling
             if before is not None and before.start_byte >= core.start_byte:
                 header_end = before.end_byte
                 sig_end = before.end_point.row + 1

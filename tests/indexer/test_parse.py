@@ -22,7 +22,7 @@ DEFINITIONS = {
     'python': [
         ('constant', 'MAX', 7, 7, 7, 0, 0),
         ('class', 'Foo', 9, 16, 10, 11, 11),
-        ('method', 'Foo.method', 12, 14, 13, 0, 0),
+        ('method', 'Foo.method', 12, 14, 12, 0, 0),  # the comment after the colon is body, not header
         ('method', 'Foo.am', 16, 16, 16, 0, 0),
         ('function', 'helper', 18, 24, 21, 22, 22),
         ('function', 'helper.inner', 23, 23, 23, 0, 0),
