@@ -344,7 +344,7 @@ class _Gatherer:
             text = self._code(number)
             distance = number - self.line
             if distance <= 0:
-                weight = 1.0 / (1.0 + -distance / 6.0)
+                weight = 1.0 / (1.0 + -distance / 10.0)
             else:
                 weight = 0.7 / (1.0 + distance / 3.0)
             for match in _IDENT.finditer(text):
