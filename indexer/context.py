@@ -308,8 +308,8 @@ class _Gatherer:
         if self.family in ("go", "java") and not os.path.isabs(self.path):
             directory = self.path.rpartition("/")[0]
             suffix = ".go" if self.family == "go" else ".java"
-            siblings = self.graph.resolver._dirs.get(directory, ())
-            self.package_files = tuple(sorted(p for p in siblings if p.endswith(suffix) and p != self.path))
+            siblings = self.graph.resolver.files_in(directory)
+            self.package_files = tuple(p for p in siblings if p.endswith(suffix) and p != self.path)
 
     def _code(self, line: int) -> str:
         """Line ``line`` (0-based) with string literals and comments blanked out."""
@@ -566,7 +566,7 @@ class _Gatherer:
         if len(query) < 3:
             return
         candidates: dict[str, None] = {}
-        for doc_path in sorted(self.index._documents):
+        for doc_path in sorted(self.index._documents.copy()):
             candidates.setdefault(doc_path)
         for edit in reversed(self.index.recent_edits()):
             candidates.setdefault(edit.path)
@@ -575,7 +575,7 @@ class _Gatherer:
         if not os.path.isabs(self.path):
             for importer in sorted(self.graph.importers.get(self.path, ())):
                 candidates.setdefault(importer)
-            for sibling in sorted(self.graph.resolver._dirs.get(self.path.rpartition("/")[0], ())):
+            for sibling in self.graph.resolver.files_in(self.path.rpartition("/")[0]):
                 candidates.setdefault(sibling)
         files = []
         budget_lines = _SIMILAR_MAX_LINES  # bounds the work of one query on a cold cache

@@ -75,7 +75,10 @@ def file_keys(path: str) -> set[str]:
 class ImportResolver:
     """Maps from the current set of files to the files an import names.
 
-    Not thread-safe on its own: the index calls it under its write lock.
+    Writers (add/remove) run under the index's write lock; ``resolve`` may run
+    concurrently from a query, so it only iterates C-level copies of the maps
+    (``list(d.items())``, ``tuple(s)``: atomic under the GIL) and its caches
+    tolerate a lost update.
     """
 
     def __init__(self, root: Path, config: IndexConfig) -> None:
@@ -121,6 +124,10 @@ class ImportResolver:
         if path.endswith(".go"):
             self._go_packages.pop(directory, None)
 
+    def files_in(self, directory: str) -> tuple[str, ...]:
+        """Indexed files directly in ``directory`` (root-relative), sorted; a snapshot."""
+        return tuple(sorted(tuple(self._dirs.get(directory, ()))))
+
     def forget_config_files(self) -> None:
         """Re-read go.mod, tsconfig.json and Cargo.toml files on next use."""
         self._file_cache.clear()
@@ -164,7 +171,7 @@ class ImportResolver:
 
     def _python_roots(self) -> list[str]:
         roots = [""]
-        if "src" in self._dirs or any(p.startswith("src/") for p in self._dirs):
+        if "src" in self._dirs or any(p.startswith("src/") for p in list(self._dirs)):
             roots.append("src")
         for extra in self.config.python_paths:
             rel = self._relative(extra)
@@ -183,10 +190,10 @@ class ImportResolver:
 
     def _build_py_modules(self) -> dict[str, list[str]]:
         modules: dict[str, list[str]] = defaultdict(list)
-        package_dirs = {p.rpartition("/")[0] for p in self.paths
-                        if p.rpartition("/")[2] in ("__init__.py", "__init__.pyi")}
+        paths = sorted(self.paths)  # one C-level copy: writers may add files meanwhile
+        package_dirs = {p.rpartition("/")[0] for p in paths if p.rpartition("/")[2] in ("__init__.py", "__init__.pyi")}
         roots = self._python_roots()
-        for path in sorted(self.paths):
+        for path in paths:
             if not path.endswith(_PY_SUFFIXES):
                 continue
             directory, _, name = path.rpartition("/")
@@ -380,8 +387,8 @@ class ImportResolver:
         key = "go:*"
         if key not in self._file_cache:
             modules = set()
-            for directory, files in self._dirs.items():
-                if any(f.endswith(".go") for f in files):
+            for directory, files in list(self._dirs.items()):
+                if any(f.endswith(".go") for f in tuple(files)):
                     module = self._go_module_of(directory)
                     if module:
                         modules.add(module)
@@ -401,7 +408,7 @@ class ImportResolver:
         files = self._go_packages.get(directory)
         if files is None:
             files = self._go_packages[directory] = sorted(
-                f for f in self._dirs.get(directory, ()) if f.endswith(".go") and not f.endswith("_test.go"))
+                f for f in tuple(self._dirs.get(directory, ())) if f.endswith(".go") and not f.endswith("_test.go"))
         return files
 
     # ------------------------------------------------------------- java
@@ -457,8 +464,8 @@ class ImportResolver:
         key = "rs:*"
         if key not in self._file_cache:
             folders: set[str] = set()
-            for directory, files in self._dirs.items():
-                if any(f.endswith(".rs") for f in files):
+            for directory, files in list(self._dirs.items()):
+                if any(f.endswith(".rs") for f in tuple(files)):
                     while directory not in folders:
                         folders.add(directory)
                         if not directory:
