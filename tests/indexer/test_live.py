@@ -185,3 +185,40 @@ def test_tsconfig_change_re_resolves_imports(tmp_path):
         (root / "src/app/Checkout.tsx").write_text("import { formatMoney } from '@lib/money';\n")
         index.refresh([root / "src/app/Checkout.tsx"])
         assert index.imports_of("src/app/Checkout.tsx") == ("src/core/money.ts",)
+
+
+def test_queries_and_writers_run_concurrently(tmp_path):
+    """Readers never lock; they must still never see a half-updated graph or a map changing under them."""
+    root = copy_fixture("go", tmp_path)
+    errors: list[BaseException] = []
+    with Index(root, use_cache=False) as index:
+        index.build()
+        stop = threading.Event()
+
+        def read() -> None:
+            try:
+                while not stop.is_set():
+                    _context(index, "go")
+                    index.context_for("pricing/round.go", Position(5, 8), 9000)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        readers = [threading.Thread(target=read) for _ in range(2)]
+        for reader in readers:
+            reader.start()
+        try:
+            for i in range(40):
+                path = root / "pricing" / f"extra_{i % 7}.go"
+                if i % 3 == 2 and path.exists():
+                    path.unlink()
+                else:
+                    path.write_text(f"package pricing\n\nfunc Extra{i}() int {{ return round2({i}) }}\n")
+                index.refresh([path])
+                index.open_document("pricing/round.go", (root / "pricing/round.go").read_text(), i)
+                index.change_document("pricing/round.go", [{"text": f"package pricing\n\nfunc round2(x float64) "
+                                                                     f"float64 {{ return x + {i} }}\n"}], i + 1)
+        finally:
+            stop.set()
+            for reader in readers:
+                reader.join(WAIT)
+    assert not errors, errors
