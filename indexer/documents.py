@@ -109,6 +109,7 @@ class Document:
         self.version = version
         self.source = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else bytes(text)
         self._starts = _line_starts(self.source)
+        self._lines: tuple[bytes, list[str]] | None = None
         self.tree: tree_sitter.Tree | None = parse_source(language, self.source) if language else None
 
     # ------------------------------------------------------------ access
@@ -130,6 +131,12 @@ class Document:
         if end > start and self.source[end - 1:end] == b"\r":
             end -= 1
         return self.source[start:end]
+
+    def all_lines(self) -> list[str]:
+        """Every line, decoded (cached: a Document is not edited in place once shared)."""
+        if self._lines is None or self._lines[0] is not self.source:
+            self._lines = (self.source, self.lines(1, self.line_count))
+        return self._lines[1]
 
     def lines(self, first: int, last: int) -> list[str]:
         """Decoded lines ``first``..``last`` (1-based, inclusive)."""
@@ -154,6 +161,7 @@ class Document:
         twin = object.__new__(Document)
         twin.path, twin.language, twin.version, twin.source = self.path, self.language, self.version, self.source
         twin._starts = list(self._starts)
+        twin._lines = None
         twin.tree = self.tree.copy() if self.tree is not None else None
         return twin
 

@@ -626,7 +626,7 @@ class Index:
         doc = self._documents.get(path)
         record = self.graph.files.get(path)
         if doc is not None:
-            return doc.lines(1, doc.line_count)
+            return doc.all_lines()
         if record is None:
             return None
         with self._lines_lock:
