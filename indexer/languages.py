@@ -155,32 +155,54 @@ _ROLE = re.compile(r"@(definition\.\w+|reference\.\w+|import|scope|package)\b")
 
 
 @functools.cache
-def _compiled(language: str) -> tuple[tree_sitter.Query, tuple[str, ...]]:
+def _compiled(language: str) -> tuple[tree_sitter.Query, tuple[str, ...], tree_sitter.Query]:
+    """The query split in two: definitions/imports/scopes (run with ``matches``) and
+    references (run with ``captures``, keeping only ``@name`` nodes).
+
+    Measured on a third of the stdlib: one query with ``matches`` 1.25 s; the
+    two halves 0.44 s + 0.45 s (references are 80% of all matches, and
+    ``captures`` builds no per-match dict).
+    """
     import tree_sitter
 
     source = query_source(language)
-    query = tree_sitter.Query(language_for(language), source)
+    grammar = language_for(language)
+    main = tree_sitter.Query(grammar, source)
+    refs = tree_sitter.Query(grammar, source)
     raw = source.encode("utf-8")
     roles = []
-    for index in range(query.pattern_count):
-        text = raw[query.start_byte_for_pattern(index):query.end_byte_for_pattern(index)].decode("utf-8")
+    for index in range(main.pattern_count):
+        text = raw[main.start_byte_for_pattern(index):main.end_byte_for_pattern(index)].decode("utf-8")
         found = _ROLE.search(text)
-        roles.append(found.group(1) if found else "")
-        if not found:  # e.g. the Go wheel's bare `(var_spec name: ...) @name`: pure cost
-            query.disable_pattern(index)
+        role = found.group(1) if found else ""
+        roles.append(role)
+        # Patterns without a role (the Go wheel's bare `(var_spec name: ...) @name`) are pure cost.
+        if not role or role.startswith("reference."):
+            main.disable_pattern(index)
+        if not role.startswith("reference."):
+            refs.disable_pattern(index)
     for capture in ("doc", "local.scope"):  # doc comments are found from the tree; no nodes needed
-        query.disable_capture(capture)  # a no-op where the query has no such capture
-    return query, tuple(roles)
+        main.disable_capture(capture)  # a no-op where the query has no such capture
+    for index in range(refs.capture_count):
+        name = refs.capture_name(index)
+        if name != "name" and not name.startswith("_"):  # "_x" captures feed predicates
+            refs.disable_capture(name)
+    return main, tuple(roles), refs
 
 
 def query_for(language: str) -> tree_sitter.Query:
-    """The compiled tags/imports query for a language (cached; share freely across threads)."""
+    """The compiled definitions/imports query for a language (cached; share freely across threads)."""
     return _compiled(language)[0]
 
 
 def query_roles(language: str) -> tuple[str, ...]:
     """Per pattern of ``query_for(language)``: its role capture ("definition.function", "import", ...)."""
     return _compiled(language)[1]
+
+
+def references_query(language: str) -> tree_sitter.Query:
+    """The compiled references query: its ``@name`` captures are the referenced names."""
+    return _compiled(language)[2]
 
 
 @functools.cache

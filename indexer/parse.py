@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .languages import cached_parser, query_for, query_roles
+from .languages import cached_parser, query_for, query_roles, references_query
 from .symbols import Definition, FileSymbols, Import
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when extraction changes what it produces: cached results are discarded.
-EXTRACTOR_VERSION = 4
+EXTRACTOR_VERSION = 5
 
 # Node types between a captured name's declarator and the node that carries the
 # definition's text (C/C++ declarators); climbed to find the "core" node.
@@ -67,12 +67,7 @@ def extract_symbols(language: str, source: bytes, tree: tree_sitter.Tree) -> Fil
     package = ""
     for pattern, captures in cursor.matches(tree.root_node):
         role = roles[pattern]
-        if role[0] == "r":  # reference.*: the bulk of all matches, keep this path short
-            names = captures.get("name")
-            if names:
-                text = names[0].text
-                refs[text] = refs.get(text, 0) + 1
-        elif role[0] == "d":
+        if role[0] == "d":
             names = captures.get("name")
             if not names:
                 continue
@@ -92,6 +87,9 @@ def extract_symbols(language: str, source: bytes, tree: tree_sitter.Tree) -> Fil
                 scopes.append((node.start_byte, node.end_byte, _text(names[0]), node.type))
         elif role == "package" and not package:
             package = _text(captures["package"][0])
+    for node in tree_sitter.QueryCursor(references_query(language)).captures(tree.root_node).get("name", ()):
+        text = node.text
+        refs[text] = refs.get(text, 0) + 1
 
     definitions = _build_definitions(language, source, defs, scopes)
     reader = _IMPORT_READERS.get(language)

@@ -142,13 +142,13 @@ IMPORTS = {
     ],
 }
 
-REFERENCES = {
+REFERENCES = {  # (name, occurrences): a name captured by two patterns counts once
     'python': (('Base', 1), ('Foo', 1), ('helper', 1)),
     'javascript': (('Base', 1), ('add', 1)),
     'typescript': (('A', 1), ('AC', 1), ('B', 2), ('C', 2), ('I', 2), ('T', 2), ('U', 1), ('g', 1), ('z', 1)),
-    'go': (('Do', 2), ('Println', 2), ('Server', 2), ('error', 1), ('int', 1), ('string', 1)),
-    'rust': (('Point', 4), ('R', 1), ('Self', 1), ('helper', 1), ('io', 1), ('q', 1), ('x', 1)),
-    'java': (('Base', 2), ('String', 1), ('Thing', 2), ('pad', 1)),
+    'go': (('Do', 1), ('Println', 1), ('Server', 2), ('error', 1), ('int', 1), ('string', 1)),
+    'rust': (('Point', 3), ('R', 1), ('Self', 1), ('helper', 1), ('io', 1), ('q', 1), ('x', 1)),
+    'java': (('Base', 1), ('String', 1), ('Thing', 1), ('pad', 1)),
     'c': (('color', 1), ('helper', 1), ('point', 2), ('point_t', 1)),
     'cpp': (('Shape', 1), ('T', 3)),
 }
