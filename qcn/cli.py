@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "qcn.model.cli",
     "qcn.indexer.security.cli",
     "qcn.indexer.cli",
+    "qcn.server.cli",
 )
 
 _DESCRIPTION = """\

@@ -47,7 +47,7 @@ def test_sharded_checkpoint_exports(sharded, tmp_path):
 def test_bf16_checkpoint_exports_like_fp32(models, tmp_path):
     import numpy as np
     import tiny
-    from conftest import run_onnx
+    from tiny import run_onnx
 
     tiny.make_checkpoint(tmp_path / "bf16", "tied_norm_gqa2", dtype="bfloat16")
     tiny.make_checkpoint(tmp_path / "f32", "tied_norm_gqa2", dtype="float32")

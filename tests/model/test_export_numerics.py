@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import tiny
-from conftest import run_onnx
+from tiny import run_onnx
 
 CONFIGS = list(tiny.CONFIGS)
 

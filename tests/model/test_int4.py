@@ -11,7 +11,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import tiny
-from conftest import run_onnx
+from tiny import run_onnx
 from qcn.model.export.quant import dequantize, quantize
 
 

@@ -1,0 +1,139 @@
+"""``qcn serve`` (the language server) and ``qcn complete`` (its pipeline from the command line)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser(
+        "serve", help="run the language server (stdio by default)",
+        description="Run qcn's language server. Editors start it over stdio; --tcp is for debugging.",
+        epilog="examples:\n  qcn serve\n  qcn serve --tcp 127.0.0.1:2087 --log-file /tmp/qcn.log",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP socket instead of stdio")
+    s.add_argument("--log-file", type=Path, help="also write the server log to this file")
+    s.set_defaults(func=_serve)
+
+    c = sub.add_parser(
+        "complete", help="complete a file at a position, as the editor would",
+        description="Run the completion pipeline (index → context → prompt → model → post-processing) on "
+        "FILE at LINE:COL (1-based, COL in characters) and print the completion, the context used and "
+        "the timings.",
+        epilog="example:\n  qcn complete examples/shop/cart.py:12:16 --workspace examples/shop",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    c.add_argument("target", metavar="FILE:LINE:COL")
+    c.add_argument("--workspace", type=Path, help="repository root for context (default: FILE's folder)")
+    c.add_argument("--model", type=Path, help="exported model folder (default: the embedded demo model)")
+    c.add_argument("--ep", choices=("cpu", "cuda", "dml", "webgpu"), default="cpu", help="execution provider")
+    c.add_argument("--budget", type=int, default=16384, metavar="TOKENS", help="prompt budget (default: 16384)")
+    c.add_argument("--max-new-tokens", type=int, default=128, metavar="N")
+    c.add_argument("--single-line", action="store_true", help="one line at a time")
+    c.add_argument("--json", action="store_true", help="machine-readable output")
+    c.set_defaults(func=_complete)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from qcn.cli import CommandError
+    from qcn.server.features import create_server
+
+    if args.log_file:
+        handler = logging.FileHandler(args.log_file)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger().addHandler(handler)
+        logging.getLogger().setLevel(logging.INFO)
+    server = create_server()
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        if not host or not port.isdigit():
+            raise CommandError(f"--tcp wants HOST:PORT, not {args.tcp!r}")
+        server.start_tcp(host, int(port))
+    else:
+        server.start_io()
+    return 0
+
+
+def _parse_target(target: str) -> tuple[Path, int, int]:
+    from qcn.cli import CommandError
+
+    path, sep1, rest = target.rpartition(":")
+    path2, sep2, line = path.rpartition(":")
+    if not (sep1 and sep2 and line.isdigit() and rest.isdigit()):
+        raise CommandError(f"expected FILE:LINE:COL (1-based), not {target!r}")
+    return Path(path2), int(line), int(rest)
+
+
+def _complete(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from qcn.cli import CommandError
+    from qcn.model.runtime import ModelLoadError
+    from qcn.server.app import NoModelError, default_model_dir
+    from qcn.server.engine import CompletionEngine, utf16_len
+    from qcn.server.settings import Settings
+
+    path, line, col = _parse_target(args.target)
+    if not path.is_file():
+        raise CommandError(f"{path} is not a file")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CommandError(f"{path} is not UTF-8 text: {exc}") from exc
+    lines = text.split("\n")
+    if not 1 <= line <= len(lines):
+        raise CommandError(f"{path} has {len(lines)} lines; line {line} is out of range")
+    body = lines[line - 1].rstrip("\r")
+    if not 1 <= col <= len(body) + 1:
+        raise CommandError(f"line {line} has {len(body)} characters; column {col} is out of range")
+
+    from qcn.model.backend import LocalBackend
+
+    try:
+        model_dir = args.model or default_model_dir()
+        backend = LocalBackend(model_dir, provider=args.ep)
+    except (ModelLoadError, NoModelError) as exc:
+        raise CommandError(str(exc)) from exc
+    workspace = (args.workspace or path.parent).resolve()
+    index = None
+    try:
+        from qcn.indexer import Index
+
+        index = Index(workspace, position_encoding="utf-16")
+        index.build()
+        rel = index.relpath(path.resolve())
+    except (OSError, ValueError) as exc:
+        print(f"qcn: no repository context ({exc})", file=sys.stderr)
+        index, rel = None, path.name
+    settings = Settings(context_budget=args.budget, max_new_tokens=args.max_new_tokens,
+                        multiline=not args.single_line, debounce_ms=0)
+    engine = CompletionEngine(backend)
+    result = engine.complete(text=text, path=rel, line=line - 1, character=utf16_len(body[: col - 1]),
+                             settings=settings, index=index, repo_name=workspace.name)
+    if args.json:
+        print(json.dumps({
+            "completion": result.completion or "",
+            "insert_text": result.insert_text,
+            "range": {"line": line, "start_column": col, "end_column": len(body) + 1},
+            "context": result.context,
+            "prompt_tokens": result.prompt_tokens,
+            "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
+            "model": str(model_dir),
+            "stop_reason": result.stop_reason,
+        }, indent=2))
+    else:
+        print(result.completion or "(no completion)")
+        print(f"\n--- context ({len(result.context)} snippets, prompt {result.prompt_tokens} tokens, model {model_dir})",
+              file=sys.stderr)
+        for s in result.context:
+            print(f"  {s['path']}:{s['start_line']}-{s['end_line']}  {s['tokens']} tok  {s['reason']}", file=sys.stderr)
+        print("--- timings (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings_ms.items()), file=sys.stderr)
+    if index is not None:
+        index.close()
+    backend.close()
+    return 0

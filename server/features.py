@@ -1,0 +1,149 @@
+"""LSP handlers. Each one translates between lsprotocol types and a plain call on the server."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from lsprotocol import types
+from pygls.uris import to_fs_path
+
+from qcn.server.app import QcnServer
+from qcn.server.settings import merge
+
+log = logging.getLogger(__name__)
+
+
+def create_server() -> QcnServer:
+    server = QcnServer()
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: QcnServer, params: types.InitializeParams) -> None:
+        caps = params.capabilities
+        ls.state.supports_progress = bool(caps.window and caps.window.work_done_progress)
+        ls.state.supports_configuration = bool(caps.workspace and caps.workspace.configuration)
+        ls.state.settings, problems = merge(ls.state.settings, params.initialization_options)
+        for p in problems:
+            ls.tell(p, types.MessageType.Warning, show=True)
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: QcnServer, params: types.InitializedParams) -> None:
+        import asyncio
+
+        ls.loop = asyncio.get_running_loop()
+        if ls.state.supports_configuration:
+            await _pull_configuration(ls)
+        threading.Thread(target=ls.load_model, name="qcn-load-model", daemon=True).start()
+        for folder in _folders(ls):
+            ls.add_folder(folder)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: QcnServer, params: types.DidOpenTextDocumentParams) -> None:
+        fs = to_fs_path(params.text_document.uri)
+        index = ls.index_for(fs) if fs else None
+        if index is not None:
+            index.open_document(fs, params.text_document.text, params.text_document.version)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: QcnServer, params: types.DidChangeTextDocumentParams) -> None:
+        fs = to_fs_path(params.text_document.uri)
+        index = ls.index_for(fs) if fs else None
+        if index is not None:
+            index.change_document(fs, params.content_changes, params.text_document.version)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: QcnServer, params: types.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        ls.state.pending.pop(uri, None)
+        fs = to_fs_path(uri)
+        index = ls.index_for(fs) if fs else None
+        if index is not None:
+            index.close_document(fs)
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(ls: QcnServer, params: types.InlineCompletionParams):
+        uri = params.text_document.uri
+        if uri not in ls.workspace.text_documents:
+            ls.tell(f"inline completion for a document that is not open: {uri}", types.MessageType.Warning)
+            return None
+        result = await ls.complete(uri, params.position)
+        if result is None or not result.completion:
+            return types.InlineCompletionList(items=[])
+        rng = types.Range(types.Position(result.line, result.start_character),
+                          types.Position(result.line, result.end_character))
+        return types.InlineCompletionList(items=[types.InlineCompletionItem(insert_text=result.insert_text, range=rng)])
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "]))
+    async def completion(ls: QcnServer, params: types.CompletionParams):
+        """Fallback for clients without inline completion (Neovim 0.11): one item with qcn's answer."""
+        uri = params.text_document.uri
+        if uri not in ls.workspace.text_documents:
+            return types.CompletionList(is_incomplete=True, items=[])
+        result = await ls.complete(uri, params.position)
+        if result is None or not result.completion:
+            return types.CompletionList(is_incomplete=True, items=[])
+        rng = types.Range(types.Position(result.line, result.start_character),
+                          types.Position(result.line, result.end_character))
+        first = result.completion.strip().splitlines()[0] if result.completion.strip() else result.completion
+        item = types.CompletionItem(
+            label=first[:80], kind=types.CompletionItemKind.Snippet, detail="qcn",
+            documentation=result.completion,
+            text_edit=types.TextEdit(rng, result.insert_text), insert_text_format=types.InsertTextFormat.PlainText,
+            filter_text=result.insert_text, sort_text="0",
+        )
+        return types.CompletionList(is_incomplete=True, items=[item])
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(ls: QcnServer, params: types.DidChangeConfigurationParams) -> None:
+        before = ls.state.settings
+        if ls.state.supports_configuration:
+            await _pull_configuration(ls)
+        else:
+            ls.state.settings, problems = merge(ls.state.settings, params.settings)
+            for p in problems:
+                ls.tell(p, types.MessageType.Warning, show=True)
+        after = ls.state.settings
+        if (after.model_dir, after.execution_provider) != (before.model_dir, before.execution_provider):
+            ls.tell("model settings changed: reloading the model")
+            threading.Thread(target=ls.load_model, name="qcn-load-model", daemon=True).start()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    def did_change_folders(ls: QcnServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+        for folder in params.event.removed:
+            if (fs := to_fs_path(folder.uri)) is not None:
+                ls.remove_folder(fs)
+        for folder in params.event.added:
+            if (fs := to_fs_path(folder.uri)) is not None:
+                ls.add_folder(fs)
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: QcnServer, params=None) -> None:
+        for pending in ls.state.pending.values():
+            pending.token.cancel()
+        for path in list(ls.state.indexes):
+            ls.remove_folder(path)
+        if ls.state.engine is not None:
+            ls.state.engine.backend.close()
+        ls.pool.shutdown(wait=False, cancel_futures=True)
+
+    return server
+
+
+def _folders(ls: QcnServer) -> list[str]:
+    folders = [to_fs_path(f.uri) for f in ls.workspace.folders.values()]
+    if not folders and ls.workspace.root_path:
+        folders = [ls.workspace.root_path]
+    return [f for f in folders if f]
+
+
+async def _pull_configuration(ls: QcnServer) -> None:
+    try:
+        values = await ls.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section="qcn")]))
+    except Exception as exc:
+        log.warning("workspace/configuration failed: %s", exc)
+        return
+    if values and isinstance(values[0], dict):
+        ls.state.settings, problems = merge(ls.state.settings, values[0])
+        for p in problems:
+            ls.tell(p, types.MessageType.Warning, show=True)

@@ -1,0 +1,80 @@
+"""qcn's settings: one typed, fully defaulted record, read from camelCase LSP payloads.
+
+Sources, later ones winning: defaults, ``initializationOptions``, the
+``qcn`` section of ``workspace/configuration`` (re-read on
+``workspace/didChangeConfiguration``). Unknown keys are ignored; a value of
+the wrong type or out of range keeps its default and is reported back, so a
+typo in settings never stops the server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field, fields
+
+PROVIDERS = ("cpu", "cuda", "dml", "webgpu")
+
+
+@dataclass(frozen=True)
+class Settings:
+    enable: bool = True  # inline completions on/off
+    model_dir: str = ""  # exported model folder; "" = the embedded demo model
+    execution_provider: str = "cpu"  # cpu | cuda | dml | webgpu (falls back to CPU with a message)
+    context_budget: int = 16384  # prompt tokens (repository context + current file), capped by the model
+    max_new_tokens: int = 128  # per completion
+    multiline: bool = True  # allow multi-line completions (otherwise one line at a time)
+    debounce_ms: int = 75  # requests arriving faster than this are coalesced
+    excludes: tuple[str, ...] = field(default_factory=tuple)  # extra gitignore-style patterns for the index
+
+    @classmethod
+    def field_docs(cls) -> dict[str, str]:
+        return {f.name: str(f.default if f.default is not dataclasses.MISSING else f.default_factory()) for f in fields(cls)}
+
+
+_LIMITS = {
+    "context_budget": (256, 262144),
+    "max_new_tokens": (1, 4096),
+    "debounce_ms": (0, 5000),
+}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def merge(base: Settings, payload: object) -> tuple[Settings, list[str]]:
+    """``base`` updated from a camelCase (or snake_case) mapping; returns the problems found."""
+    if payload is None:
+        return base, []
+    if not isinstance(payload, dict):
+        return base, [f"settings must be an object, not {type(payload).__name__}"]
+    if isinstance(payload.get("qcn"), dict):  # {"qcn": {...}} as some clients send it
+        payload = payload["qcn"]
+    known = {f.name: f for f in fields(Settings)}
+    updates, problems = {}, []
+    for key, value in payload.items():
+        name = _snake(str(key))
+        if name not in known:
+            continue
+        default = getattr(Settings(), name)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            if ok and name in _LIMITS:
+                lo, hi = _LIMITS[name]
+                ok = lo <= value <= hi
+        elif isinstance(default, tuple):
+            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+            value = tuple(value) if ok else value
+        else:
+            ok = isinstance(value, str) or value is None
+            value = value or ""
+        if name == "execution_provider" and ok and value not in PROVIDERS:
+            ok = False
+        if ok:
+            updates[name] = value
+        else:
+            problems.append(f"setting {key}={value!r} is invalid; keeping {getattr(base, name)!r}")
+    return dataclasses.replace(base, **updates), problems
