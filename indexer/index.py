@@ -382,9 +382,16 @@ class Index:
                     if self._documents.get(rel) is doc:  # else edited meanwhile: a newer request is queued
                         self.graph.put(record)
 
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Block until deferred symbol extraction of large buffers is done; False on timeout."""
-        return self._symbols.wait_idle(timeout)
+    def wait_idle(self, timeout: float = 10.0, *, ranking: bool = False) -> bool:
+        """Block until deferred symbol extraction of large buffers is done; False on timeout.
+
+        ``ranking=True`` also waits for the background PageRank and repository
+        map (scheduled a second after the graph last changed).
+        """
+        deadline = time.monotonic() + timeout
+        if not self._symbols.wait_idle(timeout):
+            return False
+        return not ranking or self._ranker.wait_idle(max(0.0, deadline - time.monotonic()))
 
     def _note_edit(self, path: str, first: int, last: int, delta: int, now: float) -> None:
         kept: list[RecentEdit] = []
@@ -663,11 +670,22 @@ class Index:
         with self._rank_lock:
             generation = self.graph.generation
             cached = self._rank
-            if cached is not None and cached[0] == generation:
-                return cached[1]
-            ranks = file_rank(self.graph)
-            self._rank = (generation, ranks)
-            return ranks
+            if cached is None or cached[0] != generation:
+                cached = self._rank = (generation, file_rank(self.graph))
+        ranks = cached[1]
+        if _batch is not None:  # on the background thread: prepare the map, so no query pays for it
+            for piece, _ in self._repo_map_for(ranks):
+                self.lines_of(piece.path)
+        return ranks
+
+    def _repo_map_for(self, ranks: dict[str, float]) -> list:
+        from .context import repo_map_pieces
+
+        cached = self._repo_map
+        if cached is None or cached[0] is not ranks:
+            cached = (ranks, repo_map_pieces(self, ranks))
+            self._repo_map = cached
+        return cached[1]
 
     def repo_map(self) -> list:
         """The repository-map candidates of ``context_for``: one list per ranking.
@@ -675,15 +693,9 @@ class Index:
         A file changed since the ranking keeps no piece (its outline lines may
         have moved) until the next ranking.
         """
-        from .context import repo_map_pieces
-
-        ranks = self.rank()
-        cached = self._repo_map
-        if cached is None or cached[0] is not ranks:
-            cached = (ranks, repo_map_pieces(self, ranks))
-            self._repo_map = cached
+        pieces = self._repo_map_for(self.rank())
         files = self.graph.files
-        return [piece for piece, digest in cached[1]
+        return [piece for piece, digest in pieces
                 if (record := files.get(piece.path)) is not None and record.hash == digest]
 
     def context_for(
