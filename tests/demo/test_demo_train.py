@@ -1,0 +1,98 @@
+"""The demo training script: its DeltaNet fast path, batches, schedule, and a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+tokenizers = pytest.importorskip("tokenizers")
+
+from qcn.model.demo import corpus, fastdelta, train  # noqa: E402
+
+from test_demo_corpus import HELD, fake_stdlib  # noqa: E402,F401  (fixture)
+
+
+def test_fast_delta_rule_matches_transformers_reference():
+    torch.set_num_threads(2)
+    assert fastdelta.check_against_reference(seed=1) < 1e-4
+
+
+def test_schedule_warms_up_then_decays_to_the_floor():
+    cfg = train.TrainConfig(peak_lr=1e-3, warmup_steps=10, min_lr_ratio=0.1)
+    lrs = [train.lr_at(s, 100, cfg) for s in range(100)]
+    assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:]))
+    assert train.lr_at(100, 100, cfg) == pytest.approx(1e-4)
+
+
+def _tokenizer(packages, tmp_path: Path, vocab: int = 400):
+    train.train_tokenizer(packages, tmp_path / "tok", vocab)
+    return tokenizers.Tokenizer.from_file(str(tmp_path / "tok" / "tokenizer.json"))
+
+
+def test_tokenizer_has_qwen_special_tokens(fake_stdlib, tmp_path):
+    packages, _ = corpus.split_packages(corpus.load_packages(fake_stdlib), HELD)
+    tok = _tokenizer(packages, tmp_path)
+    ids = [tok.token_to_id(t) for t in corpus.SPECIAL_TOKENS]
+    assert ids == list(range(len(corpus.SPECIAL_TOKENS)))
+    text = f"{corpus.FIM_PREFIX}def f():{corpus.FIM_SUFFIX}\n{corpus.FIM_MIDDLE}"
+    assert tok.encode(text).ids[0] == ids[1] and tok.encode(text).ids[-1] == ids[2]
+    config = json.loads((tmp_path / "tok" / "tokenizer_config.json").read_text())
+    assert config["tokenizer_class"] == "TokenizersBackend" and config["eos_token"] == corpus.ENDOFTEXT
+
+
+def test_batches_pack_whole_documents(fake_stdlib, tmp_path):
+    packages, _ = corpus.split_packages(corpus.load_packages(fake_stdlib), HELD)
+    tok = _tokenizer(packages, tmp_path)
+    cfg = train.TrainConfig(seq_len=256, batch_size=3, sample_chars=700)
+    batches = train.Batches(packages, tok, cfg, seed=5)
+    eot, repo = tok.token_to_id(corpus.ENDOFTEXT), tok.token_to_id(corpus.REPO_NAME)
+    middle = tok.token_to_id(corpus.FIM_MIDDLE)
+    docs_per_row, fim_docs = [], 0
+    for _ in range(10):
+        x, y = batches.next()
+        assert x.shape == (3, 256)
+        for row, labels in zip(x.tolist(), y.tolist()):
+            real = [t for t, lab in zip(row, labels) if lab != -100]
+            assert real == row[:len(real)] and real[0] == repo and real[-1] == eot
+            # every document ends with end-of-text and the next one starts with its repository
+            ends = [i for i, t in enumerate(real) if t == eot]
+            assert all(real[i + 1] == repo for i in ends[:-1])
+            docs_per_row.append(len(ends))
+            fim_docs += real.count(middle)
+    assert max(docs_per_row) > 1  # short documents are packed
+    assert fim_docs > 0
+
+
+def test_tiny_end_to_end_run_exports_and_generates(fake_stdlib, tmp_path):
+    """The script's checkpoint goes through qcn export and runs in onnxruntime-genai."""
+    pytest.importorskip("onnx")
+    from qcn.model.export.exporter import ExportOptions, export_checkpoint
+    from qcn.model.runtime import Runtime
+
+    dims = train.ModelDims(vocab_size=400, hidden_size=64, linear_key_head_dim=16, linear_value_head_dim=16,
+                           head_dim=32, moe_intermediate_size=32, shared_expert_intermediate_size=32,
+                           intermediate_size=64, max_position_embeddings=512)
+    cfg = train.TrainConfig(seq_len=256, batch_size=2, sample_chars=600, eval_every=2, eval_samples=2, warmup_steps=2)
+    out = tmp_path / "run"
+    summary = train.train(out, seed=0, steps=3, dims=dims, cfg=cfg, stdlib=fake_stdlib, held_out=HELD)
+    assert summary["steps"] == 3 and summary["tokens"] > 0 and "held_bpb" in summary["final"]
+    log_lines = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert log_lines[0]["step"] == 0 and "held_loss" in log_lines[-1]
+    ckpt = out / "checkpoint"
+    assert (ckpt / "config.json").is_file() and (ckpt / "tokenizer.json").is_file()
+    exported = tmp_path / "exported"
+    export_checkpoint(ckpt, exported, ExportOptions(precision="int4", expert_bits=8, block_size=16, context_length=512),
+                      progress=False)
+    rt = Runtime(exported, threads=1)
+    prompt = corpus.repo_header("alpha") + corpus.fim_prompt("alpha/core.py", "def f(x):\n", "\n")
+    ids = rt.encode(prompt)
+    session = rt.session("e2e")
+    tokens = list(session.generate(ids, 5))
+    stats = session.last_stats
+    assert stats.prompt_tokens == len(ids) and len(tokens) == stats.generated_tokens <= 5
+    assert stats.stop_reason in ("stop_token", "max_new_tokens")
