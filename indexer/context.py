@@ -62,7 +62,7 @@ REPO_MAP_MIN_BUDGET = 8192
 VOLATILE_SOURCES = frozenset({"recent_edit", "similar"})
 # Share of the budget a source may use at most (definitions and dependencies: no cap).
 _SOURCE_CAPS = {"outline": 0.3, "recent_edit": 0.2, "similar": 0.2, "repo_map": 0.25}
-_SIMILAR_MAX_LINES = 2500
+_SIMILAR_MAX_LINES = 1500
 _MAX_MISFITS = 24  # stop packing after this many pieces in a row did not fit
 _WINDOW_BEFORE = 40
 _WINDOW_AFTER = 15
@@ -588,7 +588,7 @@ class _Gatherer:
                 continue
             files.append((path, record.hash, lines))
             budget_lines -= len(lines)
-            if len(files) >= 16 or budget_lines <= 0:
+            if len(files) >= 12 or budget_lines <= 0:
                 break
         for match in self.index.chunks.similar(query, files):
             self.pieces.append(_Piece(match.path, ((match.start_line, match.end_line),), 22.0 * match.similarity,
