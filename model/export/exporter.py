@@ -206,14 +206,8 @@ def build_decoder(g: Graph, spec: Qwen3NextSpec, ckpt: Checkpoint, opts: blocks.
     g.input("input_ids", TensorProto.INT64, [batch, seq])
     g.input("attention_mask", TensorProto.INT64, [batch, total])
     g.input("position_ids", TensorProto.INT64, [batch, seq])
-    for i in range(spec.num_hidden_layers):
-        if spec.is_linear_attention(i):
-            g.input(f"past.{i}.conv", ft, [batch, spec.linear_conv_kernel_dim - 1, spec.conv_dim])
-            g.input(f"past.{i}.recurrent", TensorProto.FLOAT,
-                    [batch, spec.linear_num_value_heads, spec.linear_key_head_dim, spec.linear_value_head_dim])
-        else:
-            for kv in ("key", "value"):
-                g.input(f"past_key_values.{i}.{kv}", ft, [batch, spec.num_key_value_heads, past, spec.head_dim])
+    for suffix, elem, shape, kv in _state_tensors(spec, ft, past):
+        g.input(("past_key_values." if kv else "past.") + suffix, elem, shape)
 
     # GroupQueryAttention wants per-sequence lengths - 1 and the total length, both int32.
     mask_sum = g.op("ReduceSum", ["attention_mask", g.const([1])], "/model/attn_mask/reduce_sum", keepdims=0)
@@ -263,14 +257,26 @@ def build_decoder(g: Graph, spec: Qwen3NextSpec, ckpt: Checkpoint, opts: blocks.
     g.node("Identity", [logits], "/model/logits", outputs=["logits"])  # removed by ORT's optimizer
 
     g.output("logits", TensorProto.FLOAT, [batch, seq if opts.logits == "all" else 1, spec.vocab_size])
+    for suffix, elem, shape, _ in _state_tensors(spec, ft, total):
+        g.output("present." + suffix, elem, shape)
+
+
+def _state_tensors(spec: Qwen3NextSpec, float_type: int, length: str):
+    """(name suffix, element type, shape, is_kv) of each layer's state, as genai names them.
+
+    DeltaNet layers carry a channels-last conv state and an fp32 recurrent matrix per value
+    head (``past.{i}.conv``/``.recurrent``); attention layers a KV cache of ``length`` rows
+    (``past_key_values.{i}.key``/``.value``). Outputs are the same with ``present.``.
+    """
+    batch = "batch_size"
     for i in range(spec.num_hidden_layers):
         if spec.is_linear_attention(i):
-            g.output(f"present.{i}.conv", ft, [batch, spec.linear_conv_kernel_dim - 1, spec.conv_dim])
-            g.output(f"present.{i}.recurrent", TensorProto.FLOAT,
-                     [batch, spec.linear_num_value_heads, spec.linear_key_head_dim, spec.linear_value_head_dim])
+            yield f"{i}.conv", float_type, [batch, spec.linear_conv_kernel_dim - 1, spec.conv_dim], False
+            yield (f"{i}.recurrent", TensorProto.FLOAT,
+                   [batch, spec.linear_num_value_heads, spec.linear_key_head_dim, spec.linear_value_head_dim], False)
         else:
             for kv in ("key", "value"):
-                g.output(f"present.{i}.{kv}", ft, [batch, spec.num_key_value_heads, total, spec.head_dim])
+                yield f"{i}.{kv}", float_type, [batch, spec.num_key_value_heads, length, spec.head_dim], True
 
 
 def genai_config(spec: Qwen3NextSpec, options: ExportOptions, context_length: int) -> dict:
