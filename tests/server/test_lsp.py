@@ -200,3 +200,31 @@ async def test_unknown_document_is_not_an_error(client: LanguageClient):
     await start(client, ws, modelDir=str(client.qcn_model))
     result = await inline(client, (ws / "never-opened.py").as_uri(), 0, 0)
     assert result is None
+
+
+async def test_requests_faster_than_debounce_are_coalesced(client: LanguageClient):
+    ws = client.qcn_workspace
+    await start(client, ws, modelDir=str(client.qcn_model), debounceMs=300)
+    await wait_log(client, "model ready")
+    uri = open_doc(client, ws / "shop" / "cart.py")
+    line, head = POSITIONS[0]
+    first = asyncio.ensure_future(inline(client, uri, line, utf16(head) - 1))
+    await asyncio.sleep(0.05)
+    second = asyncio.ensure_future(inline(client, uri, line, utf16(head)))
+    a, b = await asyncio.wait_for(asyncio.gather(first, second), 120)
+    assert a is None or not a.items  # answered by the newer request instead
+    lone = await inline(client, uri, line, utf16(head))
+    assert [i.insert_text for i in b.items] == [i.insert_text for i in lone.items]
+
+
+async def test_workspace_folders_can_be_added(client: LanguageClient, tmp_path):
+    ws = client.qcn_workspace
+    await start(client, ws, modelDir=str(client.qcn_model))
+    await wait_log(client, "indexed")
+    extra = tmp_path / "extra"
+    (extra / "lib").mkdir(parents=True)
+    (extra / "lib" / "util.py").write_text("def triple(x):\n    return 3 * x\n")
+    client.workspace_did_change_workspace_folders(types.DidChangeWorkspaceFoldersParams(
+        event=types.WorkspaceFoldersChangeEvent(
+            added=[types.WorkspaceFolder(uri=extra.as_uri(), name="extra")], removed=[])))
+    await wait_log(client, f"indexed {extra}")
