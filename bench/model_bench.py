@@ -55,10 +55,10 @@ def build(root: Path):
     return model, ckpt, params
 
 
-def ort_runtime(model_dir):
+def ort_runtime(model_dir, threads):
     from qcn.model.runtime import Runtime
 
-    return Runtime(model_dir, max_sessions=1, prefill_chunk=1 << 30)
+    return Runtime(model_dir, max_sessions=1, prefill_chunk=1 << 30, threads=threads)
 
 
 def ort_prefill(rt, ids):
@@ -114,7 +114,7 @@ def torch_decode(model, ids, n):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="threads for both ONNX Runtime and torch (default: 2)")
     ap.add_argument("--decode-tokens", type=int, default=64)
     ap.add_argument("--skip-8k-transformers", action="store_true", help="transformers eager at 8K is slow")
     args = ap.parse_args()
@@ -135,7 +135,7 @@ def main() -> int:
             rep = export_checkpoint(ckpt, root / prec, ExportOptions(precision=prec, context_length=16384), progress=False)
             exports[prec] = rep
             print(f"exported {prec}: {rep.data_bytes / 2**20:.0f} MiB in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        rts = {prec: ort_runtime(rep.out_dir) for prec, rep in exports.items()}
+        rts = {prec: ort_runtime(rep.out_dir, args.threads) for prec, rep in exports.items()}
 
         rows = []  # (metric, transformers, ort fp32, ort int4, unit)
         for n in (512, 2048, 8192):
