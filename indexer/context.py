@@ -158,16 +158,19 @@ class _View:
         return out
 
     def add(self, intervals: Iterable[Interval]) -> None:
-        """Add intervals that ``uncovered`` returned (disjoint from the view's own)."""
+        """Add intervals that ``uncovered`` returned (disjoint from the view's own), merging neighbours."""
+        spans = self.intervals
         for start, end in intervals:
-            bisect.insort(self.intervals, (start, end))
-        out: list[Interval] = []
-        for s, e in self.intervals:
-            if out and s <= out[-1][1] + 1:
-                out[-1] = (out[-1][0], max(out[-1][1], e))
-            else:
-                out.append((s, e))
-        self.intervals = out
+            i = bisect.bisect_left(spans, (start, end))
+            if i > 0 and spans[i - 1][1] + 1 >= start:  # touches the previous one
+                i -= 1
+                start = spans[i][0]
+                end = max(end, spans[i][1])
+                del spans[i]
+            while i < len(spans) and spans[i][0] <= end + 1:  # touches the following ones
+                end = max(end, spans[i][1])
+                del spans[i]
+            spans.insert(i, (start, end))
 
     def render(self) -> str:
         parts: list[str] = []

@@ -211,6 +211,9 @@ class Index:
         started = time.perf_counter()
         with _gc_paused():
             stats = self._build(progress, started)
+        if self.config.freeze_gc:
+            gc.collect()  # once now, not in the middle of a completion later
+            gc.freeze()
         self.stats = stats
         log.info("indexed %s: %d files (%d parsed, %d from cache) in %.2f s", self.root, stats.files, stats.parsed,
                  stats.from_cache, stats.seconds)

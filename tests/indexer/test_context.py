@@ -198,3 +198,16 @@ def test_repository_map_skips_files_changed_since_the_ranking(make_repo):
         assert "m1.py" not in {p.path for p in index.repo_map()}
         assert index.rank(current=True) is not ranks
         assert "m1.py" in {p.path for p in index.repo_map()}
+
+
+def test_view_merges_touching_intervals():
+    from qcn.indexer.context import _View
+
+    view = _View([f"line {i}" for i in range(1, 101)])
+    view.add([(10, 12), (30, 31)])
+    view.add([(13, 15), (20, 20), (28, 29)])
+    view.add([(16, 19), (1, 1)])
+    assert view.intervals == [(1, 1), (10, 20), (28, 31)]
+    assert view.uncovered([(1, 40)]) == [(2, 9), (21, 27), (32, 40)]
+    assert view.render().split("\n") == ["line 1", "⋮", *[f"line {i}" for i in range(10, 21)], "⋮",
+                                         *[f"line {i}" for i in range(28, 32)]]
