@@ -68,3 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("qcn: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `qcn index … | head`: the reader left; stop quietly like other Unix tools.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
