@@ -51,7 +51,10 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self, model_dir: str | Path, provider: str = "cpu", max_sessions: int = 4):
+    # Each session holds a generator whose KV cache grows with the prompt (for Qwen3-Coder-Next
+    # on CPU ≈ 50 KB per token in the 12 attention layers, plus ~75 MB of DeltaNet state and a
+    # snapshot copy), so only the most recently used documents keep one.
+    def __init__(self, model_dir: str | Path, provider: str = "cpu", max_sessions: int = 2):
         self.runtime = Runtime(model_dir, provider=provider, max_sessions=max_sessions)
 
     @property

@@ -94,10 +94,10 @@ class CompletionEngine:
         return PromptLimits(budget_tokens=budget, prefix_tokens=min(4096, budget // 2),
                             suffix_tokens=min(1024, budget // 8))
 
-    def reuse(self, path: str, text: str, offset: int, line: int) -> str | None:
-        """The rest of the previous completion if the user has been typing it; else None."""
+    def reuse(self, key: str, text: str, offset: int, line: int) -> str | None:
+        """The rest of the previous completion for document ``key`` if the user has been typing it."""
         with self._lock:
-            prev = self._answers.get(path)
+            prev = self._answers.get(key)
         if prev is None or prev.line != line or text[offset:] != prev.suffix:
             return None
         prefix = text[:offset]
@@ -135,7 +135,8 @@ class CompletionEngine:
         cursor = Cursor(line_prefix, line_suffix, tuple(x.rstrip("\r") for x in lines[line + 1: line + 9]),
                         settings.multiline)
 
-        cached = self.reuse(path, text, offset, line)
+        key = session_key or path
+        cached = self.reuse(key, text, offset, line)
         if cached is not None:
             result.completion = cached
             result.insert_text = self._insert_text(cached, cursor)
@@ -149,10 +150,10 @@ class CompletionEngine:
         prompt = self.builder.build(FimInput(path, text[:offset], text[offset:], pieces, repo_name), limits)
         t_prompt = time.perf_counter()
 
-        request = GenerationRequest(prompt.ids, settings.max_new_tokens, session_key or path,
+        request = GenerationRequest(prompt.ids, settings.max_new_tokens, key,
                                     snapshot_at=prompt.snapshot_at, stop=StopRule(cursor))
         generated = "".join(tok.text for tok in self.backend.stream(request, cancel))
-        stats: GenerationStats | None = self.backend.last_stats(session_key or path)
+        stats: GenerationStats | None = self.backend.last_stats(key)
         t_end = time.perf_counter()
 
         completion = finalize(generated, cursor)
@@ -177,7 +178,7 @@ class CompletionEngine:
         }
         if completion and not (cancel is not None and cancel.cancelled):
             with self._lock:
-                self._answers[path] = _Answer(path, line, text[:offset], text[offset:], completion)
+                self._answers[key] = _Answer(path, line, text[:offset], text[offset:], completion)
         return result
 
     @staticmethod
