@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "qcn.indexer.security.cli",
     "qcn.indexer.cli",
     "qcn.server.cli",
+    "qcn.server.fix_cli",
 )
 
 _DESCRIPTION = """\

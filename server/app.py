@@ -61,6 +61,9 @@ class QcnServer(LanguageServer):
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="qcn-complete")
         self._model_lock = threading.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None  # set once the event loop runs
+        from qcn.server.security import SecurityFeature
+
+        self.security = SecurityFeature(self)  # CWE diagnostics and fixes, on threads of their own
 
     def on_loop(self, fn, *args) -> None:
         """Run ``fn(*args)`` on the event loop thread: pygls writes to the client from there only."""

@@ -43,6 +43,7 @@ def create_server() -> QcnServer:
         index = ls.index_for(fs) if fs else None
         if index is not None:
             index.open_document(fs, params.text_document.text, params.text_document.version)
+        ls.security.schedule(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: QcnServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -50,6 +51,7 @@ def create_server() -> QcnServer:
         index = ls.index_for(fs) if fs else None
         if index is not None:
             index.change_document(fs, params.content_changes, params.text_document.version)
+        ls.security.schedule(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: QcnServer, params: types.DidCloseTextDocumentParams) -> None:
@@ -59,6 +61,18 @@ def create_server() -> QcnServer:
         index = ls.index_for(fs) if fs else None
         if index is not None:
             index.close_document(fs)
+        ls.security.clear(uri)
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
+        code_action_kinds=[types.CodeActionKind.QuickFix], resolve_provider=True))
+    async def code_action(ls: QcnServer, params: types.CodeActionParams):
+        """Deterministic quick fixes for qcn's findings, and "Fix with Qwen3-Coder-Next" (resolved lazily)."""
+        return await ls.security.code_actions(params) or None
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    async def code_action_resolve(ls: QcnServer, params: types.CodeAction) -> types.CodeAction:
+        """A model fix: the model rewrites the enclosing function; only a verified edit comes back."""
+        return await ls.security.resolve(params)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(ls: QcnServer, params: types.InlineCompletionParams):
@@ -103,6 +117,7 @@ def create_server() -> QcnServer:
             for p in problems:
                 ls.tell(p, types.MessageType.Warning, show=True)
         after = ls.state.settings
+        ls.security.settings_changed(before.security_diagnostics)
         if (after.model_dir, after.execution_provider) != (before.model_dir, before.execution_provider):
             ls.tell("model settings changed: reloading the model")
             threading.Thread(target=ls.load_model, name="qcn-load-model", daemon=True).start()
@@ -125,6 +140,7 @@ def create_server() -> QcnServer:
         if ls.state.engine is not None:
             ls.state.engine.backend.close()
         ls.pool.shutdown(wait=False, cancel_futures=True)
+        ls.security.close()
 
     return server
 

@@ -26,6 +26,7 @@ class Settings:
     multiline: bool = True  # allow multi-line completions (otherwise one line at a time)
     debounce_ms: int = 75  # requests arriving faster than this are coalesced
     excludes: tuple[str, ...] = field(default_factory=tuple)  # extra gitignore-style patterns for the index
+    security_diagnostics: bool = True  # CWE findings as diagnostics (and their code actions)
 
     @classmethod
     def field_docs(cls) -> dict[str, str]:

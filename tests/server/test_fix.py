@@ -1,0 +1,242 @@
+"""Security in the editor, without the protocol: diagnostic conversion, verification, the model fix, `qcn fix`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from lsprotocol import types
+
+from qcn.indexer.security import scan_source
+from qcn.indexer.security.fixes import apply_edits
+from qcn.model.runtime import Token
+from qcn.server.security import (
+    FixTarget, code_point_column, enclosing_region, finding_at, lsp_severity, model_fix, text_lines,
+    to_diagnostic, utf16_column, verify_fix,
+)
+
+SQLI = (
+    "import sqlite3\n"
+    "from flask import request\n"
+    "\n"
+    "\n"
+    "def lookup(db):\n"
+    '    name = request.args.get("name")  # café 😀\n'
+    "    cur = db.cursor()\n"
+    "    cur.execute(\"SELECT * FROM users WHERE note = '😀' AND name = '\" + name + \"'\")\n"
+    "    return cur.fetchall()\n"
+    "\n"
+    "\n"
+    "def other():\n"
+    "    return 1\n"
+)
+VULN_LINE = "    cur.execute(\"SELECT * FROM users WHERE note = '😀' AND name = '\" + name + \"'\")"
+SAFE_LINE = "    cur.execute(\"SELECT * FROM users WHERE note = '😀' AND name = ?\", (name,))"
+
+JS_SQLI = (
+    "const express = require('express');\n"
+    "function find(req, res, db) {\n"
+    "  const id = req.query.id;\n"
+    "  db.query(\"SELECT * FROM items WHERE id = \" + id, (err, rows) => res.json(rows));\n"
+    "}\n"
+    "module.exports = find;\n"
+)
+
+
+def sqli():
+    [finding] = [f for f in scan_source("app.py", SQLI, "python") if f.cwe == 89]
+    return finding
+
+
+def utf16(s: str) -> int:
+    return len(s.encode("utf-16-le")) // 2
+
+
+# -- diagnostics --------------------------------------------------------------------------------
+
+def test_utf16_columns():
+    line = "a😀b café"
+    assert [utf16_column(line, i) for i in range(len(line) + 1)] == [utf16(line[:i]) for i in range(len(line) + 1)]
+    assert all(code_point_column(line, utf16(line[:i])) == i for i in range(len(line) + 1))
+    assert code_point_column(line, 99) == len(line)
+
+
+def test_diagnostic_on_a_non_ascii_line_has_utf16_columns_code_link_and_source():
+    finding = sqli()
+    lines = text_lines(SQLI)
+    assert lines[finding.range.end.line] == VULN_LINE
+    diag = to_diagnostic(finding, lines, "file:///w/app.py")
+    end_line = lines[finding.range.end.line]
+    assert diag.range.end.character == utf16(end_line[: finding.range.end.character])
+    assert diag.range.end.character == finding.range.end.character + 1  # the emoji before the end: two units
+    assert diag.code == "CWE-89" and diag.source == "qcn"
+    assert diag.code_description.href == "https://cwe.mitre.org/data/definitions/89.html"
+    assert diag.severity == types.DiagnosticSeverity.Error  # high confidence, error rule
+    [related] = diag.related_information
+    assert related.location.uri == "file:///w/app.py"
+    assert related.location.range.start.line == 5 and "request" in related.message
+    assert diag.data == {"ruleId": finding.rule_id, "cwe": 89}
+
+
+def test_severity_follows_confidence():
+    f = sqli()
+    S = types.DiagnosticSeverity
+    assert lsp_severity(dataclasses.replace(f, confidence="high", severity="warning")) == S.Warning
+    assert lsp_severity(dataclasses.replace(f, confidence="medium", severity="error")) == S.Information
+    assert lsp_severity(dataclasses.replace(f, confidence="low", severity="error")) == S.Hint
+
+
+def test_finding_at_prefers_the_narrowest_containing_finding():
+    f = sqli()
+    assert finding_at([f], f.range.start.line, f.range.start.character + 3) is f
+    assert finding_at([f], f.range.start.line, 0) is f  # same line
+    assert finding_at([f], 0, 0) is None
+
+
+def test_enclosing_region_is_the_function_and_keeps_its_header():
+    f = sqli()
+    region = enclosing_region(SQLI, "python", f.range, f.source.range)
+    assert SQLI[region.start: region.end].startswith("def lookup(db):")
+    assert SQLI[region.start: region.end].endswith("return cur.fetchall()")
+    assert SQLI[region.start: region.body_start] == "def lookup(db):\n"
+    assert (region.start_line, region.end_line) == (4, 8)
+
+
+# -- verification: stub-free, on real scans and parses -----------------------------------------
+
+def test_a_correct_candidate_is_accepted():
+    verdict = verify_fix(SQLI, SQLI.replace(VULN_LINE, SAFE_LINE), sqli(), "python")
+    assert verdict.ok, verdict.reasons
+    assert "CWE-89 is gone" in verdict.checked and "no new finding" in verdict.checked
+
+
+@pytest.mark.parametrize("candidate, reason", [
+    (SQLI, "changes nothing"),
+    (SQLI.replace(VULN_LINE, SAFE_LINE[:-2]), "does not parse"),  # unbalanced parenthesis
+    (SQLI.replace(VULN_LINE, VULN_LINE + "  # parameterized now"), "still there"),
+    (SQLI.replace(VULN_LINE, SAFE_LINE).replace("    return 1", "    return 2"), "outside"),
+    (SQLI.replace(VULN_LINE, SAFE_LINE).replace("import sqlite3\n", "import sqlite3, os\n"), "outside"),
+    (SQLI.replace(VULN_LINE, SAFE_LINE + "\n    import os\n    os.system('cat ' + name)"), "adds CWE-78"),
+    (SQLI.replace(VULN_LINE, SAFE_LINE).replace("    return cur.fetchall()",
+                                                 "    return cur.fetchall()\n\n\ndef extra():\n    pass"),
+     "not exactly one function"),
+    (SQLI.replace("def lookup(db):\n" + "".join(f"{x}\n" for x in SQLI.split("\n")[5:9]), "def lookup(db):\n"),
+     "empties the function"),
+])
+def test_broken_candidates_are_rejected(candidate, reason):
+    verdict = verify_fix(SQLI, candidate, sqli(), "python")
+    assert not verdict.ok
+    assert any(reason in r for r in verdict.reasons), verdict.reasons
+
+
+def test_verification_in_javascript():
+    [finding] = [f for f in scan_source("find.js", JS_SQLI, "javascript") if f.cwe == 89]
+    fixed = JS_SQLI.replace('"SELECT * FROM items WHERE id = " + id,', '"SELECT * FROM items WHERE id = ?", [id],')
+    assert verify_fix(JS_SQLI, fixed, finding, "javascript").ok
+    broken = fixed.replace("res.json(rows));\n}", "res.json(rows));\n")
+    assert "does not parse" in " ".join(verify_fix(JS_SQLI, broken, finding, "javascript").reasons)
+
+
+def test_another_tools_diagnostic_is_verified_without_the_finding_check():
+    target = FixTarget(sqli().range, "line too long", "E501", "flake8")
+    verdict = verify_fix(SQLI, SQLI.replace(VULN_LINE, SAFE_LINE), None, "python", target_range=target.range)
+    assert verdict.ok and not any("CWE-89 is gone" in c for c in verdict.checked)
+
+
+# -- the model fix pipeline --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def backend(tiny_model):
+    from qcn.model.backend import LocalBackend
+
+    b = LocalBackend(tiny_model)
+    yield b
+    b.close()
+
+
+class ScriptedModel:
+    """The real tiny model's tokenizer and limits, with the answer given: the model is not what is tested here."""
+
+    name = "scripted"
+
+    def __init__(self, real, answer: str):
+        self.real, self.answer, self.prompts = real, answer, []
+
+    @property
+    def info(self):
+        return self.real.info
+
+    def encode(self, text):
+        return self.real.encode(text)
+
+    def decode(self, ids):
+        return self.real.decode(ids)
+
+    def stream(self, request, cancel=None):
+        self.prompts.append(list(request.prompt_ids))
+        yield Token(0, self.answer)
+
+    def last_stats(self, key):
+        return None
+
+    def close(self):
+        pass
+
+
+def test_model_fix_with_the_tiny_model_is_verified_or_refused(backend):
+    finding = sqli()
+    result = model_fix(SQLI, "app.py", FixTarget.of(finding), "python", backend, max_new_tokens=48)
+    edit = result.edit(SQLI)
+    if result.ok:  # the contract: an edit only when verify_fix accepts the resulting text
+        fixed = apply_edits(SQLI, [edit])
+        assert verify_fix(SQLI, fixed, finding, "python").ok
+        assert result.region.start_line <= edit.range.start.line <= edit.range.end.line <= result.region.end_line
+    else:
+        assert edit is None and result.candidate is None and result.verdict.reasons
+    assert result.prompt_tokens > 0
+
+
+def test_model_fix_prompt_and_accepted_candidate(backend):
+    body = "\n".join(SQLI.split("\n")[5:9]).replace(VULN_LINE, SAFE_LINE) + "\n"
+    model = ScriptedModel(backend, body + "\n")
+    result = model_fix(SQLI, "app.py", FixTarget.of(sqli()), "python", model)
+    assert result.ok, result.verdict.reasons
+    [ids] = model.prompts
+    special = backend.info.special_token_ids
+    assert ids[-1] == special["<|fim_middle|>"]
+    cut = ids.index(special["<|fim_suffix|>"])
+    prefix, suffix = backend.decode(ids[:cut]), backend.decode(ids[cut + 1:])
+    assert "# Security fix (CWE-89 SQL injection)" in prefix and "parameterized query" in prefix
+    assert prefix.endswith("the values passed separately.\ndef lookup(db):\n")  # FIM: the body is the hole
+    assert VULN_LINE.strip() not in prefix + suffix  # the vulnerable body is not shown
+    assert suffix.startswith("\n\n\ndef other():")
+    edit = result.edit(SQLI)
+    assert apply_edits(SQLI, [edit]) == SQLI.replace(VULN_LINE, SAFE_LINE)
+    # the same pipeline refuses a candidate that is still vulnerable
+    refused = model_fix(SQLI, "app.py", FixTarget.of(sqli()), "python",
+                        ScriptedModel(backend, body.replace(SAFE_LINE, VULN_LINE + "  # safe now")))
+    assert not refused.ok and refused.edit(SQLI) is None and "still there" in " ".join(refused.verdict.reasons)
+
+
+# -- qcn fix ------------------------------------------------------------------------------------
+
+def test_qcn_fix_cli(tiny_model, tmp_path, capsys):
+    from qcn.cli import main
+
+    app = tmp_path / "app.py"
+    app.write_text(SQLI, encoding="utf-8")
+    f = sqli()
+    rc = main(["fix", f"{app}:{f.line1}:{f.col1 + 2}", "--model", str(tiny_model), "--json", "--write",
+               "--max-new-tokens", "32"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == (0 if out["verified"] else 1)
+    assert out["finding"]["code"] == "CWE-89"
+    if out["verified"]:
+        assert out["written"] and out["diff"].startswith("--- ")
+        assert verify_fix(SQLI, app.read_text(encoding="utf-8"), f, "python").ok
+    else:
+        assert out["reasons"] and out["edit"] is None and out["diff"] == ""
+        assert app.read_text(encoding="utf-8") == SQLI  # nothing written
+    rc = main(["fix", f"{app}:1:1", "--model", str(tiny_model)])
+    assert rc == 2 and "no finding at" in capsys.readouterr().err
