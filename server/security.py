@@ -496,6 +496,37 @@ def _used_definitions(text: str, language: str, region: Region, index, path: str
     return pieces, described
 
 
+def function_end(generated: str, language: str, header: str, indent: str) -> int | None:
+    """Where the function the model is writing ends in ``generated`` (an index), or None while it goes on.
+
+    Python: at the first complete, non-blank line indented no deeper than the ``def`` (after some
+    body). Brace languages: where the braces opened by ``header`` + ``generated`` close again
+    (strings and comments are not told apart: verification catches what this gets wrong).
+    """
+    if language == "python":
+        offset, seen_body = 0, False
+        for line in generated.splitlines(keepends=True):
+            if not line.endswith("\n"):
+                return None
+            stripped = line.strip()
+            if stripped and seen_body and len(line) - len(line.lstrip()) <= len(indent) \
+                    and not stripped.startswith(("#", ")", "]", "}")):
+                return offset
+            seen_body = seen_body or (bool(stripped) and not (header == "" and offset == 0))
+            offset += len(line)
+        return None
+    depth = header.count("{") - header.count("}")
+    opened = depth > 0
+    for i, ch in enumerate(generated):
+        if ch == "{":
+            depth, opened = depth + 1, True
+        elif ch == "}":
+            depth -= 1
+            if opened and depth <= 0:
+                return i + 1
+    return None
+
+
 def model_fix(text: str, path: str, target: FixTarget, language: str, backend, *, index=None,
               repo_name: str = "", context_budget: int = 8192, max_new_tokens: int = 1024,
               cancel: CancelToken | None = None, session_key: str = "qcn-fix",
@@ -538,8 +569,14 @@ def model_fix(text: str, path: str, target: FixTarget, language: str, backend, *
         return ModelFix(target, Verdict(False, [str(exc)]), region=region)
     limit = max(32, min(max_new_tokens, 2 * function_tokens + 64))
     body_chars = 4 * (region.end - region.body_start) + 400
-    generated = "".join(t.text for t in backend.stream(GenerationRequest(
-        prompt.ids, limit, session_key, stop=lambda so_far: len(so_far) > body_chars), cancel))
+
+    def over(so_far: str) -> bool:
+        return len(so_far) > body_chars or function_end(so_far, language, header, indent) is not None
+
+    generated = "".join(t.text for t in backend.stream(GenerationRequest(prompt.ids, limit, session_key, stop=over),
+                                                       cancel))
+    end = function_end(generated, language, header, indent)
+    generated = generated if end is None else generated[:end]
     result = ModelFix(target, Verdict(False), region=region, replacement=header + generated,
                       prompt_tokens=len(prompt.ids), generated_tokens=len(backend.encode(generated)) if generated else 0,
                       context=described)
@@ -598,7 +635,7 @@ class SecurityFeature:
     # --- diagnostics ---
     def schedule(self, uri: str) -> None:
         """Scan ``uri`` after ``delay_s`` unless another change comes first (that one supersedes it)."""
-        if not self.enabled:
+        if not self.enabled or not self._scannable(uri):
             return
         generation = self._generation[uri] = self._generation.get(uri, 0) + 1
         timer = self._timers.pop(uri, None)
@@ -606,6 +643,12 @@ class SecurityFeature:
             timer.cancel()
         loop = asyncio.get_running_loop()
         self._timers[uri] = loop.call_later(self.delay_s, lambda: loop.create_task(self._publish(uri, generation)))
+
+    def _scannable(self, uri: str) -> bool:
+        from pygls.uris import to_fs_path
+
+        doc = self.server.workspace.text_documents.get(uri)
+        return doc is not None and scan_language(to_fs_path(uri) or uri, getattr(doc, "language_id", None)) is not None
 
     async def _publish(self, uri: str, generation: int) -> None:
         self._timers.pop(uri, None)
@@ -658,11 +701,13 @@ class SecurityFeature:
             return []
 
     def clear(self, uri: str) -> None:
+        """Withdraw ``uri``'s diagnostics (closed, or the setting turned off); a pending scan is dropped."""
         timer = self._timers.pop(uri, None)
         if timer is not None:
             timer.cancel()
         self._generation[uri] = self._generation.get(uri, 0) + 1
-        self.scans.pop(uri, None)
+        if self.scans.pop(uri, None) is None and timer is None:
+            return  # nothing was published for it
         self.server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     def settings_changed(self, was_enabled: bool) -> None:

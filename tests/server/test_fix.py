@@ -12,7 +12,7 @@ from qcn.indexer.security import scan_source
 from qcn.indexer.security.fixes import apply_edits
 from qcn.model.runtime import Token
 from qcn.server.security import (
-    FixTarget, code_point_column, enclosing_region, finding_at, lsp_severity, model_fix, text_lines,
+    FixTarget, code_point_column, enclosing_region, finding_at, function_end, lsp_severity, model_fix, text_lines,
     to_diagnostic, utf16_column, verify_fix,
 )
 
@@ -240,3 +240,21 @@ def test_qcn_fix_cli(tiny_model, tmp_path, capsys):
         assert app.read_text(encoding="utf-8") == SQLI  # nothing written
     rc = main(["fix", f"{app}:1:1", "--model", str(tiny_model)])
     assert rc == 2 and "no finding at" in capsys.readouterr().err
+
+
+def test_generation_stops_where_the_function_ends():
+    body = "    x = 1\n    return x\n\n\ndef other():\n"
+    assert body[: function_end(body, "python", "def f():\n", "")] == "    x = 1\n    return x\n\n\n"
+    assert function_end("    x = 1\n    return x\n", "python", "def f():\n", "") is None  # may go on
+    assert function_end("        return 1\n    def g(self):\n", "python", "def f(self):\n", "    ") == 17
+    js = "  a({b: 1});\n}\nfunction g() {}"
+    assert js[: function_end(js, "javascript", "function f() {\n", "")] == "  a({b: 1});\n}"
+    assert function_end("function f() {\n  a();\n", "javascript", "", "") is None
+
+
+def test_a_model_that_runs_on_past_the_function_is_cut_at_its_end(backend):
+    body = "\n".join(SQLI.split("\n")[5:9]).replace(VULN_LINE, SAFE_LINE) + "\n"
+    rambling = body + "\n\ndef other():\n    return 1\n\n\ndef more():\n    pass\n"
+    result = model_fix(SQLI, "app.py", FixTarget.of(sqli()), "python", ScriptedModel(backend, rambling))
+    assert result.ok, result.verdict.reasons
+    assert apply_edits(SQLI, [result.edit(SQLI)]) == SQLI.replace(VULN_LINE, SAFE_LINE)
