@@ -1,0 +1,129 @@
+// qcn's settings as VS Code stores them (`qcn.*`), and what they become for the server:
+// the command line that starts `qcn serve` and the settings object it reads
+// (initializationOptions and the `qcn` section of workspace/configuration, docs/server.md).
+// No `vscode` import: tests run this under plain Node.
+
+export const LANGUAGES = [
+  "python", "javascript", "typescript", "typescriptreact", "javascriptreact",
+  "go", "rust", "java", "c", "cpp",
+] as const;
+
+export const PROVIDERS = ["cpu", "cuda", "dml", "webgpu"] as const;
+export const LOG_LEVELS = ["warning", "info", "debug"] as const;
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface QcnConfig {
+  /** `qcn.server.pythonPath`: interpreter that has qcn installed; runs `python -m qcn serve`. */
+  pythonPath: string;
+  /** `qcn.server.command`: the whole command instead (e.g. ["qcn", "serve"] or a wrapper script). */
+  command: string[];
+  enable: boolean;
+  modelDir: string;
+  executionProvider: string;
+  contextBudget: number;
+  maxNewTokens: number;
+  multiline: boolean;
+  securityDiagnostics: boolean;
+  logLevel: LogLevel;
+}
+
+export const DEFAULTS: QcnConfig = {
+  pythonPath: "",
+  command: [],
+  enable: true,
+  modelDir: "",
+  executionProvider: "cpu",
+  contextBudget: 16384,
+  maxNewTokens: 128,
+  multiline: true,
+  securityDiagnostics: true,
+  logLevel: "info",
+};
+
+/** Reads one setting by its key under `qcn.` (what `workspace.getConfiguration("qcn").get` does). */
+export type Getter = (key: string) => unknown;
+
+/** The typed settings; a value of the wrong type keeps its default and is reported. */
+export function readConfig(get: Getter): { config: QcnConfig; problems: string[] } {
+  const problems: string[] = [];
+  const pick = <T>(key: string, fallback: T, ok: (v: unknown) => boolean): T => {
+    const value = get(key);
+    if (value === undefined || value === null) return fallback;
+    if (ok(value)) return value as T;
+    problems.push(`qcn.${key}=${JSON.stringify(value)} is invalid; using ${JSON.stringify(fallback)}`);
+    return fallback;
+  };
+  const isString = (v: unknown) => typeof v === "string";
+  const isBool = (v: unknown) => typeof v === "boolean";
+  const intIn = (lo: number, hi: number) => (v: unknown) =>
+    typeof v === "number" && Number.isInteger(v) && v >= lo && v <= hi;
+  const oneOf = (values: readonly string[]) => (v: unknown) => typeof v === "string" && values.includes(v);
+  const config: QcnConfig = {
+    pythonPath: pick("server.pythonPath", DEFAULTS.pythonPath, isString).trim(),
+    command: pick("server.command", DEFAULTS.command,
+      (v) => Array.isArray(v) && v.every((s) => typeof s === "string")),
+    enable: pick("enable", DEFAULTS.enable, isBool),
+    modelDir: pick("modelDir", DEFAULTS.modelDir, isString).trim(),
+    executionProvider: pick("executionProvider", DEFAULTS.executionProvider, oneOf(PROVIDERS)),
+    contextBudget: pick("contextBudget", DEFAULTS.contextBudget, intIn(256, 262144)),
+    maxNewTokens: pick("maxNewTokens", DEFAULTS.maxNewTokens, intIn(1, 4096)),
+    multiline: pick("multiline", DEFAULTS.multiline, isBool),
+    securityDiagnostics: pick("securityDiagnostics", DEFAULTS.securityDiagnostics, isBool),
+    logLevel: pick("logLevel", DEFAULTS.logLevel, oneOf(LOG_LEVELS)),
+  };
+  return { config, problems };
+}
+
+/** `qcn -v` flags: the server logs to stderr, which the client shows in the output channel. */
+function verbosity(level: LogLevel): string[] {
+  return level === "debug" ? ["-vv"] : level === "info" ? ["-v"] : [];
+}
+
+/**
+ * How to start the server: `qcn.server.command` as given; else `python -m qcn serve` with
+ * `qcn.server.pythonPath`; else `qcn serve` from PATH.
+ */
+export function serverCommand(config: QcnConfig): { command: string; args: string[] } {
+  const command = config.command.filter((s) => s.trim() !== "");
+  if (command.length > 0) return { command: command[0], args: command.slice(1) };
+  const flags = verbosity(config.logLevel);
+  if (config.pythonPath) return { command: config.pythonPath, args: ["-m", "qcn", ...flags, "serve"] };
+  return { command: "qcn", args: [...flags, "serve"] };
+}
+
+/** `qcn export SRC OUT`, run the same way as the server. */
+export function exportCommand(config: QcnConfig, checkpoint: string, outDir: string,
+                              precision: string): { command: string; args: string[] } {
+  const args = ["export", checkpoint, outDir, "--precision", precision, "--ep", config.executionProvider];
+  const custom = config.command.filter((s) => s.trim() !== "");
+  if (custom.length > 0) {
+    // A custom server command ends with "serve": replace that with the export arguments.
+    const head = custom[custom.length - 1] === "serve" ? custom.slice(0, -1) : custom;
+    return { command: head[0], args: [...head.slice(1), ...args] };
+  }
+  if (config.pythonPath) return { command: config.pythonPath, args: ["-m", "qcn", ...args] };
+  return { command: "qcn", args };
+}
+
+/** The server's settings, by the camelCase names of docs/server.md. */
+export function serverSettings(config: QcnConfig): Record<string, unknown> {
+  return {
+    enable: config.enable,
+    modelDir: config.modelDir,
+    executionProvider: config.executionProvider,
+    contextBudget: config.contextBudget,
+    maxNewTokens: config.maxNewTokens,
+    multiline: config.multiline,
+    securityDiagnostics: config.securityDiagnostics,
+  };
+}
+
+/** Settings that only take effect in a new server process; the rest are sent live. */
+export const RESTART_KEYS = ["qcn.server", "qcn.logLevel"] as const;
+
+/** The last part of a model folder's path, for the status bar. */
+export function modelName(modelDir: string): string {
+  const parts = modelDir.replace(/[\\/]+$/, "").split(/[\\/]/);
+  return parts[parts.length - 1] || modelDir;
+}

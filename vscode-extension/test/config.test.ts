@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { test } from "node:test";
+
+import { DEFAULTS, exportCommand, LANGUAGES, modelName, readConfig, serverCommand, serverSettings } from "../src/config";
+
+const manifest = JSON.parse(readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
+const properties: Record<string, { default: unknown; description?: string; markdownDescription?: string }> =
+  manifest.contributes.configuration.properties;
+
+const getterFor = (values: Record<string, unknown>) => (key: string) => values[key];
+
+test("every contributed setting has a description and the default readConfig uses", () => {
+  const { config, problems } = readConfig(getterFor({}));
+  assert.deepEqual(problems, []);
+  assert.deepEqual(config, DEFAULTS);
+  const byKey: Record<string, unknown> = {
+    "qcn.server.pythonPath": DEFAULTS.pythonPath, "qcn.server.command": DEFAULTS.command, "qcn.enable": DEFAULTS.enable,
+    "qcn.modelDir": DEFAULTS.modelDir, "qcn.executionProvider": DEFAULTS.executionProvider,
+    "qcn.contextBudget": DEFAULTS.contextBudget, "qcn.maxNewTokens": DEFAULTS.maxNewTokens,
+    "qcn.multiline": DEFAULTS.multiline, "qcn.securityDiagnostics": DEFAULTS.securityDiagnostics,
+    "qcn.logLevel": DEFAULTS.logLevel,
+  };
+  assert.deepEqual(Object.keys(properties).sort(), Object.keys(byKey).sort());
+  for (const [key, value] of Object.entries(byKey)) {
+    assert.deepEqual(properties[key].default, value, key);
+    assert.ok((properties[key].description ?? properties[key].markdownDescription ?? "").length > 20, key);
+  }
+});
+
+test("the server's defaults (docs/server.md) are the extension's defaults", () => {
+  const doc = readFileSync(path.join(__dirname, "..", "..", "..", "docs", "server.md"), "utf8");
+  const settings = serverSettings(DEFAULTS);
+  for (const [name, value] of Object.entries(settings)) {
+    const row = new RegExp("^\\| `" + name + "` \\| `([^`]*)` \\|", "m").exec(doc);
+    if (row === null) {
+      assert.equal(name, "securityDiagnostics", `${name} is not in docs/server.md`); // documented in docs/security.md's server part
+      continue;
+    }
+    assert.equal(row[1], JSON.stringify(value), name);
+  }
+});
+
+test("activation and the document selector cover the languages qcn indexes", () => {
+  assert.deepEqual(manifest.activationEvents, LANGUAGES.map((l) => `onLanguage:${l}`));
+  assert.ok(manifest.engines.vscode.startsWith("^1."));
+});
+
+test("settings become the server's camelCase options", () => {
+  const { config } = readConfig(getterFor({
+    modelDir: " /models/qcn-int4 ", executionProvider: "cuda", contextBudget: 8192, maxNewTokens: 64,
+    multiline: false, securityDiagnostics: false, enable: false, logLevel: "debug",
+  }));
+  assert.deepEqual(serverSettings(config), {
+    enable: false, modelDir: "/models/qcn-int4", executionProvider: "cuda", contextBudget: 8192,
+    maxNewTokens: 64, multiline: false, securityDiagnostics: false,
+  });
+});
+
+test("invalid values keep their default and are reported", () => {
+  const { config, problems } = readConfig(getterFor({
+    executionProvider: "tpu", contextBudget: 12.5, maxNewTokens: 0, multiline: "yes", "server.command": "qcn serve",
+  }));
+  assert.equal(config.executionProvider, "cpu");
+  assert.equal(config.contextBudget, 16384);
+  assert.equal(config.maxNewTokens, 128);
+  assert.equal(config.multiline, true);
+  assert.deepEqual(config.command, []);
+  assert.equal(problems.length, 5);
+  assert.ok(problems.includes(`qcn.executionProvider="tpu" is invalid; using "cpu"`), problems.join("\n"));
+});
+
+test("server command: explicit command, else python -m qcn, else qcn on PATH; log level as -v flags", () => {
+  const base = readConfig(getterFor({})).config;
+  assert.deepEqual(serverCommand(base), { command: "qcn", args: ["-v", "serve"] });
+  assert.deepEqual(serverCommand({ ...base, logLevel: "warning" }), { command: "qcn", args: ["serve"] });
+  assert.deepEqual(serverCommand({ ...base, pythonPath: "/venv/bin/python", logLevel: "debug" }),
+    { command: "/venv/bin/python", args: ["-m", "qcn", "-vv", "serve"] });
+  assert.deepEqual(serverCommand({ ...base, pythonPath: "/venv/bin/python", command: ["/opt/qcn", "serve", "--log-file", "x"] }),
+    { command: "/opt/qcn", args: ["serve", "--log-file", "x"] });
+  assert.deepEqual(serverCommand({ ...base, command: ["", " "] }), { command: "qcn", args: ["-v", "serve"] });
+});
+
+test("export runs qcn export the way the server runs", () => {
+  const base = { ...readConfig(getterFor({})).config, executionProvider: "cuda" };
+  assert.deepEqual(exportCommand({ ...base, pythonPath: "/venv/bin/python" }, "/ckpt", "/out/m", "fp16"),
+    { command: "/venv/bin/python", args: ["-m", "qcn", "export", "/ckpt", "/out/m", "--precision", "fp16", "--ep", "cuda"] });
+  assert.deepEqual(exportCommand({ ...base, command: ["/opt/bin/qcn", "serve"] }, "/c", "/o", "int4"),
+    { command: "/opt/bin/qcn", args: ["export", "/c", "/o", "--precision", "int4", "--ep", "cuda"] });
+  assert.deepEqual(exportCommand(base, "/c", "/o", "int4").command, "qcn");
+});
+
+test("model name is the folder's last part", () => {
+  assert.equal(modelName("/home/me/models/qcn-int4/"), "qcn-int4");
+  assert.equal(modelName("C:\\models\\qcn-fp16"), "qcn-fp16");
+});
