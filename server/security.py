@@ -29,6 +29,7 @@ from lsprotocol import types
 from qcn.indexer.security import CweFinding, Position, Range, ScanOptions, TextEdit, scan_source
 from qcn.indexer.security.findings import cwe_family
 from qcn.model.backend import CancelToken, GenerationRequest
+from qcn.server.engine import utf16_len, utf16_to_index
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +43,10 @@ SUPPORTED = ("python", "javascript", "typescript", "tsx", "go", "java", "c", "cp
 
 def utf16_column(line: str, character: int) -> int:
     """UTF-16 column of code-point column ``character`` in ``line``."""
-    head = line[:character]
-    return len(head) + sum(1 for ch in head if ord(ch) > 0xFFFF)
+    return utf16_len(line[:character])
 
 
-def code_point_column(line: str, units: int) -> int:
-    """Code-point column of UTF-16 column ``units`` in ``line`` (clamped to the line)."""
-    seen = 0
-    for i, ch in enumerate(line):
-        if seen >= units:
-            return i
-        seen += 2 if ord(ch) > 0xFFFF else 1
-    return len(line)
+code_point_column = utf16_to_index  # code-point column of a UTF-16 column in a line (clamped to the line)
 
 
 def _line(lines: list[str], n: int) -> str:

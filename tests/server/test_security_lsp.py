@@ -80,12 +80,17 @@ def apply(text: str, edit: types.WorkspaceEdit, uri: str) -> str:
     return apply_edits(text, [TextEdit(from_lsp_range(e.range, lines), e.new_text) for e in edit.changes[uri]])
 
 
-async def test_diagnostics_code_actions_and_model_fix(client: LanguageClient):
+async def open_and_scan(client: LanguageClient, name: str, text: str, code: str):
+    """Start the server, open svc/``name``; the URI and the one diagnostic with ``code``."""
     record(client)
-    ws = client.qcn_workspace
-    await start(client, ws, modelDir=str(client.qcn_model))
-    uri = open_text(client, ws / "svc" / "app.py", SQLI)
-    [diag] = [d for d in await diagnostics(client, uri, 1) if d.code == "CWE-89"]
+    await start(client, client.qcn_workspace, modelDir=str(client.qcn_model))
+    uri = open_text(client, client.qcn_workspace / "svc" / name, text)
+    [diag] = [d for d in await diagnostics(client, uri, 1) if d.code == code]
+    return uri, diag
+
+
+async def test_diagnostics_code_actions_and_model_fix(client: LanguageClient):
+    uri, diag = await open_and_scan(client, "app.py", SQLI, "CWE-89")
     lines = SQLI.split("\n")
     assert diag.source == "qcn" and diag.code_description.href.endswith("/89.html")
     assert lines[diag.range.start.line] == VULN_LINE
@@ -123,11 +128,7 @@ async def test_diagnostics_code_actions_and_model_fix(client: LanguageClient):
 
 
 async def test_deterministic_quick_fix_applies(client: LanguageClient):
-    record(client)
-    ws = client.qcn_workspace
-    await start(client, ws, modelDir=str(client.qcn_model))
-    uri = open_text(client, ws / "svc" / "conf.py", YAML)
-    [diag] = [d for d in await diagnostics(client, uri, 1) if d.code == "CWE-502"]
+    uri, diag = await open_and_scan(client, "conf.py", YAML, "CWE-502")
     got = await actions(client, uri, [diag])
     [quick] = [a for a in got if a.is_preferred]
     assert quick.kind == types.CodeActionKind.QuickFix and quick.title == "Use yaml.safe_load"
