@@ -123,10 +123,6 @@ def test_documented_config_starts_qcn_and_completes(tmp_path, workspace, tiny_mo
     assert out["steps"][-1] == "stopped"
 
 
-SECURITY_IN_SERVER = importlib.util.find_spec("qcn.server.security") is not None
-
-
-@pytest.mark.skipif(not SECURITY_IN_SERVER, reason="the server has no security diagnostics yet (qcn.server.security)")
 def test_security_diagnostics_and_code_actions(tmp_path, workspace, tiny_model):
     admin = workspace / "shop" / "admin.py"
     out = run_neovim(tmp_path, workspace, tiny_model, positions=[], security_file=admin)
