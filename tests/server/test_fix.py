@@ -258,3 +258,38 @@ def test_a_model_that_runs_on_past_the_function_is_cut_at_its_end(backend):
     result = model_fix(SQLI, "app.py", FixTarget.of(sqli()), "python", ScriptedModel(backend, rambling))
     assert result.ok, result.verdict.reasons
     assert apply_edits(SQLI, [result.edit(SQLI)]) == SQLI.replace(VULN_LINE, SAFE_LINE)
+
+
+def test_every_corpus_fix_that_stays_in_its_function_is_accepted():
+    """The scanner corpus's fixed twins (tests/security/corpus), in every language: a twin that
+    changes only the enclosing function must pass verification, and the twin's function with a
+    comment in place of the fix (still vulnerable) must not."""
+    from pathlib import Path
+
+    from qcn.server.security import scan_language
+
+    corpus = Path(__file__).parents[1] / "security" / "corpus"
+    accepted, languages = 0, set()
+    for vuln in sorted(corpus.glob("*/*_vuln.*")):
+        original = vuln.read_text(encoding="utf-8")
+        twin = vuln.with_name(vuln.name.replace("_vuln.", "_fixed.")).read_text(encoding="utf-8")
+        language = scan_language(str(vuln))
+        findings = scan_source(str(vuln), original, language)
+        if not findings:
+            continue
+        f = findings[0]
+        region = enclosing_region(original, language, f.range, f.source.range if f.source else None)
+        head, tail = original[: region.start], original[region.end:]
+        first_line = original[region.start:].split("\n", 1)[0]
+        if not (twin.startswith(head + first_line) and twin.endswith(tail)) or region.kind == "statement":
+            continue  # the twin changes more than the function (imports, helpers): not a confined fix
+        verdict = verify_fix(original, twin, f, language, path=str(vuln))
+        assert verdict.ok, (vuln.name, verdict.reasons)
+        accepted += 1
+        languages.add(language)
+        comment = "#" if language == "python" else "//"
+        lines = original.split("\n")
+        lines[f.range.start.line] += f"  {comment} sanitised"
+        still = "\n".join(lines)
+        assert "still there" in " ".join(verify_fix(original, still, f, language, path=str(vuln)).reasons), vuln.name
+    assert accepted >= 20 and {"python", "javascript", "go", "c"} <= languages, (accepted, languages)

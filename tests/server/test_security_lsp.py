@@ -118,6 +118,14 @@ async def test_diagnostics_code_actions_and_model_fix(client: LanguageClient):
         msg = await wait_log(client, "no verified fix")
         assert "nothing was changed" in msg.message
 
+    # the same contract for another server's diagnostic (qcn cannot re-run pyright: no "finding gone" check)
+    other = await client.code_action_resolve_async(next(a for a in got if a.title == "Fix with Qwen3-Coder-Next"))
+    if other.edit is not None:
+        fixed = apply(SQLI, other.edit, uri)
+        assert verify_fix(SQLI, fixed, None, "python", target_range=from_lsp_range(foreign.range, lines)).ok
+    else:
+        assert other.disabled.reason.startswith("no verified fix: ")
+
     # an edit that removes the vulnerability clears the diagnostic (after the debounce)
     safe = SQLI.replace(VULN_LINE, "    cur.execute(\"SELECT * FROM users WHERE name = ?\", (name,))")
     change(client, uri, safe, 2)
