@@ -76,8 +76,9 @@ def _fix(args: argparse.Namespace) -> int:
         backend.close()
     edit = result.edit(text)
     new_text = apply_edits(text, [edit]) if edit is not None else None
+    shown = str(path).lstrip("/")
     diff = "" if new_text is None else "".join(difflib.unified_diff(
-        text.splitlines(keepends=True), new_text.splitlines(keepends=True), f"a/{path}", f"b/{path}"))
+        text.splitlines(keepends=True), new_text.splitlines(keepends=True), f"a/{shown}", f"b/{shown}"))
     if new_text is not None and args.write:
         path.write_bytes(new_text.encode("utf-8"))
     if args.json:

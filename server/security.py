@@ -566,13 +566,12 @@ def model_fix(text: str, path: str, target: FixTarget, language: str, backend, *
     def over(so_far: str) -> bool:
         return len(so_far) > body_chars or function_end(so_far, language, header, indent) is not None
 
-    generated = "".join(t.text for t in backend.stream(GenerationRequest(prompt.ids, limit, session_key, stop=over),
-                                                       cancel))
+    tokens = list(backend.stream(GenerationRequest(prompt.ids, limit, session_key, stop=over), cancel))
+    generated = "".join(t.text for t in tokens)
     end = function_end(generated, language, header, indent)
     generated = generated if end is None else generated[:end]
     result = ModelFix(target, Verdict(False), region=region, replacement=header + generated,
-                      prompt_tokens=len(prompt.ids), generated_tokens=len(backend.encode(generated)) if generated else 0,
-                      context=described)
+                      prompt_tokens=len(prompt.ids), generated_tokens=len(tokens), context=described)
     if cancel is not None and cancel.cancelled:
         result.verdict = Verdict(False, ["cancelled"])
     else:
