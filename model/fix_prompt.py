@@ -9,14 +9,17 @@ body was, not as a chat turn (shared/DESIGN.md §2: never a chat template)::
     <|file_sep|>{current path}\\n
     <|fim_prefix|>{file up to the function}
     {comment: "Security fix (CWE-89 SQL injection): guidance"}  ← the instruction, in the language's comments
+    {comment: "Before the fix:" and the old function, commented out}
     {the function's header, when the problem is not in it}
     <|fim_suffix|>{file after the function}
     <|fim_middle|>                                             ← the model writes the (new) body here
 
 The instruction is a comment directly above the function because that is
 where code models have seen "what this code must do" in training; it is part
-of the prompt only, never of the edit. The vulnerable body is left out on
-purpose: shown the old body, a small model copies it back.
+of the prompt only, never of the edit. The old function is shown commented out
+(so the model knows what the code does) rather than as live code in the
+prefix; a model that copies it back anyway is caught by verification, which
+refuses a candidate that still has the finding.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class FixPromptInput:
     indent: str = ""  # the function's indentation, for the instruction comment
     context: Sequence[ContextPiece] = ()
     repo_name: str = ""
+    original: str = ""  # the function as it is, shown commented out ("" leaves it out)
 
 
 def instruction_comment(instruction: str, comment: str, indent: str, width: int = 96) -> str:
@@ -55,6 +59,15 @@ def instruction_comment(instruction: str, comment: str, indent: str, width: int 
     return "".join(f"{indent}{comment} {text}\n" for text in lines)
 
 
+def commented_out(code: str, comment: str, indent: str) -> str:
+    """``code`` (lines starting at ``indent``) as line comments at ``indent``, its own indentation kept."""
+    out = []
+    for line in code.rstrip("\n").split("\n"):
+        body = line[len(indent):] if line.startswith(indent) else line.lstrip()
+        out.append(f"{indent}{comment} {body}".rstrip() + "\n")
+    return "".join(out)
+
+
 def build_fix_prompt(builder: PromptBuilder, request: FixPromptInput, limits: PromptLimits) -> FimPrompt:
     """The FIM prompt for one fix (see the module docstring for the layout).
 
@@ -68,5 +81,8 @@ def build_fix_prompt(builder: PromptBuilder, request: FixPromptInput, limits: Pr
         own_line = ""
     head = before[: len(before) - len(own_line)]
     note = instruction_comment(request.instruction, request.comment, request.indent)
+    if request.original:
+        note += f"{request.indent}{request.comment} Before the fix:\n"
+        note += commented_out(request.indent + request.original, request.comment, request.indent)
     prefix = head + note + own_line + request.header
     return builder.build(FimInput(request.path, prefix, request.after, request.context, request.repo_name), limits)

@@ -554,7 +554,7 @@ def model_fix(text: str, path: str, target: FixTarget, language: str, backend, *
     request = FixPromptInput(
         path=path, before=text[: region.start], header=header, after=text[region.end:],
         instruction=instruction_for(target), comment="#" if language == "python" else "//", indent=indent,
-        context=pieces, repo_name=repo_name)
+        context=pieces, repo_name=repo_name, original=text[region.start: region.end])
     limits = PromptLimits(budget_tokens=budget, prefix_tokens=budget // 3, suffix_tokens=budget // 6)
     try:
         prompt = build_fix_prompt(builder, request, limits)

@@ -208,8 +208,10 @@ def test_model_fix_prompt_and_accepted_candidate(backend):
     cut = ids.index(special["<|fim_suffix|>"])
     prefix, suffix = backend.decode(ids[:cut]), backend.decode(ids[cut + 1:])
     assert "# Security fix (CWE-89 SQL injection)" in prefix and "parameterized query" in prefix
-    assert prefix.endswith("the values passed separately.\ndef lookup(db):\n")  # FIM: the body is the hole
-    assert VULN_LINE.strip() not in prefix + suffix  # the vulnerable body is not shown
+    assert prefix.endswith("# Before the fix:\n# def lookup(db):\n#     name = request.args.get(\"name\")  # café 😀\n"
+                           f"#     cur = db.cursor()\n#     {VULN_LINE.strip()}\n#     return cur.fetchall()\n"
+                           "def lookup(db):\n")  # FIM: the body is the hole; the old one is shown commented out
+    assert "\n" + VULN_LINE not in prefix + suffix  # not as live code
     assert suffix.startswith("\n\n\ndef other():")
     edit = result.edit(SQLI)
     assert apply_edits(SQLI, [edit]) == SQLI.replace(VULN_LINE, SAFE_LINE)
