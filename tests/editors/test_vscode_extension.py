@@ -8,42 +8,17 @@ and `npm run package` (typecheck, esbuild bundle, vsce). The VSIX is then opened
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import zipfile
-from pathlib import Path
-
-import pytest
-
-EXTENSION = Path(__file__).parents[2] / "vscode-extension"
-NPM = shutil.which("npm")
-
-pytestmark = pytest.mark.skipif(NPM is None, reason="npm is not installed (Node 20 or later)")
 
 
-def npm(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    proc = subprocess.run([NPM, *args], cwd=EXTENSION, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"npm {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-    return proc
-
-
-@pytest.fixture(scope="module")
-def installed():
-    npm("ci", "--no-audit", "--no-fund")  # exactly the lock file; no network after this
-    return EXTENSION
-
-
-def test_unit_tests_pass(installed):
+def test_unit_tests_pass(extension_installed, npm):
     out = npm("test").stdout
     assert "# fail 0" in out and "# pass " in out, out[-2000:]
     passed = int(out.split("# pass ")[1].split()[0])
     assert passed >= 16, out[-2000:]
 
 
-def test_vsix_packages_the_bundle_and_manifest(installed):
-    (EXTENSION / "qcn.vsix").unlink(missing_ok=True)
-    npm("run", "package")
-    vsix = EXTENSION / "qcn.vsix"
+def test_vsix_packages_the_bundle_and_manifest(vsix):
     with zipfile.ZipFile(vsix) as z:
         names = set(z.namelist())
         manifest = json.loads(z.read("extension/package.json"))
