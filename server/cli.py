@@ -68,23 +68,60 @@ def _parse_target(target: str) -> tuple[Path, int, int]:
     return Path(path2), int(line), int(rest)
 
 
-def _complete(args: argparse.Namespace) -> int:
-    import json
-    import sys
-
+def read_target(target: str) -> tuple[Path, int, int, str]:
+    """FILE:LINE:COL → (path, line, col, text), with one-line errors for a missing or non-UTF-8 file."""
     from qcn.cli import CommandError
-    from qcn.model.runtime import ModelLoadError
-    from qcn.server.app import NoModelError, default_model_dir
-    from qcn.server.engine import CompletionEngine, utf16_len
-    from qcn.server.settings import Settings
 
-    path, line, col = _parse_target(args.target)
+    path, line, col = _parse_target(target)
     if not path.is_file():
         raise CommandError(f"{path} is not a file")
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CommandError(f"{path} is not UTF-8 text: {exc}") from exc
+    return path, line, col, text
+
+
+def open_model_and_index(model: Path | None, provider: str, workspace: Path | None, path: Path):
+    """(backend, model folder, index or None) for a command-line run on ``path``.
+
+    Without ``model`` the embedded demo model is used; a workspace that cannot be indexed
+    means no repository context, said on stderr, not an error.
+    """
+    import sys
+
+    from qcn.cli import CommandError
+    from qcn.model.backend import LocalBackend
+    from qcn.model.runtime import ModelLoadError
+    from qcn.server.app import NoModelError, default_model_dir
+
+    try:
+        model_dir = model or default_model_dir()
+        backend = LocalBackend(model_dir, provider=provider)
+    except (ModelLoadError, NoModelError) as exc:
+        raise CommandError(str(exc)) from exc
+    index = None
+    try:
+        from qcn.indexer import Index
+
+        index = Index((workspace or path.parent).resolve(), position_encoding="utf-16")
+        index.build()
+        index.relpath(path.resolve())
+    except (OSError, ValueError) as exc:
+        print(f"qcn: no repository context ({exc})", file=sys.stderr)
+        index = None
+    return backend, model_dir, index
+
+
+def _complete(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from qcn.cli import CommandError
+    from qcn.server.engine import CompletionEngine, utf16_len
+    from qcn.server.settings import Settings
+
+    path, line, col, text = read_target(args.target)
     lines = text.split("\n")
     if not 1 <= line <= len(lines):
         raise CommandError(f"{path} has {len(lines)} lines; line {line} is out of range")
@@ -92,24 +129,9 @@ def _complete(args: argparse.Namespace) -> int:
     if not 1 <= col <= len(body) + 1:
         raise CommandError(f"line {line} has {len(body)} characters; column {col} is out of range")
 
-    from qcn.model.backend import LocalBackend
-
-    try:
-        model_dir = args.model or default_model_dir()
-        backend = LocalBackend(model_dir, provider=args.ep)
-    except (ModelLoadError, NoModelError) as exc:
-        raise CommandError(str(exc)) from exc
-    workspace = (args.workspace or path.parent).resolve()
-    index = None
-    try:
-        from qcn.indexer import Index
-
-        index = Index(workspace, position_encoding="utf-16")
-        index.build()
-        rel = index.relpath(path.resolve())
-    except (OSError, ValueError) as exc:
-        print(f"qcn: no repository context ({exc})", file=sys.stderr)
-        index, rel = None, path.name
+    backend, model_dir, index = open_model_and_index(args.model, args.ep, args.workspace, path)
+    rel = index.relpath(path.resolve()) if index is not None else path.name
+    workspace = index.root if index is not None else path.parent.resolve()
     settings = Settings(context_budget=args.budget, max_new_tokens=args.max_new_tokens,
                         multiline=not args.single_line, debounce_ms=0)
     engine = CompletionEngine(backend)

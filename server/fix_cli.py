@@ -45,16 +45,10 @@ def _fix(args: argparse.Namespace) -> int:
     from qcn.cli import CommandError
     from qcn.indexer.security import scan_source
     from qcn.indexer.security.fixes import apply_edits
-    from qcn.server.cli import _parse_target
+    from qcn.server.cli import open_model_and_index, read_target
     from qcn.server.security import FixTarget, finding_at, model_fix, scan_language
 
-    path, line, col = _parse_target(args.target)
-    if not path.is_file():
-        raise CommandError(f"{path} is not a file")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CommandError(f"{path} is not UTF-8 text: {exc}") from exc
+    path, line, col, text = read_target(args.target)
     language = scan_language(str(path))
     if language is None:
         raise CommandError(f"qcn has no security rules for {path.suffix or path.name} files")
@@ -64,7 +58,7 @@ def _fix(args: argparse.Namespace) -> int:
         where = ", ".join(f"{f.line1}:{f.col1} {f.code}" for f in findings[:8]) or "none"
         raise CommandError(f"no finding at {path}:{line}:{col} (findings in this file: {where})")
 
-    backend, index = _load(args, path)
+    backend, _, index = open_model_and_index(args.model, args.ep, args.workspace, path)
     try:
         rel = index.relpath(path.resolve()) if index is not None else path.name
         repo = index.root.name if index is not None else ""
@@ -108,27 +102,3 @@ def _fix(args: argparse.Namespace) -> int:
         print(f"{path}:{finding.line1}:{finding.col1}: {finding.code} fixed and verified "
               f"({', '.join(result.verdict.checked)}){'; written' if args.write else ''}", file=sys.stderr)
     return 0 if edit is not None else 1
-
-
-def _load(args: argparse.Namespace, path: Path):
-    import logging
-
-    from qcn.cli import CommandError
-    from qcn.model.backend import LocalBackend
-    from qcn.model.runtime import ModelLoadError
-    from qcn.server.app import NoModelError, default_model_dir
-
-    try:
-        backend = LocalBackend(args.model or default_model_dir(), provider=args.ep)
-    except (ModelLoadError, NoModelError) as exc:
-        raise CommandError(str(exc)) from exc
-    index = None
-    try:
-        from qcn.indexer import Index
-
-        index = Index((args.workspace or path.parent).resolve(), position_encoding="utf-16")
-        index.build()
-    except (OSError, ValueError) as exc:
-        logging.getLogger(__name__).warning("no repository context (%s)", exc)
-        index = None
-    return backend, index

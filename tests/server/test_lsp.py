@@ -186,6 +186,11 @@ async def test_missing_model_is_reported_and_server_keeps_serving(client: Langua
     ws = client.qcn_workspace
     await start(client, ws, modelDir=str(tmp_path / "no-such-model"))
     await wait_log(client, "completions are disabled")
+
+    async def shown():  # window/showMessage follows the log message
+        while not any("does not exist" in m.message for m in client.messages):
+            await client.wait_for_notification(types.WINDOW_SHOW_MESSAGE)
+    await asyncio.wait_for(shown(), 60)
     assert any("does not exist" in m.message and m.type == types.MessageType.Error for m in client.messages)
     uri = open_doc(client, ws / "shop" / "cart.py")
     result = await inline(client, uri, 12, 15)
