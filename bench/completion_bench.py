@@ -85,7 +85,8 @@ def build_small(root: Path) -> Path:
     return root / "small-int4"
 
 
-def run(model_dir: Path, workspace: Path, budget: int, reuse: bool, lines_per_file: int, every: int):
+def run(model_dir: Path, workspace: Path, budget: int, reuse: bool, lines_per_file: int, every: int,
+        most: int = 1 << 30):
     from qcn.indexer import Index
     from qcn.model.backend import LocalBackend
     from qcn.server.engine import CompletionEngine, utf16_len
@@ -106,7 +107,7 @@ def run(model_dir: Path, workspace: Path, budget: int, reuse: bool, lines_per_fi
         for line in pick_lines(original, lines_per_file):
             for doc, ln, head in keystrokes(original, line):
                 n += 1
-                if not reuse and n % every:
+                if not reuse and (n % every or len(rows) >= most):
                     continue
                 version += 1
                 t0 = time.perf_counter()
@@ -140,6 +141,7 @@ def main() -> int:
     ap.add_argument("--budgets", default="4096,16384,65536")
     ap.add_argument("--lines", type=int, default=2, help="lines retyped per file")
     ap.add_argument("--no-reuse-every", type=int, default=12, help="without reuse, time every Nth keystroke")
+    ap.add_argument("--no-reuse-max", type=int, default=6, help="without reuse, at most this many requests")
     args = ap.parse_args()
 
     stdlib = Path(sysconfig.get_paths()["stdlib"])
@@ -164,7 +166,8 @@ def main() -> int:
             for budget in (int(b) for b in args.budgets.split(",")):
                 for reuse in (True, False):
                     t0 = time.perf_counter()
-                    rows, ctx = run(model_dir, workspace, budget, reuse, args.lines, args.no_reuse_every)
+                    rows, ctx = run(model_dir, workspace, budget, reuse, args.lines, args.no_reuse_every,
+                                    args.no_reuse_max)
                     print(f"  {label} budget {budget} reuse={reuse}: {len(rows)} requests in "
                           f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
                     table.append((label, budget, ctx, reuse, rows))
