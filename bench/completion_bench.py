@@ -59,14 +59,26 @@ def pick_lines(text: str, count: int) -> list[int]:
 
 
 def keystrokes(text: str, line: int):
-    """(document text, line, text before cursor) for each keystroke retyping ``line``."""
+    """(document text, line, text before cursor, LSP change) for each keystroke retyping ``line``.
+
+    The first change clears the line after its indentation; each later one inserts one
+    character at the cursor, as an editor's incremental didChange does.
+    """
     lines = text.split("\n")
     target = lines[line]
     indent = target[: len(target) - len(target.lstrip())]
     body = target.strip()
     for n in range(len(body) + 1):
         doc = lines[:line] + [indent + body[:n]] + lines[line + 1:]
-        yield "\n".join(doc), line, indent + body[:n]
+        if n == 0:
+            change = {"range": {"start": {"line": line, "character": len(indent)},
+                                "end": {"line": line, "character": len(target.encode("utf-16-le")) // 2}},
+                      "text": ""}
+        else:
+            col = len((indent + body[: n - 1]).encode("utf-16-le")) // 2
+            change = {"range": {"start": {"line": line, "character": col}, "end": {"line": line, "character": col}},
+                      "text": body[n - 1]}
+        yield "\n".join(doc), line, indent + body[:n], change
 
 
 def build_small(root: Path) -> Path:
@@ -105,13 +117,16 @@ def run(model_dir: Path, workspace: Path, budget: int, reuse: bool, lines_per_fi
         index.open_document(path, original, 0)
         version = 0
         for line in pick_lines(original, lines_per_file):
-            for doc, ln, head in keystrokes(original, line):
+            for doc, ln, head, change in keystrokes(original, line):
                 n += 1
                 if not reuse and (n % every or len(rows) >= most):
                     continue
                 version += 1
                 t0 = time.perf_counter()
-                index.open_document(path, doc, version)  # what didChange does (whole-text form)
+                if reuse:  # what didChange does: one incremental edit per keystroke
+                    index.change_document(path, [change], version)
+                else:  # requests are sampled: bring the buffer to this keystroke in one go
+                    index.open_document(path, doc, version)
                 sync = time.perf_counter() - t0
                 engine._answers.clear()
                 key = rel if reuse else f"{rel}#{n}"
@@ -123,12 +138,15 @@ def run(model_dir: Path, workspace: Path, budget: int, reuse: bool, lines_per_fi
                 model = t.get("prefill", 0) + t.get("decode", 0)
                 total = t["total"] + sync * 1000
                 rows.append({
+                    "sync": sync * 1000, "context": t["context"], "prompt_ms": t["prompt"],
                     "overhead": total - model,
+                    "request_overhead": total - model - sync * 1000,
                     "ttft": t["context"] + t["prompt"] + t.get("first_token", 0) + sync * 1000,
                     "total": total,
                     "prompt": r.prompt_tokens,
                     "reused": r.reused_tokens,
                 })
+        index.open_document(path, original, version + 1)
         index.close_document(path)
     index.close()
     backend.close()
@@ -188,6 +206,13 @@ def main() -> int:
               f"{statistics.mean(r['prompt'] for r in rows):>8.0f}{statistics.mean(r['reused'] for r in rows):>8.0f}"
               f"{pct(o, 50):>11.1f}/{pct(o, 95):<10.1f}{pct(f, 50):>11.1f}/{pct(f, 95):<10.1f}"
               f"{pct(t, 50):>11.1f}/{pct(t, 95):<10.1f}")
+    print()
+    print("overhead breakdown, p50 / p95 ms: document sync (the didChange work), the request's own overhead, "
+          "and within it context and prompt assembly:")
+    for label, budget, ctx, reuse, rows in table:
+        parts = "  ".join(f"{k} {pct([r[k] for r in rows], 50):.1f}/{pct([r[k] for r in rows], 95):.1f}"
+                          for k in ("sync", "request_overhead", "context", "prompt_ms"))
+        print(f"  {label:<11} budget {min(budget, ctx):>6} reuse={'yes' if reuse else 'no ':<3}  {parts}")
     print()
     print("TTFT p50 without reuse / with reuse:")
     for label, budget, ctx, reuse, rows in table:
