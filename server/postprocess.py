@@ -10,7 +10,9 @@ nothing. Rules, in the spirit of Copilot/Tabby/llm-ls post-processing:
 * single-line mode (and always when the cursor is mid-line): one line of new
   text; a completion that starts with a newline (cursor after ``def f():``)
   gets the next line;
-* multi-line mode: the block ends at the first later line indented less than
+* a line that already holds code (``return ``, ``x = ``) is finished, over as
+  many lines as it takes to close the brackets it opens;
+* multi-line mode, on an empty line or after a block opener: the block ends at the first later line indented less than
   the cursor's line (or, after a block opener, at or below it — a closing
   ``}``/``)``/``]`` at the opener's level is kept as the block's last line),
   after two blank lines in a row, or where brackets opened before the cursor
@@ -49,6 +51,11 @@ class Cursor:
     def indent(self) -> int:
         return _indent(self.line_prefix + self.line_suffix) if (self.line_prefix + self.line_suffix).strip() \
             else len(self.line_prefix.expandtabs(4))
+
+    @property
+    def statement_started(self) -> bool:
+        """The line already has code and does not open a block: the completion finishes this statement."""
+        return self.line_prefix.strip() != "" and not self.opens_block
 
     @property
     def opens_block(self) -> bool:
@@ -90,6 +97,18 @@ def completion_end(text: str, cursor: Cursor) -> int | None:
 
     if cursor.single_line:
         return starts[first] + len(lines[first]) if first < len(lines) - 1 else None
+
+    if cursor.statement_started and lines[0].strip():
+        # `return `, `x = ` …: one line, or as many as it takes to close the brackets it leaves open.
+        before = len(_unclosed(cursor.line_prefix))
+        depth = before
+        for i in range(len(lines) - 1):
+            depth = _track(depth, lines[i])
+            if depth < 0 and i == 0:
+                return starts[i] + _overclose_at(before, lines[i])
+            if depth <= 0:
+                return starts[i] + len(lines[i])
+        return None
 
     base, opened = cursor.indent, cursor.opens_block
     before = len(_unclosed(cursor.line_prefix))

@@ -45,6 +45,12 @@ CASES = [
     ("a completion equal to the rest of the line is dropped", Cursor("foo(", ")", ()), ")\n", None),
     ("a completion the following text already starts with is dropped",
      Cursor("def f():", "", ("    return 1",)), "\n    return 1\n", None),
+    ("a statement already begun is finished on its line",
+     Cursor("        return ", "", ()),
+     " # The file is a string.\n        # more\n        x = 1\n", " # The file is a string."),
+    ("an open call continues until its bracket closes",
+     Cursor("    result = compute(", "", ("    return result",)),
+     "\n        alpha,\n        beta,\n    )\n    print(result)\n", "\n        alpha,\n        beta,\n    )"),
     ("unicode identifiers pass through",
      Cursor("    naïve_π = ", "", ()), "compute_π(λ)\n", "compute_π(λ)"),
 ]
