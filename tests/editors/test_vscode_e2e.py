@@ -136,3 +136,5 @@ def test_inline_suggestion_in_code_server(tmp_path, workspace, tiny_model, vsix)
     # Typing brought qcn's inline suggestion on screen.
     assert out.get("ghostText", "").strip(), f"no inline suggestion at any place: {out['steps']}"
     assert (ARTIFACTS / "inline-suggestion.png").stat().st_size > 10000
+    # qcn: Toggle Completions from the command palette: the status bar shows completions off.
+    assert f"qcn: off ({tiny_model.name}, cpu)" in out["finalStatus"].split(" | "), out["finalStatus"]

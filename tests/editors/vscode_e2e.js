@@ -79,6 +79,18 @@ async function main(page) {
     step("ghost text");
     break;
   }
+
+  // The command palette's "qcn: Toggle Completions" turns completions off: the status bar says so.
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("F1");
+  await page.waitForSelector(".quick-input-widget input", { state: "visible", timeout: 30000 });
+  await page.keyboard.type("qcn: Toggle Completions");
+  await page.waitForSelector('.quick-input-list .monaco-list-row[aria-label*="Toggle Completions"]', { timeout: 30000 });
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(
+    () => [...document.querySelectorAll(".statusbar-item")].some((e) => e.textContent.includes("qcn: off")),
+    null, { timeout: 30000 });
+  step("toggled off");
   out.finalStatus = await statusText(page);
 }
 
