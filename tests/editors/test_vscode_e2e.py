@@ -112,6 +112,8 @@ def test_inline_suggestion_in_code_server(tmp_path, workspace, tiny_model, vsix)
             "extensionDir": str(HERE.parents[1] / "vscode-extension"),
             "chromium": CHROMIUM,
             "artifacts": str(ARTIFACTS),
+            "machineSettings": str(user_data / "Machine" / "settings.json"),
+            "brokenCommand": str(tmp_path / "no-such-qcn"),
             "result": str(result),
         }
         (tmp_path / "job.json").write_text(json.dumps(job), encoding="utf-8")
@@ -138,3 +140,6 @@ def test_inline_suggestion_in_code_server(tmp_path, workspace, tiny_model, vsix)
     assert (ARTIFACTS / "inline-suggestion.png").stat().st_size > 10000
     # qcn: Toggle Completions from the command palette: the status bar shows completions off.
     assert f"qcn: off ({tiny_model.name}, cpu)" in out["finalStatus"].split(" | "), out["finalStatus"]
+    # qcn.server.command changed to something that cannot run: restarted, and the error says why.
+    assert f"cannot run {tmp_path / 'no-such-qcn'}" in out["errorTooltip"], out["errorTooltip"]
+    assert "ENOENT" in out["errorTooltip"] and "restarting in" in out["errorTooltip"], out["errorTooltip"]

@@ -92,6 +92,20 @@ async function main(page) {
     null, { timeout: 30000 });
   step("toggled off");
   out.finalStatus = await statusText(page);
+
+  // A server command that cannot run: the extension restarts into an error that says why.
+  const machine = JSON.parse(fs.readFileSync(job.machineSettings, "utf8"));
+  fs.writeFileSync(job.machineSettings, JSON.stringify({ ...machine, "qcn.server.command": [job.brokenCommand, "serve"] }));
+  await page.waitForFunction(
+    () => [...document.querySelectorAll(".statusbar-item")].some((e) => e.textContent.includes("qcn: error")),
+    null, { timeout: 60000 });
+  step("error");
+  await page.locator(".statusbar-item", { hasText: "qcn: error" }).hover();
+  await page.waitForFunction((needle) => [...document.querySelectorAll(".monaco-hover, .workbench-hover")]
+    .some((e) => e.textContent.includes(needle)), job.brokenCommand, { timeout: 30000 });
+  out.errorTooltip = await page.evaluate(() => [...document.querySelectorAll(".monaco-hover, .workbench-hover")]
+    .map((e) => e.textContent).join(" "));
+  await page.screenshot({ path: path.join(job.artifacts, "error.png") });
 }
 
 (async () => {
