@@ -19,8 +19,8 @@ nothing. Rules, in the spirit of Copilot/Tabby/llm-ls post-processing:
   would be over-closed;
 * never repeat what follows the cursor: a generated line equal to the next
   non-blank line of the file ends the completion before it;
-* whitespace-only results, and results the text after the cursor already
-  starts with, are dropped.
+* whitespace-only results, results holding control characters, and results
+  the text after the cursor already starts with, are dropped.
 """
 
 from __future__ import annotations
@@ -189,6 +189,8 @@ def finalize(text: str, cursor: Cursor) -> str | None:
     out = out.rstrip()
     if not out.strip():
         return None
+    if any(ord(c) < 32 and c not in "\t\n\r" or 0x7F <= ord(c) < 0xA0 for c in out):
+        return None  # control characters: a broken generation, never code to show
     suffix = cursor.line_suffix
     if cursor.mid_line:
         # The model may re-type the rest of the line (closing brackets, quotes): then the

@@ -42,6 +42,7 @@ CASES = [
      Cursor("    a = 1", "", ("    b = 2", "    c = 3")),
      "\n    a2 = a * 2\n    b = 2\n    c = 3\n", "\n    a2 = a * 2"),
     ("whitespace-only is dropped", Cursor("x = 1", "", ()), "\n\n   \n", None),
+    ("control characters are dropped", Cursor("x = ", "", ()), "foo\x18bar\n", None),
     ("a completion equal to the rest of the line is dropped", Cursor("foo(", ")", ()), ")\n", None),
     ("a completion the following text already starts with is dropped",
      Cursor("def f():", "", ("    return 1",)), "\n    return 1\n", None),
