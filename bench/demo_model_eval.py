@@ -13,8 +13,9 @@ single-line tasks, at the end of the line — on the held-out packages of
   the file, cut at line boundaries to the last ``--prefix-chars`` / first ``--suffix-chars``;
 * in-line cut FIM: the cursor sits at a random point inside a non-blank line; the middle is
   the rest of that line;
-* cross-file copy: a whole line that uses an identifier defined only in another file of the
-  same package (not in the current file, and nowhere in the prompt's prefix or suffix),
+* cross-file copy: a whole line whose code uses a name defined at module level in exactly one
+  other file of the same package (not in the current file, and nowhere in the prompt's
+  prefix or suffix),
   with that definition as repository context (``<|file_sep|>other/path`` + the definition's
   lines) versus the repository name alone.
 
@@ -30,11 +31,13 @@ from __future__ import annotations
 import argparse
 import builtins
 import difflib
+import io
 import keyword
 import math
 import random
 import sys
 import time
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,19 +116,37 @@ def inline_cases(packages, n: int, rng: random.Random, prefix_chars: int, suffix
 _COMMON = set(dir(builtins)) | set(keyword.kwlist)
 
 
+def _code_names(text: str) -> dict[int, set[str]]:
+    """Line index → names used as code on that line (not in strings or comments)."""
+    names: dict[int, set[str]] = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.NAME:
+                names.setdefault(tok.start[0] - 1, set()).add(tok.string)
+    except (tokenize.TokenError, SyntaxError):
+        return {}
+    return names
+
+
+def _top_level_definitions(text: str) -> dict[str, int]:
+    lines = _lines(text)
+    return {name: i for name, i in corpus.definitions(text).items() if not lines[i][:1].isspace()}
+
+
 def copy_cases(packages, n: int, rng: random.Random, prefix_chars: int, suffix_chars: int) -> list[Case]:
-    """Lines using a name defined only in another file of the package and absent from the prompt."""
+    """Lines whose code uses a name defined at module level in exactly one other file of the
+    package, neither defined in the current file nor written anywhere in the prompt's window."""
     found = []
     for p in packages:
-        defs = {f.path: corpus.definitions(f.text) for f in p.files}
+        defs = {f.path: _top_level_definitions(f.text) for f in p.files}
         for f in p.files:
             lines = _lines(f.text)
-            own = defs[f.path]
-            for i, line in enumerate(lines):
-                if len(line.strip()) < 2:
+            own = corpus.definitions(f.text)
+            for i, used in sorted(_code_names(f.text).items()):
+                if i >= len(lines):
                     continue
                 prefix, suffix = _window(lines, i, prefix_chars, suffix_chars)
-                for name in sorted(corpus.identifiers(line)):
+                for name in sorted(used):
                     if len(name) < 4 or name in _COMMON or name.startswith("__") or name in own:
                         continue
                     homes = [g for g in p.files if g.path != f.path and name in defs[g.path]]
@@ -133,7 +154,7 @@ def copy_cases(packages, n: int, rng: random.Random, prefix_chars: int, suffix_c
                         continue
                     home = homes[0]
                     ctx = corpus.snippet(_lines(home.text), defs[home.path][name])
-                    found.append(Case(p.name, f.path, prefix, suffix, line.rstrip("\r\n"), _previous_line(lines, i),
+                    found.append(Case(p.name, f.path, prefix, suffix, lines[i].rstrip("\r\n"), _previous_line(lines, i),
                                       ((home.path, ctx),), name))
                     break
     rng.shuffle(found)
@@ -232,8 +253,10 @@ def run(model_dir: Path, samples: int, seed: int, prefix_chars: int, suffix_char
     rows.append(score("cross-file copy", "previous line", copies, [c.previous for c in copies], ident=True))
 
     opts = rt.info.metadata.get("options", {})
-    print(f"model: {model_dir} (precision {opts.get('precision', '?')}, experts {opts.get('expert_bits', '?')}-bit, "
-          f"other matrices {opts.get('dense_bits', '?')}-bit)", file=out)
+    precision = opts.get("precision", "?")
+    if precision == "int4":  # the exporter's quantized precision: expert and dense bit widths vary
+        precision += f", experts {opts.get('expert_bits', '?')}-bit, other matrices {opts.get('dense_bits', '?')}-bit"
+    print(f"model: {model_dir} (precision {precision})", file=out)
     print(f"held-out packages: {', '.join(p.name for p in held)}; seed {seed}; prefix ≤ {prefix_chars} chars, "
           f"suffix ≤ {suffix_chars} chars", file=out)
     print(f"bits per byte: {bpb:.3f}  ({len(windows)} windows, {n_tokens} tokens, {n_bytes} bytes)", file=out)
