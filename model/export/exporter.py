@@ -352,6 +352,18 @@ def _copy_tokenizer(hf_dir: Path, out: Path) -> list[str]:
     return copied
 
 
+def _recorded_options(options: ExportOptions, context_length: int) -> dict:
+    """The export options that shaped this model (quantization settings only for int4)."""
+    recorded = asdict(options) | {"context_length": context_length}
+    recorded.pop("force")
+    if options.precision == "int4":
+        recorded["int4_accuracy_level"] = _accuracy_level(options)
+    else:
+        for key in ("block_size", "int4_symmetric", "int4_accuracy_level", "expert_bits", "dense_bits"):
+            recorded.pop(key)
+    return recorded
+
+
 def _config_digest(hf_dir: Path) -> str:
     return hashlib.sha256((hf_dir / "config.json").read_bytes()).hexdigest()[:16]
 
@@ -401,7 +413,7 @@ def export_checkpoint(hf_dir: Path, out_dir: Path, options: ExportOptions = Expo
             "qcn_version": __version__,
             "source": str(hf_dir.resolve()),
             "source_config_sha256": _config_digest(hf_dir),
-            "options": asdict(options) | {"context_length": context_length},
+            "options": _recorded_options(options, context_length),
             "parameters": parameters,
             "architecture": "Qwen3NextForCausalLM",
             "layers": {"linear_attention": spec.linear_layers, "full_attention": spec.attention_layers},
