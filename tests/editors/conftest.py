@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "model"))
-
 pytest.importorskip("torch")
-
-from tiny import Models  # noqa: E402
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "shop"
 EXTENSION = Path(__file__).parents[2] / "vscode-extension"
@@ -29,12 +24,6 @@ EXTRA_FILES = {
         "def calc(expr):\n    return eval(expr)\n"
     ),
 }
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    models = Models(tmp_path_factory.mktemp("editor-models"))
-    return models.export("tied_norm_gqa2", precision="fp32", context_length=4096)
 
 
 @pytest.fixture

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "model"))
-
 pytest.importorskip("torch")
-
-from tiny import Models  # noqa: E402
 
 WORKSPACE = {
     "shop/__init__.py": "",
@@ -35,12 +30,6 @@ WORKSPACE = {
         "        return label\n"
     ),
 }
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    models = Models(tmp_path_factory.mktemp("server-models"))
-    return models.export("tied_norm_gqa2", precision="fp32", context_length=4096)
 
 
 @pytest.fixture

@@ -1,0 +1,20 @@
+"""Fixtures shared by the server and editor tests: one tiny exported model per session."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "model"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny random Qwen3-Next (tests/model/tiny.py) exported fp32 with a 4K context."""
+    pytest.importorskip("torch")
+    from tiny import Models
+
+    models = Models(tmp_path_factory.mktemp("tiny-model"))
+    return models.export("tied_norm_gqa2", precision="fp32", context_length=4096)
