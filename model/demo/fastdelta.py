@@ -39,7 +39,19 @@ def _unit_lower_inverse(system: torch.Tensor) -> torch.Tensor:
 
 def chunk_gated_delta_rule(query, key, value, g, beta, chunk_size: int = 64, initial_state=None,
                            output_final_state: bool = False, use_qk_l2norm_in_kernel: bool = False, **kwargs):
-    """Same arguments and results as transformers' ``torch_chunk_gated_delta_rule``."""
+    """Same arguments and results as transformers' ``torch_chunk_gated_delta_rule``.
+
+    Always computed in float32, also under bfloat16 autocast: the inverse of ``I + A`` and the
+    chunk-to-chunk state recurrence lose too much in bfloat16 (a bf16-autocast training run went
+    to NaN after 2,500 steps with this kernel's matmuls in bfloat16).
+    """
+    with torch.autocast(query.device.type, enabled=False):
+        return _chunk_gated_delta_rule(query, key, value, g, beta, chunk_size, initial_state, output_final_state,
+                                       use_qk_l2norm_in_kernel)
+
+
+def _chunk_gated_delta_rule(query, key, value, g, beta, chunk_size, initial_state, output_final_state,
+                            use_qk_l2norm_in_kernel):
     initial_dtype = query.dtype
     batch_size, sequence_length, num_k_heads, k_head_dim = key.shape
     num_v_heads, v_head_dim = value.shape[-2:]
@@ -98,6 +110,13 @@ def causal_conv1d(hidden_states, weight, bias=None, activation=None, **kwargs):
             raise ValueError(f"unsupported activation {activation!r}")
         out = F.silu(out)
     return out.to(hidden_states.dtype)
+
+
+def installed() -> bool:
+    """Whether :func:`install` has already run in this process."""
+    from transformers.models.qwen3_next import modeling_qwen3_next as mod
+
+    return mod.torch_chunk_gated_delta_rule is chunk_gated_delta_rule
 
 
 def install() -> None:

@@ -85,13 +85,16 @@ class TrainConfig:
     sample_chars: int = 3300  # the longest document; half of them are drawn shorter and packed
     peak_lr: float = 2e-3
     min_lr_ratio: float = 0.1
-    warmup_steps: int = 30
+    warmup_steps: int = 100
     weight_decay: float = 0.1
     grad_clip: float = 1.0
+    min_fill: int = 48  # rows are filled with short documents until fewer positions than this are left
     eval_every: int = 100
+    checkpoint_every: int = 1000  # OUT/checkpoint-latest is rewritten this often (a fallback if a run is cut short)
+    max_skipped_steps: int = 20  # steps with a non-finite loss or gradient are skipped; this many in a row aborts
     eval_samples: int = 12
     threads: int = 2
-    bf16: bool = False  # autocast matmuls to bfloat16: no faster on the loaded 2-core machine
+    bf16: bool = True  # autocast matmuls to bfloat16 (AVX512-BF16): 0.77 → 0.58 s/step on two idle cores, same loss curve
 
 
 # --- tokenizer ----------------------------------------------------------------------------------
@@ -136,17 +139,26 @@ class Batches:
         self.tokens = 0  # real (unpadded) tokens handed out
         self._pending: list[int] | None = None
 
-    def document(self) -> list[int]:
+    def document(self, limit: int | None = None) -> list[int] | None:
+        """One tokenized document of at most ``limit`` tokens (default: a whole row).
+
+        Without ``limit`` the character budget is the full one half the time and a random
+        shorter one otherwise; with ``limit`` (filling the end of a row) it is sized to the
+        room. None when no document of the file fits the room.
+        """
         package, current = self.rng.choices(self.files, weights=self.weights)[0]
+        cap = self.cfg.seq_len if limit is None else limit
         budget = self.cfg.sample_chars
-        if self.rng.random() < 0.5:
+        if limit is not None:
+            budget = min(budget, int(limit * 3.2))
+        elif self.rng.random() < 0.5:
             budget = self.rng.randint(300, budget)
         for _ in range(6):
             ids = self.tok.encode(corpus.make_sample(package, current, self.rng, budget)).ids
-            if len(ids) <= self.cfg.seq_len:
+            if len(ids) <= cap:
                 return ids
-            budget = int(budget * self.cfg.seq_len / len(ids) * 0.95)
-        return ids[-self.cfg.seq_len:]
+            budget = int(budget * cap / len(ids) * 0.95)
+        return None if limit is not None else ids[-cap:]
 
     def next(self):
         import torch
@@ -159,15 +171,66 @@ class Batches:
                 self._pending = None
                 if row and len(row) + len(doc) > self.cfg.seq_len:
                     self._pending = doc
+                    # fill the room left with shorter documents (measured: 73% → ~95% of positions used)
+                    for _ in range(4):
+                        room = self.cfg.seq_len - len(row)
+                        if room < self.cfg.min_fill:
+                            break
+                        filler = self.document(limit=room)
+                        if filler is not None:
+                            row.extend(filler)
                     break
                 row.extend(doc)
-                if self.cfg.seq_len - len(row) < 64:
+                if self.cfg.seq_len - len(row) < self.cfg.min_fill:
                     break
             self.tokens += len(row)
             pad = self.cfg.seq_len - len(row)
             rows.append(row + [self.pad_id] * pad)
             labels.append(row + [-100] * pad)
         return torch.tensor(rows), torch.tensor(labels)
+
+
+class Prefetcher:
+    """Makes batches on a background thread (tokenizing took ~6% of a step on the main thread).
+
+    One producer in a fixed order, so the data is the same as without it.
+    """
+
+    def __init__(self, batches: Batches, depth: int = 4):
+        import queue
+        import threading
+
+        self.batches = batches
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="qcn-demo-batches", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import queue
+
+        try:
+            while not self._stop.is_set():
+                item = self.batches.next()
+                item = (*item, self.batches.tokens)
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(item, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+        except BaseException as exc:  # surfaced on the training thread
+            self._queue.put(exc)
+
+    def next(self):
+        """(inputs, labels, real tokens handed out up to and including this batch)."""
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise RuntimeError("making training batches failed") from item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
 
 
 def held_out_set(packages, tokenizer, cfg: TrainConfig, seed: int = 1234):
@@ -242,8 +305,9 @@ def train(out: Path, seed: int = 0, steps: int | None = None, minutes: float | N
     tokenizer = Tokenizer.from_file(str(tok_dir / "tokenizer.json"))
     log.info("tokenizer: %d entries (%.1f s since start)", tokenizer.get_vocab_size(), time.time() - t_start)
 
-    fastdelta.check_against_reference()
-    fastdelta.install()
+    if not fastdelta.installed():  # a second run in one process (tests) has checked already
+        fastdelta.check_against_reference()
+        fastdelta.install()
     model = Qwen3NextForCausalLM(dims.config())
     n_params = sum(p.numel() for p in model.parameters())
     per_expert = 3 * dims.hidden_size * dims.moe_intermediate_size
@@ -254,7 +318,7 @@ def train(out: Path, seed: int = 0, steps: int | None = None, minutes: float | N
         (no_decay if p.ndim < 2 or "norm" in name or name.endswith(("A_log", "dt_bias")) else decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.peak_lr, betas=(0.9, 0.95), eps=1e-8)
-    batches = Batches(train_pkgs, tokenizer, cfg, seed)
+    batches = Prefetcher(Batches(train_pkgs, tokenizer, cfg, seed))
     held = held_out_set(held_pkgs, tokenizer, cfg)
     log_path = out / "train_log.jsonl"
     log_file = log_path.open("w", encoding="utf-8")
@@ -268,7 +332,7 @@ def train(out: Path, seed: int = 0, steps: int | None = None, minutes: float | N
     record({"step": 0, "tokens": 0, **{f"held_{k}": v for k, v in first.items()}})
     total = steps if steps is not None else 10**9
     t_train = time.time()
-    step = 0
+    step = tokens_seen = skipped = skipped_in_a_row = 0
     entry = {"step": 0}
     while step < total:
         if steps is None and step == 10:
@@ -281,7 +345,7 @@ def train(out: Path, seed: int = 0, steps: int | None = None, minutes: float | N
             entry.update({f"held_{k}": v for k, v in evaluate(model, held, cfg).items()})
             record(entry)
             break
-        x, y = batches.next()
+        x, y, tokens_seen = batches.next()
         for group in opt.param_groups:
             group["lr"] = lr_at(step, total if total < 10**9 else 1000, cfg)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
@@ -289,26 +353,41 @@ def train(out: Path, seed: int = 0, steps: int | None = None, minutes: float | N
         opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        if not (math.isfinite(loss.item()) and math.isfinite(float(grad_norm))):
+            # one bad batch must not poison the weights (AdamW would spread the NaN everywhere)
+            skipped += 1
+            skipped_in_a_row += 1
+            log.warning("step %d: non-finite loss %s / gradient norm %s: update skipped (%d in a row)",
+                        step, loss.item(), float(grad_norm), skipped_in_a_row)
+            if skipped_in_a_row >= cfg.max_skipped_steps:
+                raise RuntimeError(f"{skipped_in_a_row} steps in a row had a non-finite loss or gradient at step {step}")
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            continue
+        skipped_in_a_row = 0
         opt.step()
         step += 1
-        entry = {"step": step, "tokens": batches.tokens, "loss": loss.item(), "grad_norm": float(grad_norm),
+        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total:
+            model.save_pretrained(out / "checkpoint-latest")
+        entry = {"step": step, "tokens": tokens_seen, "loss": loss.item(), "grad_norm": float(grad_norm),
                  "lr": opt.param_groups[0]["lr"], "elapsed_s": time.time() - t_start}
         if step % cfg.eval_every == 0 or step == total:
             entry.update({f"held_{k}": v for k, v in evaluate(model, held, cfg).items()})
             record(entry)
         elif step % 10 == 0:
             record(entry)
+    batches.close()
     ckpt = out / "checkpoint"
     model.eval().save_pretrained(ckpt)
     for name in ("tokenizer.json", "tokenizer_config.json"):
         (ckpt / name).write_bytes((tok_dir / name).read_bytes())
-    summary = {"steps": step, "planned_steps": total, "tokens": batches.tokens, "wall_s": time.time() - t_start, "params": n_params,
+    summary = {"steps": step, "planned_steps": total, "tokens": tokens_seen, "skipped_steps": skipped, "wall_s": time.time() - t_start, "params": n_params,
                "active_params": n_active, "seed": seed, "dims": asdict(dims), "train": asdict(cfg),
                "final": {k: v for k, v in entry.items() if k.startswith("held_")},
                "python": sys.version.split()[0], "torch": torch.__version__}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     log_file.close()
-    log.info("done: %d steps, %d tokens, %.0f s; checkpoint in %s", step, batches.tokens, summary["wall_s"], ckpt)
+    log.info("done: %d steps, %d tokens, %.0f s; checkpoint in %s", step, tokens_seen, summary["wall_s"], ckpt)
     return summary
 
 

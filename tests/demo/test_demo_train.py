@@ -52,7 +52,7 @@ def test_batches_pack_whole_documents(fake_stdlib, tmp_path):
     batches = train.Batches(packages, tok, cfg, seed=5)
     eot, repo = tok.token_to_id(corpus.ENDOFTEXT), tok.token_to_id(corpus.REPO_NAME)
     middle = tok.token_to_id(corpus.FIM_MIDDLE)
-    docs_per_row, fim_docs = [], 0
+    docs_per_row, fim_docs, real_tokens = [], 0, 0
     for _ in range(10):
         x, y = batches.next()
         assert x.shape == (3, 256)
@@ -64,8 +64,29 @@ def test_batches_pack_whole_documents(fake_stdlib, tmp_path):
             assert all(real[i + 1] == repo for i in ends[:-1])
             docs_per_row.append(len(ends))
             fim_docs += real.count(middle)
+            real_tokens += len(real)
+            assert len(real) <= 256
     assert max(docs_per_row) > 1  # short documents are packed
     assert fim_docs > 0
+    assert batches.tokens == real_tokens
+    # rows are topped up with short documents: nearly every position is trained on
+    assert real_tokens / (10 * 3 * 256) > 0.85
+
+
+def test_prefetcher_hands_out_the_same_batches(fake_stdlib, tmp_path):
+    packages, _ = corpus.split_packages(corpus.load_packages(fake_stdlib), HELD)
+    tok = _tokenizer(packages, tmp_path)
+    cfg = train.TrainConfig(seq_len=256, batch_size=2, sample_chars=700)
+    direct = train.Batches(packages, tok, cfg, seed=3)
+    prefetched = train.Prefetcher(train.Batches(packages, tok, cfg, seed=3), depth=2)
+    try:
+        for _ in range(6):
+            x, y = direct.next()
+            px, py, tokens = prefetched.next()
+            assert px.tolist() == x.tolist() and py.tolist() == y.tolist()
+            assert tokens == direct.tokens
+    finally:
+        prefetched.close()
 
 
 def test_tiny_end_to_end_run_exports_and_generates(fake_stdlib, tmp_path):
@@ -96,3 +117,21 @@ def test_tiny_end_to_end_run_exports_and_generates(fake_stdlib, tmp_path):
     stats = session.last_stats
     assert stats.prompt_tokens == len(ids) and len(tokens) == stats.generated_tokens <= 5
     assert stats.stop_reason in ("stop_token", "max_new_tokens")
+
+
+def test_non_finite_steps_are_skipped_then_abort(fake_stdlib, tmp_path, monkeypatch):
+    """A NaN gradient never reaches the weights; a run that keeps producing them stops with a reason."""
+    import torch
+
+    dims = train.ModelDims(vocab_size=400, hidden_size=64, linear_key_head_dim=16, linear_value_head_dim=16,
+                           head_dim=32, moe_intermediate_size=32, shared_expert_intermediate_size=32,
+                           intermediate_size=64, max_position_embeddings=512)
+    cfg = train.TrainConfig(seq_len=256, batch_size=2, sample_chars=600, eval_every=100, eval_samples=2,
+                            warmup_steps=2, max_skipped_steps=3)
+    steps_taken = []
+    real_step = torch.optim.AdamW.step
+    monkeypatch.setattr(torch.optim.AdamW, "step", lambda self, *a, **k: steps_taken.append(1) or real_step(self, *a, **k))
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", lambda params, max_norm: torch.tensor(float("nan")))
+    with pytest.raises(RuntimeError, match="3 steps in a row had a non-finite loss or gradient"):
+        train.train(tmp_path / "run", seed=0, steps=5, dims=dims, cfg=cfg, stdlib=fake_stdlib, held_out=HELD)
+    assert steps_taken == []
