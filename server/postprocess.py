@@ -19,6 +19,9 @@ nothing. Rules, in the spirit of Copilot/Tabby/llm-ls post-processing:
   would be over-closed;
 * never repeat what follows the cursor: a generated line equal to the next
   non-blank line of the file ends the completion before it;
+* no loops: a line that is the same as the two lines before it (a small model
+  stuck repeating ``self.x,``) ends the completion after the first of them
+  (Tabby trims repetitive lines the same way);
 * whitespace-only results, results holding control characters, and results
   the text after the cursor already starts with, are dropped.
 """
@@ -84,6 +87,16 @@ def _unclosed(text: str) -> list[str]:
     return stack
 
 
+def _loop_end(lines: list[str], starts: list[int], i: int, first: int) -> int | None:
+    """End of the completion when whole line ``i`` repeats the two before it (keep one copy)."""
+    if i - 2 < first or i - 2 < 1:
+        return None
+    stripped = lines[i].strip()
+    if stripped and stripped == lines[i - 1].strip() == lines[i - 2].strip():
+        return starts[i - 1] - 1
+    return None
+
+
 def completion_end(text: str, cursor: Cursor) -> int | None:
     """Index in ``text`` where the completion is over, or None if it may continue."""
     lines = text.split("\n")
@@ -103,6 +116,9 @@ def completion_end(text: str, cursor: Cursor) -> int | None:
         before = len(_unclosed(cursor.line_prefix))
         depth = before
         for i in range(len(lines) - 1):
+            loop = _loop_end(lines, starts, i, first)
+            if loop is not None:
+                return loop
             depth = _track(depth, lines[i])
             if depth < 0 and i == 0:
                 return starts[i] + _overclose_at(before, lines[i])
@@ -128,6 +144,9 @@ def completion_end(text: str, cursor: Cursor) -> int | None:
             continue
         blank_run = 0
         stripped = line.strip()
+        loop = _loop_end(lines, starts, i, first)
+        if loop is not None:
+            return loop
         if cursor.next_code_line and stripped == cursor.next_code_line:
             return start - 1  # the model is re-typing what follows the cursor
         ind = _indent(line)

@@ -52,6 +52,16 @@ CASES = [
     ("an open call continues until its bracket closes",
      Cursor("    result = compute(", "", ("    return result",)),
      "\n        alpha,\n        beta,\n    )\n    print(result)\n", "\n        alpha,\n        beta,\n    )"),
+    ("a loop inside an open call is cut to one copy",
+     Cursor("        return ", "", ()),
+     "utils.wrap(\n            self.a,\n            self.size,\n            self.size,\n            self.size,\n"
+     "            self.size,\n", "utils.wrap(\n            self.a,\n            self.size,"),
+    ("a loop in a block body is cut to one copy",
+     Cursor("def f():", "", ()),
+     "\n    x = 1\n    pass\n    pass\n    pass\n    pass\n", "\n    x = 1\n    pass"),
+    ("a line written twice is not a loop",
+     Cursor("def f():", "", ()),
+     "\n    a.close()\n    a.close()\n    return a\n\n\n", "\n    a.close()\n    a.close()\n    return a"),
     ("unicode identifiers pass through",
      Cursor("    naïve_π = ", "", ()), "compute_π(λ)\n", "compute_π(λ)"),
 ]
