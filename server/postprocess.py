@@ -89,7 +89,7 @@ def _unclosed(text: str) -> list[str]:
 
 def _loop_end(lines: list[str], starts: list[int], i: int, first: int) -> int | None:
     """End of the completion when whole line ``i`` repeats the two before it (keep one copy)."""
-    if i - 2 < first or i - 2 < 1:
+    if i - 2 < max(first, 1):  # line 0 is the rest of the cursor's line
         return None
     stripped = lines[i].strip()
     if stripped and stripped == lines[i - 1].strip() == lines[i - 2].strip():
