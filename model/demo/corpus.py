@@ -2,8 +2,10 @@
 
 Every top-level package of the standard library (``json/``, ``email/``, …) is one
 "repository"; every top-level module (``argparse.py``) is a one-file repository.
-Test suites, generated tables and vendored data are left out (see ``EXCLUDED``).
-``HELD_OUT`` names the packages kept for evaluation: their files never reach the
+The standard library's own test suite (``test/``, 17 MB of real code calling the
+library) is one more repository; nested test folders, generated tables and vendored
+data are left out (see ``EXCLUDED``). ``HELD_OUT`` names the packages kept for
+evaluation: their files, and the test-suite files that test them, never reach the
 tokenizer or the training samples.
 
 A training sample is one document that fits a training window::
@@ -20,7 +22,9 @@ order §2 of shared/DESIGN.md gives::
 The snippets of the other files are chosen the way a repository index would:
 definitions of names the current window uses, plus now and then the head of a
 file. The middle is one whole line, the rest of a line cut at a random point
-(what editors ask for), or a span of lines.
+(what editors ask for), or a span of lines; when the context holds a definition,
+half the middles are lines that use one of its names (what the repository context is
+for: the model learns to copy from it).
 """
 
 from __future__ import annotations
@@ -44,16 +48,22 @@ SPECIAL_TOKENS = (ENDOFTEXT, FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX, FIM_PAD, REPO_N
 # Evaluation packages: several files each, with names defined in one file and used in another.
 HELD_OUT = ("json", "tomllib", "zoneinfo", "wsgiref", "dbm", "urllib")
 
-# Top-level entries and folder names that are not source worth learning from: the test suite,
-# installed third-party packages, build configuration, codec tables, pydoc's topic dump.
+# Test-suite files named after a held-out package test it (and quote it): they are held out too.
+# Keys are held-out packages whose tests also go by other names.
+HELD_OUT_TEST_ALIASES = {"urllib": ("urlparse", "robotparser", "urllib2")}
+
+# Folder names (and top-level entries) that are not source worth learning from: nested test
+# folders, installed third-party packages, build configuration, codec tables, pydoc's topic dump.
 EXCLUDED = frozenset({
-    "test", "tests", "idle_test", "site-packages", "lib-dynload", "__pycache__", "encodings",
+    "tests", "idle_test", "site-packages", "lib-dynload", "__pycache__", "encodings",
     "pydoc_data", "turtledemo", "ensurepip",
 })
 MAX_FILE_CHARS = 250_000
 
 # Share of samples per form of the current file (the rest is plain left-to-right text).
 FIM_FORMS = (("line", 0.30), ("inline", 0.25), ("span", 0.15))
+# Of the FIM samples with repository context, the share whose middle uses a name the context defines.
+COPY_SHARE = 0.5
 
 _DEF_RE = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_]\w*)|^([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=[^=]",
                      re.MULTILINE)
@@ -74,6 +84,18 @@ class Package:
     @property
     def size(self) -> int:
         return sum(len(f.text) for f in self.files)
+
+    def definition_index(self) -> dict[str, list[tuple[SourceFile, int]]]:
+        """Name → (file, line index) of each file's definition of it; built once per package
+        (the test suite alone has ~700 files: rescanning them for every sample would dominate)."""
+        index = self.__dict__.get("_definition_index")
+        if index is None:
+            index = {}
+            for f in self.files:
+                for name, line in definitions(f.text).items():
+                    index.setdefault(name, []).append((f, line))
+            self.__dict__["_definition_index"] = index
+        return index
 
 
 def stdlib_root() -> Path:
@@ -111,13 +133,38 @@ def load_packages(root: Path | None = None) -> list[Package]:
     return [packages[k] for k in sorted(packages)]
 
 
+def tests_held_out(path: str, held_out: Iterable[str]) -> bool:
+    """Whether a test-suite file (``test/test_json/…``, ``test/test_urllib2net.py``) tests a held-out package."""
+    parts = path.split("/")
+    if parts[0] != "test":
+        return False
+    names = [x.removesuffix(".py") for x in parts[1:]]
+    for pkg in held_out:
+        for alias in (pkg, *HELD_OUT_TEST_ALIASES.get(pkg, ())):
+            if any(n == alias or n.startswith(f"test_{alias}") for n in names):
+                return True
+    return False
+
+
 def split_packages(packages: Sequence[Package], held_out: Iterable[str] = HELD_OUT) -> tuple[list[Package], list[Package]]:
-    """(training packages, held-out packages); raises if a held-out name is missing."""
-    held = set(held_out)
-    missing = held - {p.name for p in packages}
+    """(training packages, held-out packages); raises if a held-out name is missing.
+
+    Test-suite files that test a held-out package (``tests_held_out``) are dropped from training.
+    """
+    held = tuple(held_out)
+    missing = set(held) - {p.name for p in packages}
     if missing:
         raise ValueError(f"held-out packages not found: {', '.join(sorted(missing))}")
-    return [p for p in packages if p.name not in held], [p for p in packages if p.name in held]
+    train = []
+    for p in packages:
+        if p.name in held:
+            continue
+        kept = [f for f in p.files if not tests_held_out(f.path, held)]
+        if len(kept) != len(p.files):
+            p = Package(p.name, kept)
+        if p.files:
+            train.append(p)
+    return train, [p for p in packages if p.name in held]
 
 
 # --- prompt layout (shared with the evaluation) -------------------------------------------------
@@ -189,17 +236,21 @@ def line_window(lines: Sequence[str], rng: random.Random, budget: int) -> tuple[
     return start, max(end, start + 1)
 
 
+# A name defined in more other files than this is too ambiguous to resolve (``setUp`` in the test suite).
+MAX_DEFINING_FILES = 3
+
+
 def context_snippets(package: Package, current: SourceFile, used: set[str], rng: random.Random,
                      budget: int) -> list[tuple[str, str]]:
     """Snippets of the package's other files: definitions of names in ``used``, then a file head."""
     candidates: list[tuple[str, str]] = []
-    for other in package.files:
-        if other.path == current.path:
+    index = package.definition_index()
+    for name in sorted(used):
+        homes = [(f, line) for f, line in index.get(name, ()) if f.path != current.path]
+        if len(name) <= 2 or not homes or len(homes) > MAX_DEFINING_FILES:
             continue
-        lines = other.text.splitlines(keepends=True)
-        for name, index in definitions(other.text).items():
-            if name in used and len(name) > 2:
-                candidates.append((other.path, snippet(lines, index)))
+        for other, line in homes:
+            candidates.append((other.path, snippet(other.text.splitlines(keepends=True), line)))
     rng.shuffle(candidates)
     others = [f for f in package.files if f.path != current.path]
     if others and rng.random() < 0.3:
@@ -221,16 +272,30 @@ def _content_lines(lines: Sequence[str], min_chars: int = 1) -> list[int]:
     return [i for i, line in enumerate(lines) if len(line.strip()) >= min_chars]
 
 
-def fim_split(lines: Sequence[str], form: str, rng: random.Random) -> tuple[str, str, str] | None:
-    """(prefix, middle, suffix) of the text ``lines`` for one FIM form; None if it has no room."""
+def lines_using(lines: Sequence[str], names: set[str]) -> list[int]:
+    """Lines that use one of ``names`` where that name appears on at most two lines of ``lines``
+    (so the rest of the window does not give it away: it has to come from the context)."""
+    where: dict[str, list[int]] = {}
+    for i, line in enumerate(lines):
+        for name in identifiers(line) & names:
+            where.setdefault(name, []).append(i)
+    return sorted({i for found in where.values() if len(found) <= 2 for i in found})
+
+
+def fim_split(lines: Sequence[str], form: str, rng: random.Random,
+              prefer: Sequence[int] = ()) -> tuple[str, str, str] | None:
+    """(prefix, middle, suffix) of the text ``lines`` for one FIM form; None if it has no room.
+
+    ``prefer``: line indexes to start the middle at instead of a random content line.
+    """
     if form == "line":
-        pool = _content_lines(lines)
+        pool = [i for i in prefer if lines[i].strip()] or _content_lines(lines)
         if not pool:
             return None
         i = rng.choice(pool)
         return "".join(lines[:i]), lines[i], "".join(lines[i + 1:])
     if form == "inline":
-        pool = _content_lines(lines, 2)
+        pool = [i for i in prefer if len(lines[i].strip()) >= 2] or _content_lines(lines, 2)
         if not pool:
             return None
         i = rng.choice(pool)
@@ -240,7 +305,7 @@ def fim_split(lines: Sequence[str], form: str, rng: random.Random) -> tuple[str,
         cut = rng.randint(indent, len(body) - 1)
         return "".join(lines[:i]) + body[:cut], body[cut:], line[len(body):] + "".join(lines[i + 1:])
     if form == "span":
-        pool = _content_lines(lines)
+        pool = [i for i in prefer if lines[i].strip()] or _content_lines(lines)
         if not pool:
             return None
         i = rng.choice(pool)
@@ -267,7 +332,10 @@ def make_sample(package: Package, current: SourceFile, rng: random.Random, budge
     context = context_snippets(package, current, identifiers("".join(window)), rng, context_budget) if context_budget else []
     header = repo_header(package.name, context)
     form = pick_form(rng)
-    split = fim_split(window, form, rng) if form != "plain" else None
+    prefer: list[int] = []
+    if context and form != "plain" and rng.random() < COPY_SHARE:
+        prefer = lines_using(window, set(definitions("".join(text for _, text in context))))
+    split = fim_split(window, form, rng, prefer) if form != "plain" else None
     if split is None:
         return header + plain_document(current.path, "".join(window))
     prefix, middle, suffix = split

@@ -48,7 +48,7 @@ class ModelDims:
     """The demo model's shape (``Qwen3NextConfig`` fields)."""
 
     vocab_size: int = 8192
-    hidden_size: int = 192
+    hidden_size: int = 320  # 192 → 320: 0.55 → 0.83 s/step for 2.5x the parameters (small matmuls waste the cores)
     num_hidden_layers: int = 4  # 3 Gated DeltaNet + 1 gated attention (full_attention_interval 4)
     full_attention_interval: int = 4
     num_attention_heads: int = 4
@@ -56,14 +56,14 @@ class ModelDims:
     head_dim: int = 64  # rotary on 16 of 64 dims (partial_rotary_factor 0.25)
     linear_num_key_heads: int = 2
     linear_num_value_heads: int = 4
-    linear_key_head_dim: int = 48
-    linear_value_head_dim: int = 48
+    linear_key_head_dim: int = 64
+    linear_value_head_dim: int = 64
     linear_conv_kernel_dim: int = 4
     num_experts: int = 8
     num_experts_per_tok: int = 2
-    moe_intermediate_size: int = 192
-    shared_expert_intermediate_size: int = 192
-    intermediate_size: int = 384  # unused (every layer is MoE) but part of the config
+    moe_intermediate_size: int = 320
+    shared_expert_intermediate_size: int = 320
+    intermediate_size: int = 640  # unused (every layer is MoE) but part of the config
     max_position_embeddings: int = 2048
     tie_word_embeddings: bool = True
     norm_topk_prob: bool = True
@@ -83,7 +83,7 @@ class TrainConfig:
     seq_len: int = 1024
     batch_size: int = 2
     sample_chars: int = 3300  # the longest document; half of them are drawn shorter and packed
-    peak_lr: float = 2e-3
+    peak_lr: float = 1.5e-3
     min_lr_ratio: float = 0.1
     warmup_steps: int = 100
     weight_decay: float = 0.1

@@ -39,8 +39,11 @@ def fake_stdlib(tmp_path: Path) -> Path:
     _write(root, "beta.py", _module("beta", 40))
     _write(root, "heldpkg/__init__.py", "SECRET_HELD_MARKER = 1\n" + _module("heldpkg", 10))
     _write(root, "heldpkg/extra.py", "HELD_ONLY_NAME = 2\n")
-    # Left out: the test suite, installed packages, caches, codec tables, binary and oversized files.
+    # The stdlib's test suite is training code, except the files that test a held-out package.
     _write(root, "test/test_beta.py", "TEST_SUITE_MARKER = 1\n")
+    _write(root, "test/test_heldpkg.py", "HELD_TEST_MARKER = 1\n")
+    _write(root, "test/test_heldpkg_extra/__init__.py", "HELD_TEST_DIR_MARKER = 1\n")
+    # Left out: nested test folders, installed packages, caches, codec tables, binary and oversized files.
     _write(root, "alpha/tests/test_core.py", "NESTED_TEST_MARKER = 1\n")
     _write(root, "site-packages/thirdparty/__init__.py", "THIRD_PARTY_MARKER = 1\n")
     _write(root, "encodings/cp999.py", "CODEC_MARKER = 1\n")
@@ -51,18 +54,20 @@ def fake_stdlib(tmp_path: Path) -> Path:
 
 def test_load_packages_groups_and_excludes(fake_stdlib):
     packages = corpus.load_packages(fake_stdlib)
-    assert [p.name for p in packages] == ["alpha", "beta", "heldpkg"]
+    assert [p.name for p in packages] == ["alpha", "beta", "heldpkg", "test"]
     alpha = packages[0]
     assert [f.path for f in alpha.files] == ["alpha/__init__.py", "alpha/core.py", "alpha/user.py"]
     everything = "".join(f.text for p in packages for f in p.files)
-    for marker in ("TEST_SUITE_MARKER", "NESTED_TEST_MARKER", "THIRD_PARTY_MARKER", "CODEC_MARKER"):
+    for marker in ("NESTED_TEST_MARKER", "THIRD_PARTY_MARKER", "CODEC_MARKER"):
         assert marker not in everything
+    assert "TEST_SUITE_MARKER" in everything
 
 
 def test_split_requires_every_held_out_package(fake_stdlib):
     packages = corpus.load_packages(fake_stdlib)
     train, held = corpus.split_packages(packages, HELD)
-    assert [p.name for p in train] == ["alpha", "beta"] and [p.name for p in held] == ["heldpkg"]
+    assert [p.name for p in train] == ["alpha", "beta", "test"] and [p.name for p in held] == ["heldpkg"]
+    assert [f.path for f in train[-1].files] == ["test/test_beta.py"]  # the held-out package's tests are gone
     with pytest.raises(ValueError, match="nosuchpkg"):
         corpus.split_packages(packages, ("heldpkg", "nosuchpkg"))
 
@@ -81,6 +86,16 @@ def test_held_out_packages_never_reach_training(fake_stdlib):
     samples = "".join(next(stream) for _ in range(300))
     for text in (tokenizer_text, samples):
         assert "heldpkg" not in text and "SECRET_HELD_MARKER" not in text and "HELD_ONLY_NAME" not in text
+        assert "HELD_TEST_MARKER" not in text and "HELD_TEST_DIR_MARKER" not in text
+
+
+def test_tests_of_held_out_packages_are_recognized():
+    held = ("json", "urllib")
+    for path in ("test/test_json/test_decode.py", "test/test_urllib2net.py", "test/test_urlparse.py",
+                 "test/test_robotparser.py", "test/test_urllib.py", "test/json/data.py"):
+        assert corpus.tests_held_out(path, held), path
+    for path in ("test/test_argparse.py", "test/test_js.py", "json/decoder.py", "test/support/__init__.py"):
+        assert not corpus.tests_held_out(path, held), path
 
 
 def test_fim_forms():
@@ -151,6 +166,48 @@ def test_context_snippets_carry_definitions_the_window_uses(fake_stdlib):
     texts = "".join(text for _, text in snippets)
     assert "def alpha_core_func1(" in texts and "ALPHA_CORE_LIMIT =" in texts
     assert all(path != user.path for path, _ in snippets)
+
+
+def test_context_skips_names_defined_in_many_files():
+    files = [corpus.SourceFile(f"pkg/m{i}.py", "def setUp(self):\n    pass\n") for i in range(corpus.MAX_DEFINING_FILES + 1)]
+    files.append(corpus.SourceFile("pkg/only.py", "def specific_helper(x):\n    return x\n"))
+    current = corpus.SourceFile("pkg/cur.py", "setUp()\nspecific_helper(1)\n")
+    package = corpus.Package("pkg", files + [current])
+    snippets = corpus.context_snippets(package, current, {"setUp", "specific_helper"}, random.Random(0), 2000)
+    assert [path for path, _ in snippets] == ["pkg/only.py"]
+
+
+def test_lines_using_context_names():
+    lines = ["import x\n", "a = foo(1)\n", "b = 2\n", "c = foo(b)\n", "d = foo(c)\n", "bar(d)\n", "# bar\n"]
+    # foo is on three lines (the window gives it away); bar on two: both are candidates
+    assert corpus.lines_using(lines, {"foo", "bar"}) == [5, 6]
+    assert corpus.lines_using(lines, {"nothing"}) == []
+
+
+def _context_uses(package, current, seeds=range(300)) -> tuple[int, int]:
+    """(FIM samples with context, how many of their middles use a name the context defines)."""
+    uses, fims = 0, 0
+    for seed in seeds:
+        doc = corpus.make_sample(package, current, random.Random(seed), budget=2000)
+        name, context, path, body = _parse(doc)
+        if not context or FIM_MIDDLE not in body:
+            continue
+        defined = set(corpus.definitions("".join(text for _, text in context)))
+        fims += 1
+        uses += bool(corpus.identifiers(body.split(FIM_MIDDLE)[1]) & defined)
+    return fims, uses
+
+
+def test_middles_favor_lines_that_use_the_context(fake_stdlib, monkeypatch):
+    """With a definition in the context, middles use its name far more often than without the bias."""
+    train, _ = corpus.split_packages(corpus.load_packages(fake_stdlib), HELD)
+    alpha = train[0]
+    user = next(f for f in alpha.files if f.path == "alpha/user.py")
+    fims, biased = _context_uses(alpha, user)
+    monkeypatch.setattr(corpus, "COPY_SHARE", 0.0)
+    fims_plain, plain = _context_uses(alpha, user)
+    assert fims > 50 and fims_plain > 50
+    assert biased > 3 * max(plain, 1), (fims, biased, fims_plain, plain)
 
 
 def test_definitions_and_line_window():
