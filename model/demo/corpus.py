@@ -323,8 +323,12 @@ def pick_form(rng: random.Random) -> str:
     return "plain"
 
 
-def make_sample(package: Package, current: SourceFile, rng: random.Random, budget: int = 3200) -> str:
-    """One training document of about ``budget`` characters (see the module docstring)."""
+def make_sample(package: Package, current: SourceFile, rng: random.Random, budget: int = 3200,
+                fim_only: bool = False) -> str:
+    """One training document of about ``budget`` characters (see the module docstring).
+
+    ``fim_only``: draw only FIM forms (a window with no room for one still comes out plain).
+    """
     lines = current.text.splitlines(keepends=True)
     context_budget = int(budget * rng.uniform(0.0, 0.35)) if len(package.files) > 1 else 0
     start, end = line_window(lines, rng, budget - context_budget)
@@ -332,6 +336,8 @@ def make_sample(package: Package, current: SourceFile, rng: random.Random, budge
     context = context_snippets(package, current, identifiers("".join(window)), rng, context_budget) if context_budget else []
     header = repo_header(package.name, context)
     form = pick_form(rng)
+    while fim_only and form == "plain":
+        form = pick_form(rng)
     prefer: list[int] = []
     if context and form != "plain" and rng.random() < COPY_SHARE:
         prefer = lines_using(window, set(definitions("".join(text for _, text in context))))

@@ -8,7 +8,7 @@ writes ``OUT/tokenizer/`` (byte-level BPE with Qwen's special tokens), ``OUT/che
 (a transformers ``Qwen3NextForCausalLM.save_pretrained`` folder with the tokenizer files,
 ready for ``qcn export``) and ``OUT/train_log.jsonl``. Then export it into the package::
 
-    qcn export OUT/checkpoint model/demo/data/qcn-demo --precision int4 --expert-bits 8 \\
+    qcn export OUT/checkpoint model/demo/data/qcn-demo --precision int4 --expert-bits 4 \\
         --block-size 32 --context-length 2048 --force
 
 Steps: the learning-rate schedule (linear warmup, cosine decay to 10%) is laid out over a
@@ -18,11 +18,15 @@ steps and picks N so training ends after about M minutes (N is logged, so the ru
 repeated with ``--steps N``). Held-out loss (nats/token and bits/byte on fixed samples of
 ``corpus.HELD_OUT``) is logged every ``TrainConfig.eval_every`` (100) steps.
 
-The shipped model: ``--steps 7800 --seed 0 --stop-after-minutes 93`` (the safety stop did
-not trigger, no step skipped): 7,800 steps, 15,650,956 tokens, 5,223 s wall time (87.1
-minutes, tokenizer and held-out evaluations included; 0.67 s a step) on 2 idle CPU cores
-(AMD EPYC, AVX-512 with BF16; torch 2.13.0 CPU with 2 threads, Python 3.11.7); held-out
-1.323 bits/byte at the end. Needs Python ≥ 3.11 (``tomllib`` is held out).
+The shipped model: ``--minutes 90 --seed 0 --stop-after-minutes 97``, which planned 5,775
+steps (repeat with ``--steps 5775``; the safety stop did not trigger, 2 steps skipped by the
+NaN guard): 11,597,113 tokens, 5,121 s wall time (85.3 minutes, tokenizer and held-out
+evaluations included; 0.87 s a step) on 2 idle CPU cores (AMD EPYC, AVX-512 with BF16;
+torch 2.13.0 CPU with 2 threads, Python 3.11.7); held-out 1.248 bits/byte at the end.
+Needs Python ≥ 3.11 (``tomllib`` is held out).
+
+``--init-from RUN/checkpoint --middle-only`` continues a run on FIM documents with the loss
+on the middles only (a completion phase; measured in docs/demo-model.md, not shipped).
 docs/demo-model.md has the curve and the evaluation.
 """
 
@@ -95,6 +99,7 @@ class TrainConfig:
     eval_samples: int = 12
     threads: int = 2
     bf16: bool = True  # autocast matmuls to bfloat16 (AVX512-BF16): 0.77 → 0.58 s/step on two idle cores, same loss curve
+    middle_only: bool = False  # every document is FIM and only its middle (and end token) carries loss: the completion task
 
 
 # --- tokenizer ----------------------------------------------------------------------------------
@@ -136,6 +141,7 @@ class Batches:
         self.files = [(p, f) for p in packages for f in p.files]
         self.weights = [len(f.text) for _, f in self.files]
         self.pad_id = tokenizer.token_to_id(corpus.ENDOFTEXT)
+        self.middle_id = tokenizer.token_to_id(corpus.FIM_MIDDLE)
         self.tokens = 0  # real (unpadded) tokens handed out
         self._pending: list[int] | None = None
 
@@ -154,7 +160,8 @@ class Batches:
         elif self.rng.random() < 0.5:
             budget = self.rng.randint(300, budget)
         for _ in range(6):
-            ids = self.tok.encode(corpus.make_sample(package, current, self.rng, budget)).ids
+            ids = self.tok.encode(corpus.make_sample(package, current, self.rng, budget,
+                                                     fim_only=self.cfg.middle_only)).ids
             if len(ids) <= cap:
                 return ids
             budget = int(budget * cap / len(ids) * 0.95)
@@ -166,6 +173,7 @@ class Batches:
         rows, labels = [], []
         for _ in range(self.cfg.batch_size):
             row: list[int] = []
+            row_labels: list[int] = []
             while True:
                 doc = self._pending if self._pending is not None else self.document()
                 self._pending = None
@@ -179,15 +187,27 @@ class Batches:
                         filler = self.document(limit=room)
                         if filler is not None:
                             row.extend(filler)
+                            row_labels.extend(self.labels(filler))
                     break
                 row.extend(doc)
+                row_labels.extend(self.labels(doc))
                 if self.cfg.seq_len - len(row) < self.cfg.min_fill:
                     break
             self.tokens += len(row)
             pad = self.cfg.seq_len - len(row)
             rows.append(row + [self.pad_id] * pad)
-            labels.append(row + [-100] * pad)
+            labels.append(row_labels + [-100] * pad)
         return torch.tensor(rows), torch.tensor(labels)
+
+    def labels(self, ids: list[int]) -> list[int]:
+        """Training targets of one document: itself, or with ``middle_only`` just what follows ``<|fim_middle|>``."""
+        if not self.cfg.middle_only:
+            return ids
+        try:
+            start = ids.index(self.middle_id) + 1
+        except ValueError:
+            return [-100] * len(ids)
+        return [-100] * start + ids[start:]
 
 
 class Prefetcher:
@@ -282,8 +302,13 @@ def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
 
 def train(out: Path, seed: int = 0, steps: int | None = None, minutes: float | None = 55.0,
           dims: ModelDims = ModelDims(), cfg: TrainConfig = TrainConfig(), stdlib: Path | None = None,
-          held_out: tuple[str, ...] = corpus.HELD_OUT, stop_after_minutes: float | None = None) -> dict:
-    """Tokenizer, model, training loop; returns the summary also written to ``out/summary.json``."""
+          held_out: tuple[str, ...] = corpus.HELD_OUT, stop_after_minutes: float | None = None,
+          init_from: Path | None = None) -> dict:
+    """Tokenizer, model, training loop; returns the summary also written to ``out/summary.json``.
+
+    ``init_from``: a checkpoint of this script to continue from (its tokenizer and weights; ``dims``
+    is ignored) — the second, completion-only phase (``cfg.middle_only``) starts from the first.
+    """
     import torch
     from tokenizers import Tokenizer
     from transformers import Qwen3NextForCausalLM
@@ -300,14 +325,25 @@ def train(out: Path, seed: int = 0, steps: int | None = None, minutes: float | N
              sum(p.size for p in train_pkgs) / 1e6, ", ".join(p.name for p in held_pkgs),
              sum(p.size for p in held_pkgs) / 1e6)
     tok_dir = out / "tokenizer"
-    train_tokenizer(train_pkgs, tok_dir, dims.vocab_size)
+    if init_from is not None:
+        tok_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            (tok_dir / name).write_bytes((Path(init_from) / name).read_bytes())
+    else:
+        train_tokenizer(train_pkgs, tok_dir, dims.vocab_size)
     tokenizer = Tokenizer.from_file(str(tok_dir / "tokenizer.json"))
     log.info("tokenizer: %d entries (%.1f s since start)", tokenizer.get_vocab_size(), time.time() - t_start)
 
     if not fastdelta.installed():  # a second run in one process (tests) has checked already
         fastdelta.check_against_reference()
         fastdelta.install()
-    model = Qwen3NextForCausalLM(dims.config())
+    if init_from is not None:
+        model = Qwen3NextForCausalLM.from_pretrained(init_from, dtype=torch.float32)
+        model.train()
+        dims = ModelDims(**{k: getattr(model.config, k, v) for k, v in asdict(dims).items()})
+        log.info("continuing from %s%s", init_from, " (loss on FIM middles only)" if cfg.middle_only else "")
+    else:
+        model = Qwen3NextForCausalLM(dims.config())
     n_params = sum(p.numel() for p in model.parameters())
     per_expert = 3 * dims.hidden_size * dims.moe_intermediate_size
     n_active = n_params - dims.num_hidden_layers * (dims.num_experts - dims.num_experts_per_tok) * per_expert
@@ -381,7 +417,7 @@ def train(out: Path, seed: int = 0, steps: int | None = None, minutes: float | N
     model.eval().save_pretrained(ckpt)
     for name in ("tokenizer.json", "tokenizer_config.json"):
         (ckpt / name).write_bytes((tok_dir / name).read_bytes())
-    summary = {"steps": step, "planned_steps": total, "tokens": tokens_seen, "skipped_steps": skipped, "wall_s": time.time() - t_start, "params": n_params,
+    summary = {"init_from": str(init_from) if init_from else None, "steps": step, "planned_steps": total, "tokens": tokens_seen, "skipped_steps": skipped, "wall_s": time.time() - t_start, "params": n_params,
                "active_params": n_active, "seed": seed, "dims": asdict(dims), "train": asdict(cfg),
                "final": {k: v for k, v in entry.items() if k.startswith("held_")},
                "python": sys.version.split()[0], "torch": torch.__version__}
@@ -400,10 +436,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stop-after-minutes", type=float, default=None,
                     help="safety stop: save and end when this wall time is passed, even mid-schedule")
     ap.add_argument("--stdlib", type=Path, default=None, help="standard library folder (default: this interpreter's)")
+    ap.add_argument("--init-from", type=Path, default=None,
+                    help="continue from this checkpoint (OUT/checkpoint of an earlier run) with its tokenizer")
+    ap.add_argument("--middle-only", action="store_true",
+                    help="completion phase: FIM documents only, loss on the middles only")
+    ap.add_argument("--peak-lr", type=float, default=None, help=f"peak learning rate (default {TrainConfig.peak_lr})")
     args = ap.parse_args(argv)
+    cfg = TrainConfig(middle_only=args.middle_only,
+                      **({"peak_lr": args.peak_lr} if args.peak_lr is not None else {}))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
     summary = train(args.out, seed=args.seed, steps=args.steps, minutes=args.minutes, stdlib=args.stdlib,
-                    stop_after_minutes=args.stop_after_minutes)
+                    stop_after_minutes=args.stop_after_minutes, cfg=cfg, init_from=args.init_from)
     print(json.dumps({k: summary[k] for k in ("steps", "planned_steps", "tokens", "wall_s", "params", "final")}))
     return 0
 

@@ -73,6 +73,29 @@ def test_batches_pack_whole_documents(fake_stdlib, tmp_path):
     assert real_tokens / (10 * 3 * 256) > 0.85
 
 
+def test_middle_only_batches_train_on_fim_middles(fake_stdlib, tmp_path):
+    """The completion phase: every document is FIM, and only its middle and end token carry loss."""
+    packages, _ = corpus.split_packages(corpus.load_packages(fake_stdlib), HELD)
+    tok = _tokenizer(packages, tmp_path)
+    cfg = train.TrainConfig(seq_len=256, batch_size=2, sample_chars=700, middle_only=True)
+    batches = train.Batches(packages, tok, cfg, seed=5)
+    eot, repo, middle = (tok.token_to_id(t) for t in (corpus.ENDOFTEXT, corpus.REPO_NAME, corpus.FIM_MIDDLE))
+    supervised = 0
+    for _ in range(6):
+        x, y = batches.next()
+        for row, labels in zip(x.tolist(), y.tolist()):
+            starts = [i for i, t in enumerate(row) if t == repo]
+            ends = [i for i, t in enumerate(row) if t == eot and i > starts[0]][:len(starts)]
+            for start, end in zip(starts, ends):
+                doc, doc_labels = row[start:end + 1], labels[start:end + 1]
+                assert doc.count(middle) == 1  # FIM only (no plain document)
+                k = doc.index(middle)
+                assert all(lab == -100 for lab in doc_labels[:k + 1])
+                assert doc_labels[k + 1:] == doc[k + 1:] and doc_labels[-1] == eot
+                supervised += len(doc) - k - 1
+    assert supervised > 0
+
+
 def test_prefetcher_hands_out_the_same_batches(fake_stdlib, tmp_path):
     packages, _ = corpus.split_packages(corpus.load_packages(fake_stdlib), HELD)
     tok = _tokenizer(packages, tmp_path)
@@ -119,6 +142,15 @@ def test_tiny_end_to_end_run_exports_and_generates(fake_stdlib, tmp_path):
     stats = session.last_stats
     assert stats.prompt_tokens == len(ids) and len(tokens) == stats.generated_tokens <= 5
     assert stats.stop_reason in ("stop_token", "max_new_tokens")
+
+    # the completion phase continues from that checkpoint with its tokenizer and dims
+    phase2 = train.train(tmp_path / "phase2", seed=1, steps=2, cfg=train.TrainConfig(**{
+        **cfg.__dict__, "middle_only": True}), stdlib=fake_stdlib, held_out=HELD, init_from=ckpt)
+    assert phase2["init_from"] == str(ckpt) and phase2["params"] == summary["params"] and phase2["steps"] == 2
+    assert phase2["dims"]["hidden_size"] == 64
+    assert (tmp_path / "phase2" / "checkpoint" / "tokenizer.json").read_bytes() == (ckpt / "tokenizer.json").read_bytes()
+    before = (ckpt / "model.safetensors").read_bytes()
+    assert (tmp_path / "phase2" / "checkpoint" / "model.safetensors").read_bytes() != before
 
 
 def test_non_finite_steps_are_skipped_then_abort(fake_stdlib, tmp_path, monkeypatch):
