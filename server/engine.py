@@ -20,11 +20,11 @@ import hashlib
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from qcn.model.backend import Backend, CancelToken, GenerationRequest, GenerationStats
 from qcn.model.prompt import ContextPiece, FimInput, PromptBuilder, PromptLimits
-from qcn.server.postprocess import Cursor, StopRule, finalize
+from qcn.server.postprocess import Cursor, StopRule, finalize, healable_space
 from qcn.server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -147,16 +147,26 @@ class CompletionEngine:
         limits = self.limits(settings)
         pieces, described = self._context(path, text, line, utf16_len(line_prefix), offset, index, limits)
         t_ctx = time.perf_counter()
-        prompt = self.builder.build(FimInput(path, text[:offset], text[offset:], pieces, repo_name), limits)
+        # Whitespace healing: byte-level BPE tokenizers (Qwen's included) attach a space to the
+        # word after it (" total"), so a prompt ending in "return " ends on a lone-space token the
+        # model rarely saw there (the demo model answered it with end-of-text). The spaces typed
+        # after code on the cursor's line go to the model to write instead, and come off its answer.
+        heal = healable_space(line_prefix)
+        model_cursor = replace(cursor, line_prefix=line_prefix[:len(line_prefix) - len(heal)]) if heal else cursor
+        prompt = self.builder.build(FimInput(path, text[:offset - len(heal)], text[offset:], pieces, repo_name), limits)
         t_prompt = time.perf_counter()
 
         request = GenerationRequest(prompt.ids, settings.max_new_tokens, key,
-                                    snapshot_at=prompt.snapshot_at, stop=StopRule(cursor))
+                                    snapshot_at=prompt.snapshot_at, stop=StopRule(model_cursor))
         generated = "".join(tok.text for tok in self.backend.stream(request, cancel))
         stats: GenerationStats | None = self.backend.last_stats(key)
         t_end = time.perf_counter()
 
-        completion = finalize(generated, cursor)
+        completion = finalize(generated, model_cursor)
+        if completion is not None and heal:
+            # what the user typed must be what the model wrote first; otherwise the answer does not fit
+            completion = completion[len(heal):] if completion.startswith(heal) else None
+            completion = completion if completion and completion.strip() else None
         result.completion = completion
         result.insert_text = self._insert_text(completion, cursor) if completion else ""
         result.context = described

@@ -201,6 +201,20 @@ class StopRule:
         return completion_end(text, self.cursor) is not None
 
 
+def healable_space(line_prefix: str) -> str:
+    """The spaces and tabs the cursor's line ends with after code ("return ", "x = "), or "".
+
+    Byte-level BPE attaches a space to the word that follows it, so a prompt that ends in one
+    ends on a token boundary the model seldom saw: the engine leaves these characters for the
+    model to write (and checks that it did). Indentation alone is left as it is: a line start
+    is where FIM middles begin in training.
+    """
+    body = line_prefix.rstrip(" \t")
+    if not body.strip() or body == line_prefix:
+        return ""
+    return line_prefix[len(body):]
+
+
 def finalize(text: str, cursor: Cursor) -> str | None:
     """The completion to show, or None when it adds nothing."""
     end = completion_end(text, cursor)

@@ -90,3 +90,13 @@ def test_stop_is_decided_once_the_line_shows_its_indent():
     cursor = Cursor("def f():", "", ())
     assert completion_end("\n    return 1\nd", cursor) == len("\n    return 1")
     assert completion_end("\n    return 1\n  ", cursor) is None  # blank so far: may still be indented
+
+
+@pytest.mark.parametrize("line_prefix, heal", [
+    ("        return ", " "), ("x = \t ", " \t "), ("foo(a, ", " "),
+    ("        return", ""), ("        ", ""), ("", ""), ("\t", ""), ("x = 1", ""),
+])
+def test_healable_space_is_the_whitespace_typed_after_code(line_prefix, heal):
+    from qcn.server.postprocess import healable_space
+
+    assert healable_space(line_prefix) == heal
