@@ -165,8 +165,8 @@ class CompletionEngine:
         completion = finalize(generated, model_cursor)
         if completion is not None and heal:
             # what the user typed must be what the model wrote first; otherwise the answer does not fit
-            completion = completion[len(heal):] if completion.startswith(heal) else None
-            completion = completion if completion and completion.strip() else None
+            rest = completion[len(heal):] if completion.startswith(heal) else ""
+            completion = rest if rest.strip() else None
         result.completion = completion
         result.insert_text = self._insert_text(completion, cursor) if completion else ""
         result.context = described

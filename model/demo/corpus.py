@@ -34,6 +34,7 @@ import re
 import sysconfig
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 ENDOFTEXT = "<|endoftext|>"
@@ -85,16 +86,14 @@ class Package:
     def size(self) -> int:
         return sum(len(f.text) for f in self.files)
 
+    @cached_property
     def definition_index(self) -> dict[str, list[tuple[SourceFile, int]]]:
         """Name → (file, line index) of each file's definition of it; built once per package
         (the test suite alone has ~700 files: rescanning them for every sample would dominate)."""
-        index = self.__dict__.get("_definition_index")
-        if index is None:
-            index = {}
-            for f in self.files:
-                for name, line in definitions(f.text).items():
-                    index.setdefault(name, []).append((f, line))
-            self.__dict__["_definition_index"] = index
+        index: dict[str, list[tuple[SourceFile, int]]] = {}
+        for f in self.files:
+            for name, line in definitions(f.text).items():
+                index.setdefault(name, []).append((f, line))
         return index
 
 
@@ -244,7 +243,7 @@ def context_snippets(package: Package, current: SourceFile, used: set[str], rng:
                      budget: int) -> list[tuple[str, str]]:
     """Snippets of the package's other files: definitions of names in ``used``, then a file head."""
     candidates: list[tuple[str, str]] = []
-    index = package.definition_index()
+    index = package.definition_index
     for name in sorted(used):
         homes = [(f, line) for f, line in index.get(name, ()) if f.path != current.path]
         if len(name) <= 2 or not homes or len(homes) > MAX_DEFINING_FILES:

@@ -8,6 +8,8 @@ from qcn.model.backend import LocalBackend
 from qcn.server.engine import CompletionEngine, utf16_len
 from qcn.server.settings import Settings
 
+from test_fix import ScriptedModel  # (the model's answer given, its tokenizer real)
+
 SETTINGS = Settings(debounce_ms=0, max_new_tokens=24)
 
 
@@ -78,36 +80,6 @@ def test_range_covers_the_rest_of_the_line_in_utf16(tiny_model):
     assert r.start_character == 7 and r.end_character == utf16_len(head)
 
 
-class ScriptedBackend:
-    """The real backend's tokenizer and model info, with the model's answer scripted (engine unit test)."""
-
-    def __init__(self, real, answer: str):
-        self.real, self.answer, self.requests = real, answer, []
-        self.name = "scripted"
-
-    @property
-    def info(self):
-        return self.real.info
-
-    def encode(self, text):
-        return self.real.encode(text)
-
-    def decode(self, ids):
-        return self.real.decode(ids)
-
-    def stream(self, request, cancel=None):
-        from qcn.model.runtime import Token
-
-        self.requests.append(request)
-        for i, ch in enumerate(self.answer):
-            yield Token(i, ch)
-
-    def last_stats(self, key):
-        return None
-
-    def close(self):
-        pass
-
 
 @pytest.mark.parametrize("head, answer, expected", [
     ("        return ", " with_tax(discounted)", "with_tax(discounted)"),  # the space comes off the answer
@@ -123,10 +95,10 @@ def test_trailing_space_after_code_is_left_to_the_model(tiny_model, workspace, h
     lines = text.split("\n")
     lines[12] = head
     real = LocalBackend(tiny_model)
-    backend = ScriptedBackend(real, answer)
+    backend = ScriptedModel(real, answer)
     got = run(CompletionEngine(backend), "\n".join(lines), 12, head)
     assert got.completion == expected
-    prompt = real.decode(backend.requests[0].prompt_ids)
+    prompt = real.decode(backend.prompts[0])
     heal = healable_space(head)
     before_cursor = prompt.split("<|fim_suffix|>")[0]
     assert before_cursor.endswith(head[:len(head) - len(heal)]) and not (heal and before_cursor.endswith(head))
