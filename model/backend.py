@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from qcn.model.runtime import CancelToken, GenerationStats, ModelInfo, Runtime, Token
+from qcn.model.runtime import DEFAULT_CHECKPOINT_BYTES, CancelToken, GenerationStats, ModelInfo, Runtime, Token
 
 __all__ = ["Backend", "CancelToken", "GenerationRequest", "GenerationStats", "LocalBackend", "Token"]
 
@@ -25,6 +25,7 @@ class GenerationRequest:
     max_new_tokens: int
     session_key: str = "default"  # requests with the same key may reuse each other's prefix state
     snapshot_at: int | None = None  # end of the stable prefix (see FimPrompt.snapshot_at)
+    checkpoints: Sequence[tuple[int, str]] = ()  # (position, kind): where to save state (FimPrompt.checkpoints)
     stop_tokens: Collection[int] | None = None  # None: the model's end-of-text and FIM/file tokens
     stop: Callable[[str], bool] | None = None  # asked with the text so far after each token
 
@@ -51,11 +52,13 @@ class LocalBackend:
 
     name = "local"
 
-    # Each session holds a generator whose KV cache grows with the prompt (for Qwen3-Coder-Next
-    # on CPU ≈ 50 KB per token in the 12 attention layers, plus ~75 MB of DeltaNet state and a
-    # snapshot copy), so only the most recently used documents keep one.
-    def __init__(self, model_dir: str | Path, provider: str = "cpu", max_sessions: int = 2):
-        self.runtime = Runtime(model_dir, provider=provider, max_sessions=max_sessions)
+    # Each session holds a KV cache that grows with its prompt (for Qwen3-Coder-Next on CPU
+    # ≈ 48 KiB per token in the 12 attention layers) and two copies of the ~75 MB DeltaNet state;
+    # checkpoints live in one store bounded by ``checkpoint_bytes`` across all sessions.
+    def __init__(self, model_dir: str | Path, provider: str = "cpu", max_sessions: int = 4,
+                 checkpoints: bool = True, checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES):
+        self.runtime = Runtime(model_dir, provider=provider, max_sessions=max_sessions,
+                               checkpoints=checkpoints, checkpoint_bytes=checkpoint_bytes)
 
     @property
     def info(self) -> ModelInfo:
@@ -71,11 +74,15 @@ class LocalBackend:
         session = self.runtime.session(request.session_key)
         return session.generate(
             request.prompt_ids, request.max_new_tokens, snapshot_at=request.snapshot_at,
-            stop_tokens=request.stop_tokens, stop=request.stop, cancel=cancel,
+            checkpoints=request.checkpoints, stop_tokens=request.stop_tokens, stop=request.stop, cancel=cancel,
         )
 
     def last_stats(self, session_key: str) -> GenerationStats | None:
-        return self.runtime.session(session_key).last_stats
+        return self.runtime.last_stats(session_key)
+
+    def checkpoint_stats(self) -> dict[str, int]:
+        """The checkpoint store's counters and sizes ({} when checkpoints are off)."""
+        return self.runtime.checkpoint_stats()
 
     def close(self) -> None:
         self.runtime.close()

@@ -1,26 +1,38 @@
-"""Running an exported model with onnxruntime-genai: streaming, cancellation, prefix reuse.
+"""Running an exported model: streaming, cancellation, and prefix reuse through checkpoints.
 
 ``Runtime`` loads a model folder written by ``qcn export`` once and hands out
-``Session`` objects. A session keeps one ``og.Generator`` alive between
-requests. A hybrid DeltaNet/attention model's recurrent state cannot be cut
-back to an arbitrary length: onnxruntime-genai 0.18 restores exactly one
-snapshot (``Generator.snapshot_state()`` then ``rewind_to(n)``), taken at
-length n. So a request names where its stable part ends (``snapshot_at``);
-while later prompts share those tokens, the session rewinds there and reads
-only the new tail.
+``Session`` objects, one per document (``key``). Two ways to run it:
+
+* ``checkpoints=True`` (the default on CPU): the graph runs in
+  ``onnxruntime.InferenceSession`` driven by ``qcn.model.checkpoints``. A
+  request names the prompt's structural boundaries (end of the repository
+  context, line-aligned points in the prefix window, before
+  ``<|fim_suffix|>``, at ``<|fim_middle|>``); the state there is saved in a
+  store bounded by bytes, and the next request starts from the longest saved
+  state whose tokens begin its prompt — of its own document, or of another
+  (the KV rows are copied). Moving to another line re-reads only what changed.
+* ``checkpoints=False`` (and other execution providers, whose state would
+  round-trip through the host here): onnxruntime-genai's ``Generator``, which
+  restores exactly one snapshot (``snapshot_state()`` then ``rewind_to(n)``).
+  A prompt that differs before ``snapshot_at`` is read from token 0.
+
+The export stays an ordinary onnxruntime-genai folder either way; the
+tokenizer is always the folder's own ``tokenizer.json`` through
+onnxruntime-genai's tokenizer.
 
 Threads: a ``Runtime`` may be shared by any number of threads. A ``Session``
 serialises its own requests with a lock; different sessions run concurrently
 (ONNX Runtime sessions are safe for concurrent runs). ``CancelToken.cancel()``
 may be called from any thread: the decode loop checks it between tokens and
-the prefill between chunks of ``prefill_chunk`` tokens.
+the prefill between chunks of at most ``prefill_chunk`` tokens.
 
-Memory: the weights are mapped once per ``Runtime``. Each live session holds
-a generator whose state is the fixed-size DeltaNet state (conv + recurrent
-matrices of the linear-attention layers) plus a KV cache that grows with the
-sequence in the attention layers, and — after ``snapshot_at`` — one saved copy
-of that state. ``Runtime.max_sessions`` bounds how many sessions stay alive
-(least recently used are closed first).
+Memory: the weights are loaded once per ``Runtime``. In checkpoint mode each
+live session holds a KV buffer that grows with its sequence in the attention
+layers and two copies of the fixed-size DeltaNet state; checkpoints hold one
+more copy of that state each, in one store bounded by ``checkpoint_bytes``.
+In snapshot mode each session holds a generator and, after ``snapshot_at``,
+one saved copy of its state. ``max_sessions`` bounds the live sessions (least
+recently used are closed first).
 """
 
 from __future__ import annotations
@@ -75,6 +87,8 @@ class GenerationStats:
     total_s: float = 0.0
     stop_reason: str = ""  # "stop_token" | "stop_rule" | "max_new_tokens" | "context_full" | "cancelled"
     snapshot_at: int | None = None
+    restored_from: str = ""  # checkpoint mode: "live", "checkpoint:KIND", "other:KIND" (another document's) or ""
+    checkpoints_saved: int = 0
 
 
 @dataclass(frozen=True)
@@ -126,11 +140,15 @@ def _physical_cores() -> int:
         return os.cpu_count() or 1
 
 
+DEFAULT_CHECKPOINT_BYTES = 1 << 30  # 13 checkpoints of Qwen3-Coder-Next's DeltaNet state; thousands of a small model's
+
+
 class Runtime:
     """A loaded model: tokenizer, special tokens and sessions with prefix reuse."""
 
     def __init__(self, model_dir: str | Path, provider: str = "cpu", max_sessions: int = 4,
-                 prefill_chunk: int = 2048, threads: int | None = None):
+                 prefill_chunk: int = 2048, threads: int | None = None, checkpoints: bool = True,
+                 checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES):
         import onnxruntime_genai as og
 
         self._og = og
@@ -139,9 +157,24 @@ class Runtime:
         if provider not in PROVIDERS:
             raise ModelLoadError(f"unknown execution provider {provider!r} (choose from {', '.join(PROVIDERS)})")
         self.threads = threads or _physical_cores()
-        self.model, used, reason = self._load(path, provider)
+        self.model = None  # onnxruntime-genai's model, in snapshot mode only
+        self.driver = None  # qcn.model.checkpoints.OrtDriver, in checkpoint mode only
+        used, reason = provider, None
+        if checkpoints and provider != "cpu":
+            reason = self._provider_unavailable(provider)
+            if reason is not None:  # the provider is not there at all: CPU with checkpoints
+                log.warning("%s; falling back to CPU", reason)
+                used = "cpu"
+            else:
+                log.info("checkpoints keep their state in host memory: on %s qcn uses onnxruntime-genai's "
+                         "single snapshot instead", provider)
+        if checkpoints and used == "cpu":
+            self.driver = self._load_driver(path, config)
+        else:
+            self.model, used, reason = self._load(path, provider)
+        self.mode = "checkpoints" if self.driver is not None else "snapshot"
         try:
-            self.tokenizer = og.Tokenizer(self.model)
+            self.tokenizer = og.Tokenizer(self.model) if self.model is not None else og.Tokenizer(str(path))
         except Exception as exc:  # onnxruntime-genai raises RuntimeError with the tokenizer's message
             raise ModelLoadError(f"cannot load the tokenizer of {path}: {exc}") from exc
         meta_path = path / "qcn_model.json"
@@ -155,13 +188,38 @@ class Runtime:
             eos_token_ids=tuple(eos if isinstance(eos, list) else [eos]),
             special_token_ids=self._special_ids(), metadata=metadata,
         )
+        if self.driver is not None:
+            self.driver.store.budget_bytes = int(checkpoint_bytes)
         self.max_sessions = max_sessions
         self.prefill_chunk = prefill_chunk
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._sessions: OrderedDict[str, SnapshotSession | CheckpointSession] = OrderedDict()
         self._lock = threading.Lock()
-        log.info("loaded %s on %s%s", path, used, f" (fallback: {reason})" if reason else "")
+        log.info("loaded %s on %s (%s)%s", path, used, self.mode, f" (fallback: {reason})" if reason else "")
+
+    @staticmethod
+    def _provider_unavailable(provider: str) -> str | None:
+        """Why ``provider`` cannot run here at all, or None when its onnxruntime-genai package is present."""
+        import onnxruntime_genai as og
+
+        check = {"cuda": "is_cuda_available", "dml": "is_dml_available", "webgpu": "is_webgpu_available"}[provider]
+        try:
+            if getattr(og, check)():
+                return None
+        except Exception:  # noqa: BLE001 - a broken provider library is "unavailable" too
+            pass
+        return f"{provider} unavailable: this onnxruntime-genai build has no {provider} support"
+
+    def _load_driver(self, path: Path, config: dict):
+        from qcn.model.checkpoints import OrtDriver
+
+        filename = config["model"]["decoder"]["filename"]
+        try:
+            return OrtDriver(str(path / filename), self.threads, DEFAULT_CHECKPOINT_BYTES)
+        except Exception as exc:
+            raise ModelLoadError(f"cannot load {path / filename}: {str(exc).strip() or type(exc).__name__}") from exc
 
     def _load(self, path: Path, provider: str):
+        """onnxruntime-genai's model on ``provider``, falling back to CPU with the reason."""
         og = self._og
 
         def build(p: str):
@@ -210,31 +268,121 @@ class Runtime:
         return frozenset(self.info.eos_token_ids) | frozenset(self.info.special_token_ids.values())
 
     # --- sessions -----------------------------------------------------------------
-    def session(self, key: str = "default") -> Session:
-        """The live session for ``key`` (created on first use; least recently used ones are closed)."""
+    def _new_session(self, key: str):
+        return CheckpointSession(self, key) if self.driver is not None else SnapshotSession(self, key)
+
+    def session(self, key: str = "default") -> SnapshotSession | CheckpointSession:
+        """The live session for ``key`` (created on first use; least recently used ones are closed).
+
+        A closed session's lane is cut first (under the store lock), so nothing can restore from it;
+        it is closed after the runtime lock is released, so a busy session does not stall others.
+        """
+        evicted = []
         with self._lock:
             s = self._sessions.get(key)
             if s is None:
-                s = self._sessions[key] = Session(self, key)
+                s = self._sessions[key] = self._new_session(key)
                 while len(self._sessions) > self.max_sessions:
                     _, old = self._sessions.popitem(last=False)
-                    old.close()
+                    old.retire()
+                    evicted.append(old)
             self._sessions.move_to_end(key)
-            return s
+        for old in evicted:
+            old.close()
+        return s
+
+    def last_stats(self, key: str) -> GenerationStats | None:
+        """Statistics of the last request of session ``key``, without creating or touching it."""
+        with self._lock:
+            s = self._sessions.get(key)
+        return None if s is None else s.last_stats
+
+    def lanes(self) -> list:
+        with self._lock:
+            return [s.lane for s in self._sessions.values() if isinstance(s, CheckpointSession)]
+
+    def checkpoint_stats(self) -> dict[str, int]:
+        """The checkpoint store's counters and sizes ({} in snapshot mode)."""
+        if self.driver is None:
+            return {}
+        out = self.driver.store.summary()
+        lanes = self.lanes()
+        out["lanes"] = len(lanes)
+        out["kv_bytes"] = sum(lane.kv_bytes for lane in lanes)
+        out["state_bytes_per_checkpoint"] = self.driver.layout.state_bytes
+        return out
 
     def generate(self, prompt_ids: Sequence[int], max_new_tokens: int, **kwargs) -> Iterator[Token]:
-        """One-off generation in a throw-away session (no prefix reuse)."""
-        return Session(self, "oneoff").generate(prompt_ids, max_new_tokens, **kwargs)
+        """One-off generation in a throw-away session (no reuse; its checkpoints are not kept)."""
+        session = self._new_session("oneoff")
+        kwargs.pop("checkpoints", None)
+        kwargs.pop("snapshot_at", None)
+
+        def run():
+            try:
+                yield from session.generate(prompt_ids, max_new_tokens, **kwargs)
+            finally:
+                session.close()
+        return run()
 
     def close(self) -> None:
         with self._lock:
-            for s in self._sessions.values():
-                s.close()
+            sessions = list(self._sessions.values())
             self._sessions.clear()
+        for s in sessions:
+            s.retire()
+            s.close()
 
 
-class Session:
-    """One generator kept alive for prefix reuse; requests on it run one at a time."""
+def _decode(runtime: Runtime, stats: GenerationStats, t0: float, next_token: Callable[[], int],
+            position: Callable[[], int], max_new_tokens: int, stop_ids: Collection[int],
+            stop: Callable[[str], bool] | None, cancel: CancelToken | None) -> Iterator[Token]:
+    """The greedy decode loop both session kinds share: stop tokens, stop rule, limits, cancellation.
+
+    ``next_token()`` computes the next token id; ``position()`` is where it would go.
+    """
+    stream = runtime.tokenizer.create_stream()
+    text: list[str] = []
+    t_decode = time.perf_counter()
+    try:
+        while True:
+            if cancel is not None and cancel.cancelled:
+                stats.stop_reason = "cancelled"
+                break
+            if stats.generated_tokens >= max_new_tokens:
+                stats.stop_reason = "max_new_tokens"
+                break
+            if position() >= runtime.info.context_length:
+                stats.stop_reason = "context_full"
+                break
+            tok = next_token()
+            if stats.generated_tokens == 0:
+                stats.first_token_s = time.perf_counter() - t0
+            if tok in stop_ids:
+                stats.stop_reason = "stop_token"
+                break
+            stats.generated_tokens += 1
+            piece = stream.decode(tok)
+            text.append(piece)
+            yield Token(tok, piece)
+            if stop is not None and stop("".join(text)):
+                stats.stop_reason = "stop_rule"
+                break
+    finally:
+        stats.decode_s = time.perf_counter() - t_decode
+
+
+def _check_prompt(runtime: Runtime, prompt_ids: Sequence[int]) -> list[int]:
+    prompt = [int(t) for t in prompt_ids]
+    if not prompt:
+        raise ValueError("empty prompt")
+    if len(prompt) >= runtime.info.context_length:
+        raise ValueError(f"prompt of {len(prompt)} tokens does not fit the context ({runtime.info.context_length})")
+    return prompt
+
+
+class SnapshotSession:
+    """onnxruntime-genai: one generator kept alive, one snapshot; requests on it run one at a time."""
 
     def __init__(self, runtime: Runtime, key: str):
         self.runtime, self.key = runtime, key
@@ -248,6 +396,9 @@ class Session:
     def snapshot_length(self) -> int | None:
         """Where the saved state sits (in tokens), or None without a snapshot."""
         return None if self._snapshot is None else len(self._snapshot)
+
+    def retire(self) -> None:
+        """Nothing to unpublish: a generator's snapshot is only ever used by its own session."""
 
     def close(self) -> None:
         with self._lock:
@@ -323,6 +474,7 @@ class Session:
         max_new_tokens: int,
         *,
         snapshot_at: int | None = None,
+        checkpoints: Sequence[tuple[int, str]] = (),
         stop_tokens: Collection[int] | None = None,
         stop: Callable[[str], bool] | None = None,
         cancel: CancelToken | None = None,
@@ -332,15 +484,11 @@ class Session:
         ``snapshot_at``: the length of the stable prefix; the state there is saved so the next
         prompt that starts with the same tokens only reads what follows. ``stop_tokens``
         (default: the runtime's end-of-text and FIM/file tokens) end generation without being
-        yielded; ``stop(text_so_far)`` is asked after each token and ends generation when true
+        yielded; ``checkpoints`` are ignored here (one snapshot only); ``stop(text_so_far)`` is asked after each token and ends generation when true
         (that token is yielded first). Statistics land in ``self.last_stats``.
         """
-        prompt = [int(t) for t in prompt_ids]
-        if not prompt:
-            raise ValueError("empty prompt")
+        prompt = _check_prompt(self.runtime, prompt_ids)
         info = self.runtime.info
-        if len(prompt) >= info.context_length:
-            raise ValueError(f"prompt of {len(prompt)} tokens does not fit the context ({info.context_length})")
         stop_ids = self.runtime.stop_token_ids if stop_tokens is None else frozenset(stop_tokens)
         with self._lock:
             stats = GenerationStats(prompt_tokens=len(prompt), snapshot_at=snapshot_at)
@@ -351,37 +499,119 @@ class Session:
                     stats.stop_reason = "cancelled"
                     return
                 stats.prefill_s = time.perf_counter() - t0
-                stream = self.runtime.tokenizer.create_stream()
-                text = []
-                t_decode = time.perf_counter()
-                while True:
-                    if cancel is not None and cancel.cancelled:
-                        stats.stop_reason = "cancelled"
-                        break
-                    if stats.generated_tokens >= max_new_tokens:
-                        stats.stop_reason = "max_new_tokens"
-                        break
-                    if len(self._tokens) >= info.context_length:
-                        stats.stop_reason = "context_full"
-                        break
+
+                def next_token() -> int:
                     self._generator.generate_next_token()
                     tok = int(self._generator.get_next_tokens()[0])
                     self._tokens.append(tok)
-                    if stats.generated_tokens == 0:
-                        stats.first_token_s = time.perf_counter() - t0
-                    if tok in stop_ids:
-                        stats.stop_reason = "stop_token"
-                        break
-                    stats.generated_tokens += 1
-                    piece = stream.decode(tok)
-                    text.append(piece)
-                    yield Token(tok, piece)
-                    if stop is not None and stop("".join(text)):
-                        stats.stop_reason = "stop_rule"
-                        break
-                stats.decode_s = time.perf_counter() - t_decode
+                    return tok
+
+                yield from _decode(self.runtime, stats, t0, next_token, lambda: len(self._tokens),
+                                   max_new_tokens, stop_ids, stop, cancel)
             except Exception:
                 self._reset()  # never reuse a generator whose state is unknown
                 raise
             finally:
                 stats.total_s = time.perf_counter() - t0
+
+
+class CheckpointSession:
+    """One document's lane in the checkpoint tree; requests on it run one at a time."""
+
+    def __init__(self, runtime: Runtime, key: str):
+        self.runtime, self.key = runtime, key
+        self._lock = threading.Lock()
+        self.lane = runtime.driver.new_lane(key)
+        self.last_stats: GenerationStats | None = None
+
+    @property
+    def snapshot_length(self) -> int | None:
+        """The longest checkpoint on this document's lane (None without one)."""
+        return max(self.lane.checkpoints, default=None)
+
+    def retire(self) -> None:
+        """Withdraw this lane's checkpoints from the store (other documents can no longer restore them)."""
+        self.runtime.driver.store.close_lane(self.lane)
+
+    def close(self) -> None:
+        with self._lock:
+            self.runtime.driver.store.close_lane(self.lane)
+            self.lane.reset()
+
+    def generate(
+        self,
+        prompt_ids: Sequence[int],
+        max_new_tokens: int,
+        *,
+        snapshot_at: int | None = None,
+        checkpoints: Sequence[tuple[int, str]] = (),
+        stop_tokens: Collection[int] | None = None,
+        stop: Callable[[str], bool] | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[Token]:
+        """Stream the greedy continuation of ``prompt_ids``, starting from the best saved state.
+
+        ``checkpoints``: (position, kind) pairs where the state is saved on the way through the
+        prompt; ``snapshot_at`` is one more (kind "snapshot"). Everything else as in
+        ``SnapshotSession.generate``. Statistics land in ``self.last_stats``.
+        """
+        prompt = _check_prompt(self.runtime, prompt_ids)
+        marks = {int(p): kind for p, kind in checkpoints if 0 < int(p) <= len(prompt)}
+        if snapshot_at is not None and 0 < snapshot_at <= len(prompt):
+            marks.setdefault(int(snapshot_at), "snapshot")
+        stop_ids = self.runtime.stop_token_ids if stop_tokens is None else frozenset(stop_tokens)
+        driver = self.runtime.driver
+        store = driver.store
+        with self._lock:
+            lane = self.lane
+            if lane.closed:  # evicted while this request waited: start a new lane for this document
+                lane = self.lane = driver.new_lane(self.key)
+            stats = GenerationStats(prompt_tokens=len(prompt), snapshot_at=snapshot_at)
+            self.last_stats = stats
+            t0 = time.perf_counter()
+            ids = np.asarray(prompt, dtype=np.int64)
+            try:
+                if cancel is not None and cancel.cancelled:
+                    stats.stop_reason = "cancelled"
+                    return
+                source, length, cp = store.best(lane, ids, [lane, *self.runtime.lanes()])
+                if length == 0:
+                    store.cut(lane, 0)
+                    lane.reset()
+                    store.stats.misses += 1
+                else:
+                    driver.restore(lane, source, length, cp)
+                    store.stats.hits += 1
+                    stats.restored_from = ("live" if cp is None else
+                                           f"checkpoint:{cp.kind}" if source is lane else f"other:{cp.kind}")
+                stats.reused_tokens = length
+                for end in driver.plan(length, len(prompt), list(marks), self.runtime.prefill_chunk):
+                    if cancel is not None and cancel.cancelled:
+                        stats.stop_reason = "cancelled"  # the lane stays valid at what it has read
+                        stats.prefilled_tokens = lane.length - length
+                        return
+                    driver.run(lane, ids[lane.length:end])
+                    if end in marks and store.save(lane, marks[end]) is not None:
+                        stats.checkpoints_saved += 1
+                stats.prefilled_tokens = len(prompt) - length
+                stats.prefill_s = time.perf_counter() - t0
+                pending: list[int] = []
+
+                def next_token() -> int:
+                    logits = driver.run(lane, np.asarray(pending, dtype=np.int64)) if pending else lane.logits
+                    tok = int(np.argmax(logits))
+                    pending[:] = [tok]
+                    return tok
+
+                yield from _decode(self.runtime, stats, t0, next_token, lambda: lane.length + len(pending),
+                                   max_new_tokens, stop_ids, stop, cancel)
+            except BaseException as exc:
+                if not isinstance(exc, GeneratorExit):
+                    store.cut(lane, 0)  # never reuse a lane whose state is unknown
+                    lane.reset()
+                raise
+            finally:
+                stats.total_s = time.perf_counter() - t0
+
+
+Session = CheckpointSession  # the default kind; SnapshotSession is onnxruntime-genai's one-snapshot path
