@@ -3,17 +3,29 @@
 Layout (shared/DESIGN.md §2)::
 
     <|repo_name|>{repo}\\n
-    <|file_sep|>{path}\\n{context text}\\n          ← stable context, least relevant first
-    <|file_sep|>{path}\\n{context text}\\n          ← volatile context (recent edits, similar code)
-    <|file_sep|>{current path}\\n
-    <|fim_prefix|>{prefix window, up to the start of the cursor's line}
+    <|file_sep|>{path}\\n{repository map}\\n        ← same for every file of the repository
+    <|file_sep|>{path}\\n{outline}\\n               ← same for every cursor in this file
+    <|file_sep|>{path}\\n{definition}\\n            ← what the code around the cursor uses
+    <|file_sep|>{path}\\n{recent edit, similar}\\n  ← volatile
+    <|file_sep|>{current path}\\n                    ← checkpoint "context"
+    <|fim_prefix|>{block}{block}…{block}           ← checkpoints "prefix" between blocks
+                                                   ← checkpoint "prefix_end"
     <|fim_suffix|>{suffix window, from the cursor}
-    <|fim_middle|>                                 ← snapshot_at: the state here is saved
+    <|fim_middle|>                                 ← snapshot_at, checkpoint "fim_middle"
     {the cursor's line up to the cursor}           ← re-read on each keystroke
 
-While the user types on one line, everything before ``snapshot_at`` stays the
-same (typing inserts at the cursor, so the suffix does not move), and the
-runtime only reads the tail. Special tokens are placed by id, never by
+Context pieces go in order of how long they stay the same (a class of pieces
+each), so the checkpoint after a class survives whatever changes after it; the
+most relevant pieces still sit nearest the current file. The prefix window
+starts at an *anchor* line that stays put while the cursor moves (the caller
+passes back ``FimPrompt.prefix_start``): moving down a line extends the window
+and moving up shortens it, so the state saved before ``<|fim_suffix|>`` or
+between blocks of the window is still a prefix of the next prompt. The window
+is encoded in blocks cut only where the tokenizer would cut anyway (checked by
+encoding the two lines around each cut), so the tokens are exactly those of the
+window encoded as one text. While the user types on one line, everything
+before ``snapshot_at`` stays the same (typing inserts at the cursor, so the
+suffix does not move), and the runtime only reads the tail. Special tokens are placed by id, never by
 encoding their text, so text that happens to spell ``<|file_sep|>`` cannot
 forge structure. Token counts are exact: every piece is encoded with the
 model's tokenizer (cached per piece) and the prompt is the concatenation of
@@ -27,6 +39,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 FIM_TOKENS = ("<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|file_sep|>", "<|repo_name|>")
+# Context classes, most stable first (ContextPiece.source → class); unknown sources count as "code".
+CONTEXT_CLASSES = ("repo_map", "outline", "code", "volatile")
+_CLASS_OF = {"repo_map": 0, "outline": 1, "recent_edit": 3, "similar": 3}
+BLOCK_TOKENS = 512  # the prefix window is cut into blocks of about this many tokens (a checkpoint each)
+ANCHOR_FILL = 0.8  # a new anchor leaves the window this full, so the cursor can move down a while …
+ANCHOR_KEEP = 0.5  # … and an old anchor is kept while the window stays at least this full
 
 
 class PromptError(Exception):
@@ -40,6 +58,7 @@ class ContextPiece:
     path: str
     text: str
     volatile: bool = False  # changes as the user types: placed after all stable pieces
+    source: str = ""  # the indexer's source (repo_map, outline, definition, …): decides the order
 
 
 @dataclass(frozen=True)
@@ -49,6 +68,7 @@ class FimInput:
     suffix: str  # the file's text after the cursor
     context: Sequence[ContextPiece] = ()  # ranked, most relevant first
     repo_name: str = ""
+    prefix_anchor: int | None = None  # where the prefix window started last time (FimPrompt.prefix_start)
 
 
 @dataclass(frozen=True)
@@ -68,6 +88,8 @@ class FimPrompt:
     prefix_chars: int = 0  # how much of the prefix above the line made it in
     suffix_chars: int = 0
     tokens: dict[str, int] = field(default_factory=dict)  # per part: context, file, tail
+    prefix_start: int = 0  # offset in FimInput.prefix where the window starts: pass it back as the anchor
+    checkpoints: list[tuple[int, str]] = field(default_factory=list)  # (position, kind) to save state at
 
 
 class _Cache:
@@ -95,6 +117,10 @@ class _Cache:
         return ids
 
 
+def _class(piece: ContextPiece) -> int:
+    return 3 if piece.volatile else _CLASS_OF.get(piece.source, 2)
+
+
 class PromptBuilder:
     """Builds FIM prompts for one model; keeps a cache of encoded pieces across requests."""
 
@@ -107,6 +133,7 @@ class PromptBuilder:
         self._raw_encode = encode
         self._special_texts = sorted(special_ids, key=len, reverse=True)
         self.encode = _Cache(self._encode_plain, cache_chars)
+        self._joints: dict[tuple[str, str], bool] = {}
 
     def _encode_plain(self, text: str) -> list[int]:
         """Encode ``text`` as text: a literal "<|file_sep|>" in a file must not become the special token.
@@ -147,7 +174,8 @@ class PromptBuilder:
 
         suffix_ids, suffix_text = self._window(request.suffix, min(limits.suffix_tokens, (budget - fixed) // 4), True)
         room = budget - fixed - len(suffix_ids)
-        prefix_ids, prefix_text = self._window(above, min(limits.prefix_tokens, room), False)
+        blocks, prefix_start = self._prefix_window(above, min(limits.prefix_tokens, room), request.prefix_anchor)
+        prefix_ids = [t for b in blocks for t in b]
         room -= len(prefix_ids)
 
         repo = [self._tok("<|repo_name|>"), *self.encode(f"{request.repo_name}\n")] if request.repo_name else []
@@ -163,27 +191,104 @@ class PromptBuilder:
                 room -= len(ids)
             else:
                 dropped += 1
-        # Stable before volatile; within each, the most relevant nearest the current file.
-        chosen.sort(key=lambda c: (c[1].volatile, -c[0]))
+        # Most stable class first; the repository map and outlines by path (a re-ranking must not
+        # reorder them), the rest most relevant nearest the current file.
+        chosen.sort(key=lambda c: (_class(c[1]), c[1].path if _class(c[1]) < 2 else "", -c[0]))
 
         ids = list(repo)
-        for _, _, piece_ids in chosen:
+        checkpoints: list[tuple[int, str]] = []
+        for i, (_, piece, piece_ids) in enumerate(chosen):
             ids += piece_ids
+            if i + 1 == len(chosen) or _class(chosen[i + 1][1]) != _class(piece):
+                checkpoints.append((len(ids), f"context:{CONTEXT_CLASSES[_class(piece)]}"))
         context_tokens = len(ids)
         ids += file_head
+        checkpoints.append((len(ids), "context"))
         ids.append(self._tok("<|fim_prefix|>"))
-        ids += prefix_ids
+        for i, block in enumerate(blocks):
+            ids += block
+            checkpoints.append((len(ids), "prefix" if i + 1 < len(blocks) else "prefix_end"))
         ids.append(self._tok("<|fim_suffix|>"))
         ids += suffix_ids
         ids.append(self._tok("<|fim_middle|>"))
         snapshot_at = len(ids)
+        checkpoints.append((snapshot_at, "fim_middle"))
         ids += tail_ids
         assert len(ids) <= budget
+        marks: dict[int, str] = {}
+        for pos, kind in checkpoints:  # one kind per position: the later (more specific) one
+            marks[pos] = kind
         return FimPrompt(
             ids=ids, snapshot_at=snapshot_at, tail=tail, context=[c[1] for c in chosen], context_dropped=dropped,
-            prefix_chars=len(prefix_text), suffix_chars=len(suffix_text),
+            prefix_chars=len(above) - prefix_start, suffix_chars=len(suffix_text),
             tokens={"context": context_tokens, "file": snapshot_at - context_tokens, "tail": len(tail_ids)},
+            prefix_start=prefix_start, checkpoints=sorted(marks.items()),
         )
+
+    def _prefix_window(self, above: str, max_tokens: int, anchor: int | None) -> tuple[list[list[int]], int]:
+        """Blocks of the lines above the cursor's line, from an anchor line start; and that anchor.
+
+        The previous anchor is kept while the window from it fits ``max_tokens`` and is at least
+        ``ANCHOR_KEEP`` full (or starts the file); otherwise a new one leaves it ``ANCHOR_FILL`` full
+        (the whole text when it fits).
+        """
+        if max_tokens <= 0 or not above:
+            return [], len(above)
+        if anchor is not None and 0 <= anchor < len(above) and (anchor == 0 or above[anchor - 1] == "\n"):
+            blocks = self._blocks(above[anchor:])
+            used = sum(map(len, blocks))
+            if used <= max_tokens and (anchor == 0 or used >= ANCHOR_KEEP * max_tokens):
+                return blocks, anchor
+        lines = above.splitlines(keepends=True)
+        costs = [len(self.encode(line)) for line in lines]
+        target = max_tokens if sum(costs) <= max_tokens else ANCHOR_FILL * max_tokens
+        start, used = len(lines), 0
+        while start > 0 and used + costs[start - 1] <= target:
+            start -= 1
+            used += costs[start]
+        while start < len(lines):  # per-line estimates can undercount a little: trim until it fits
+            offset = sum(len(line) for line in lines[:start])
+            blocks = self._blocks(above[offset:])
+            if sum(map(len, blocks)) <= max_tokens:
+                return blocks, offset
+            start += 1
+        return [], len(above)
+
+    def _blocks(self, text: str) -> list[list[int]]:
+        """``text`` (whole lines) encoded in blocks of about ``BLOCK_TOKENS``, cut only at safe joints.
+
+        Cuts are chosen from the start, so a window that grows at its end keeps its earlier blocks.
+        """
+        if not text:
+            return []
+        lines = text.splitlines(keepends=True)
+        pieces: list[str] = []
+        current: list[str] = []
+        count = 0
+        for i, line in enumerate(lines):
+            if current and count >= BLOCK_TOKENS and self._joint_safe(current[-1], line):
+                pieces.append("".join(current))
+                current, count = [], 0
+            current.append(line)
+            count += len(self.encode(line))
+        pieces.append("".join(current))
+        return [self.encode(p) for p in pieces]
+
+    def _joint_safe(self, before: str, after: str) -> bool:
+        """True when encoding ``before + after`` gives ``before``'s tokens then ``after``'s.
+
+        Byte-level BPE tokenizers split text with a regular expression first; a whitespace run can
+        join the end of one line to the next ("\\n    " with GPT-2's pattern, blank lines with
+        Qwen's), and there a cut would change the tokens.
+        """
+        key = (before, after)
+        safe = self._joints.get(key)
+        if safe is None:
+            safe = self._encode_plain(before + after) == self.encode(before) + self.encode(after)
+            if len(self._joints) > 100_000:
+                self._joints.clear()
+            self._joints[key] = safe
+        return safe
 
     def _window(self, text: str, max_tokens: int, from_start: bool) -> tuple[list[int], str]:
         """The longest run of whole lines next to the cursor that encodes to ≤ max_tokens.

@@ -111,12 +111,14 @@ class QcnServer(LanguageServer):
                         model_dir = str(default_model_dir())
                         self.tell(f"no model configured: using the embedded demo model ({model_dir})")
                     progress.report(f"loading {model_dir}")
-                    backend = LocalBackend(model_dir, provider=st.settings.execution_provider)
+                    backend = LocalBackend(model_dir, provider=st.settings.execution_provider,
+                                           checkpoints=st.settings.checkpoints,
+                                           checkpoint_bytes=st.settings.checkpoint_memory_mb << 20)
                     if backend.info.fallback_reason:
                         self.tell(f"{backend.info.fallback_reason}; running on CPU", types.MessageType.Warning, show=True)
                     st.engine = CompletionEngine(backend)
                     self.tell(f"model ready: {model_dir} on {backend.info.provider} "
-                              f"(context {backend.info.context_length} tokens)")
+                              f"(context {backend.info.context_length} tokens, {backend.runtime.mode})")
                 except (ModelLoadError, NoModelError) as exc:
                     st.model_error = str(exc)
                     self.tell(f"completions are disabled: {exc}", types.MessageType.Error, show=True)

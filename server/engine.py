@@ -10,8 +10,15 @@ Keystroke economics: the repository context for a line is computed once and
 kept while the user stays on that line and the rest of the file is unchanged,
 so the prompt up to ``<|fim_middle|>`` is identical from one keystroke to the
 next and the backend only reads the few tokens of the current line
-(``FimPrompt.snapshot_at``). A completion the user types through is served
-from the previous answer without asking the model (``reuse``).
+(``FimPrompt.snapshot_at``). When the cursor moves to another line the context
+is computed again, but the document keeps the context it already has unless
+the new one shows something the old one does not (a definition, a line of
+another file that changed): a re-ranking never changes the prompt. The prefix
+window keeps its anchor line (``FimPrompt.prefix_start``), so the prompt of
+the new line shares everything up to the window's last block with the old
+one, and the backend restores the checkpoint there (``FimPrompt.checkpoints``)
+instead of reading the prompt again. A completion the user types through is
+served from the previous answer without asking the model (``reuse``).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 
 from qcn.model.backend import Backend, CancelToken, GenerationRequest, GenerationStats
@@ -41,8 +49,11 @@ class CompletionResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     prompt_tokens: int = 0
     reused_tokens: int = 0
+    prefilled_tokens: int = 0  # prompt tokens actually read by the model for this request
+    restored_from: str = ""  # the backend's saved state it started from (live, checkpoint:KIND, other:KIND)
     stop_reason: str = ""
     from_cache: bool = False
+    checkpoint_store: dict = field(default_factory=dict)  # the store's counters after this request
 
 
 def utf16_to_index(line: str, character: int) -> int:
@@ -64,6 +75,24 @@ class _LineContext:
     key: tuple
     pieces: list[ContextPiece]
     described: list[dict]
+    lines: dict[str, frozenset[str]] = field(default_factory=dict)  # per path: the stable lines shown
+
+
+class _Bounded(OrderedDict):
+    """A dict that keeps only its ``limit`` most recently set entries (per-document caches)."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.limit:
+            self.popitem(last=False)
+
+
+_DOCUMENTS_KEPT = 64  # documents whose context, anchor and last answer are remembered
 
 
 @dataclass
@@ -81,9 +110,19 @@ class CompletionEngine:
     def __init__(self, backend: Backend):
         self.backend = backend
         self.builder = PromptBuilder(backend.encode, backend.info.special_token_ids)
-        self._line_context: dict[str, _LineContext] = {}
-        self._answers: dict[str, _Answer] = {}
+        self._line_context: _Bounded = _Bounded(_DOCUMENTS_KEPT)  # path → context of the last line asked
+        self._region_context: _Bounded = _Bounded(_DOCUMENTS_KEPT)  # path → context kept across lines
+        self._anchors: _Bounded = _Bounded(_DOCUMENTS_KEPT)  # session key → prefix window anchor
+        self._answers: _Bounded = _Bounded(_DOCUMENTS_KEPT)
         self._lock = threading.Lock()
+
+    def forget(self, key: str, path: str | None = None) -> None:
+        """Drop what is kept for a closed document."""
+        with self._lock:
+            for cache, k in ((self._answers, key), (self._anchors, key),
+                             (self._line_context, path), (self._region_context, path)):
+                if k is not None:
+                    cache.pop(k, None)
 
     def count_tokens(self, text: str) -> int:
         return len(self.builder.encode(text))
@@ -153,11 +192,16 @@ class CompletionEngine:
         # after code on the cursor's line go to the model to write instead, and come off its answer.
         heal = healable_space(line_prefix)
         model_cursor = replace(cursor, line_prefix=line_prefix[:len(line_prefix) - len(heal)]) if heal else cursor
-        prompt = self.builder.build(FimInput(path, text[:offset - len(heal)], text[offset:], pieces, repo_name), limits)
+        with self._lock:
+            anchor = self._anchors.get(key)
+        prompt = self.builder.build(FimInput(path, text[:offset - len(heal)], text[offset:], pieces, repo_name,
+                                             prefix_anchor=anchor), limits)
+        with self._lock:
+            self._anchors[key] = prompt.prefix_start
         t_prompt = time.perf_counter()
 
-        request = GenerationRequest(prompt.ids, settings.max_new_tokens, key,
-                                    snapshot_at=prompt.snapshot_at, stop=StopRule(model_cursor))
+        request = GenerationRequest(prompt.ids, settings.max_new_tokens, key, snapshot_at=prompt.snapshot_at,
+                                    checkpoints=prompt.checkpoints, stop=StopRule(model_cursor))
         generated = "".join(tok.text for tok in self.backend.stream(request, cancel))
         stats: GenerationStats | None = self.backend.last_stats(key)
         t_end = time.perf_counter()
@@ -173,7 +217,11 @@ class CompletionEngine:
         result.prompt_tokens = len(prompt.ids)
         if stats is not None:
             result.reused_tokens = stats.reused_tokens
+            result.prefilled_tokens = stats.prefilled_tokens
+            result.restored_from = getattr(stats, "restored_from", "")
             result.stop_reason = stats.stop_reason
+        store_stats = getattr(self.backend, "checkpoint_stats", None)
+        result.checkpoint_store = store_stats() if store_stats is not None else {}
         model_ms = {
             "prefill": (stats.prefill_s if stats else 0.0) * 1000,
             "first_token": (stats.first_token_s if stats else 0.0) * 1000,
@@ -200,8 +248,10 @@ class CompletionEngine:
         return completion + rest
 
     def _context(self, path, text, line, character, offset, index, limits: PromptLimits):
-        """Repository context for this line: computed once per (file, line, text around the line).
+        """Repository context for this line, kept per file region (see the module docstring).
 
+        Computed once per (file, line, text around the line). On another line the fresh context
+        replaces the kept one only when it shows a stable line the kept one does not.
         ``index`` is a ``qcn.indexer.Index`` with UTF-16 positions (the LSP default).
         """
         if index is None:
@@ -227,9 +277,33 @@ class CompletionEngine:
             except Exception:  # the index must never break completion: log and go on without context
                 log.exception("context_for failed for %s:%d", path, line + 1)
                 snippets = []
-        pieces = [ContextPiece(s.path, s.text, s.volatile) for s in snippets]
-        described = [{"path": s.path, "start_line": s.start_line, "end_line": s.end_line, "reason": s.reason,
-                      "tokens": s.tokens, "source": s.source} for s in snippets]
+        fresh = _LineContext(
+            key, [ContextPiece(s.path, s.text, s.volatile, s.source) for s in snippets],
+            [{"path": s.path, "start_line": s.start_line, "end_line": s.end_line, "reason": s.reason,
+              "tokens": s.tokens, "source": s.source} for s in snippets],
+            _stable_lines(snippets))
         with self._lock:
-            self._line_context[path] = _LineContext(key, pieces, described)
-        return pieces, described
+            kept = self._region_context.get(path)
+            if kept is not None and kept.key[2] == limits and _covers(kept.lines, fresh.lines):
+                chosen = replace(kept, key=key)
+            else:
+                chosen = fresh
+                self._region_context[path] = fresh
+            self._line_context[path] = chosen
+        return chosen.pieces, chosen.described
+
+
+def _stable_lines(snippets) -> dict[str, frozenset[str]]:
+    """Per path, the lines the stable (non-volatile) snippets show, elision marks left out."""
+    from qcn.indexer.context import ELISION
+
+    out: dict[str, set[str]] = {}
+    for s in snippets:
+        if not s.volatile:
+            out.setdefault(s.path, set()).update(x for x in s.text.splitlines() if x.strip() != ELISION)
+    return {p: frozenset(v) for p, v in out.items()}
+
+
+def _covers(kept: dict[str, frozenset[str]], fresh: dict[str, frozenset[str]]) -> bool:
+    """True when every stable line of the fresh context is shown by the kept one."""
+    return all(lines <= kept.get(path, frozenset()) for path, lines in fresh.items())

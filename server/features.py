@@ -57,6 +57,8 @@ def create_server() -> QcnServer:
     def did_close(ls: QcnServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         ls.state.pending.pop(uri, None)
+        if ls.state.engine is not None:
+            ls.state.engine.forget(uri)
         fs = to_fs_path(uri)
         index = ls.index_for(fs) if fs else None
         if index is not None:
@@ -118,7 +120,8 @@ def create_server() -> QcnServer:
                 ls.tell(p, types.MessageType.Warning, show=True)
         after = ls.state.settings
         ls.security.settings_changed(before.security_diagnostics)
-        if (after.model_dir, after.execution_provider) != (before.model_dir, before.execution_provider):
+        model_keys = ("model_dir", "execution_provider", "checkpoints", "checkpoint_memory_mb")
+        if any(getattr(after, k) != getattr(before, k) for k in model_keys):
             ls.tell("model settings changed: reloading the model")
             threading.Thread(target=ls.load_model, name="qcn-load-model", daemon=True).start()
 

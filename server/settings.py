@@ -27,6 +27,8 @@ class Settings:
     debounce_ms: int = 75  # requests arriving faster than this are coalesced
     excludes: tuple[str, ...] = field(default_factory=tuple)  # extra gitignore-style patterns for the index
     security_diagnostics: bool = True  # CWE findings as diagnostics (and their code actions)
+    checkpoints: bool = True  # reuse saved model state across lines and documents (off: one snapshot per document)
+    checkpoint_memory_mb: int = 1024  # bound of the checkpoint store (least recently used out first)
 
     @classmethod
     def field_docs(cls) -> dict[str, str]:
@@ -37,6 +39,7 @@ _LIMITS = {
     "context_budget": (256, 262144),
     "max_new_tokens": (1, 4096),
     "debounce_ms": (0, 5000),
+    "checkpoint_memory_mb": (0, 1 << 20),
 }
 
 
