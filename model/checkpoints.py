@@ -359,6 +359,8 @@ class OrtDriver:
 
     def plan(self, start: int, end: int, marks: Sequence[int], chunk: int) -> list[int]:
         """Chunk ends for reading tokens [start, end): every mark inside, and at most ``chunk`` apart."""
+        if end <= start:
+            return []  # all of it restored: the checkpoint's logits give the next token
         stops = sorted({m for m in marks if start < m < end} | {end})
         ends, pos = [], start
         for stop in stops:

@@ -42,6 +42,7 @@ FIM_TOKENS = ("<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|file_sep|
 # Context classes, most stable first (ContextPiece.source → class); unknown sources count as "code".
 CONTEXT_CLASSES = ("repo_map", "outline", "code", "volatile")
 _CLASS_OF = {"repo_map": 0, "outline": 1, "recent_edit": 3, "similar": 3}
+CONTEXT_CHECKPOINT_TOKENS = 1024  # at most this far apart inside the context (at piece ends)
 BLOCK_TOKENS = 512  # the prefix window is cut into blocks of about this many tokens (a checkpoint each)
 ANCHOR_FILL = 0.8  # a new anchor leaves the window this full, so the cursor can move down a while …
 ANCHOR_KEEP = 0.5  # … and an old anchor is kept while the window stays at least this full
@@ -199,8 +200,11 @@ class PromptBuilder:
         checkpoints: list[tuple[int, str]] = []
         for i, (_, piece, piece_ids) in enumerate(chosen):
             ids += piece_ids
+            kind = f"context:{CONTEXT_CLASSES[_class(piece)]}"
             if i + 1 == len(chosen) or _class(chosen[i + 1][1]) != _class(piece):
-                checkpoints.append((len(ids), f"context:{CONTEXT_CLASSES[_class(piece)]}"))
+                checkpoints.append((len(ids), kind))
+            elif len(ids) - (checkpoints[-1][0] if checkpoints else 0) >= CONTEXT_CHECKPOINT_TOKENS:
+                checkpoints.append((len(ids), kind))  # inside a long class: pieces added later go after
         context_tokens = len(ids)
         ids += file_head
         checkpoints.append((len(ids), "context"))

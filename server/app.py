@@ -49,6 +49,7 @@ class State:
     model_ready: threading.Event = field(default_factory=threading.Event)
     indexes: dict[str, object] = field(default_factory=dict)  # folder path -> qcn.indexer.Index
     pending: dict[str, _Pending] = field(default_factory=dict)
+    last_results: dict[str, dict] = field(default_factory=dict)  # uri → stats of its last model answer
     seq: int = 0
     supports_progress: bool = False
     supports_configuration: bool = False
@@ -225,7 +226,23 @@ class QcnServer(LanguageServer):
             raise
         if me.token.cancelled:
             return None
+        st.last_results.pop(uri, None)
+        st.last_results[uri] = completion_stats(result)
+        while len(st.last_results) > 64:
+            st.last_results.pop(next(iter(st.last_results)))
+        log.info("completion %s:%d:%d prompt %d read %d (from %s) %.0f ms", rel, position.line + 1,
+                 position.character, result.prompt_tokens, result.prefilled_tokens,
+                 result.restored_from or ("cache" if result.from_cache else "start"),
+                 result.timings_ms.get("total", 0.0))
         return result
+
+
+def completion_stats(result: CompletionResult) -> dict:
+    """What ``qcn/completionStats`` reports for one answer (the JSON of ``qcn complete --json`` minus text)."""
+    return {"prompt_tokens": result.prompt_tokens, "reused_tokens": result.reused_tokens,
+            "prefilled_tokens": result.prefilled_tokens, "restored_from": result.restored_from,
+            "from_cache": result.from_cache, "stop_reason": result.stop_reason,
+            "timings_ms": result.timings_ms, "checkpoint_store": result.checkpoint_store}
 
 
 class NoModelError(Exception):

@@ -284,23 +284,65 @@ class CompletionEngine:
             _stable_lines(snippets))
         with self._lock:
             kept = self._region_context.get(path)
-            if kept is not None and kept.key[2] == limits and _covers(kept.lines, fresh.lines):
-                chosen = replace(kept, key=key)
+            if kept is not None and kept.key[2] == limits:
+                chosen = _merge(kept, fresh, snippets, budget)
+                chosen = replace(chosen, key=key)
             else:
                 chosen = fresh
-                self._region_context[path] = fresh
+            self._region_context[path] = chosen
             self._line_context[path] = chosen
         return chosen.pieces, chosen.described
 
 
-def _stable_lines(snippets) -> dict[str, frozenset[str]]:
-    """Per path, the lines the stable (non-volatile) snippets show, elision marks left out."""
+def _merge(kept: _LineContext, fresh: _LineContext, snippets, budget: int) -> _LineContext:
+    """The context for a new line of the same file, changing as little of the prompt as it can.
+
+    * Everything the fresh context shows is already shown: keep it as it is.
+    * The fresh context adds snippets (other files, or other parts of a file than those shown):
+      keep every kept piece where it is and add the new ones nearest the current file, if all
+      fits the budget. The prompt then starts the same up to the new pieces.
+    * Otherwise (a shown part changed, or the budget is full): the fresh context, read anew.
+    """
+    if _covers(kept.lines, fresh.lines):
+        return kept
+    shown = {}
+    for d in kept.described:
+        shown.setdefault(d["path"], []).append((d["start_line"], d["end_line"]))
+    new_pieces, new_described = [], []
+    for piece, d, s in zip(fresh.pieces, fresh.described, snippets):
+        if s.volatile:
+            continue
+        lines = frozenset(x for x in s.text.splitlines() if x.strip() != _elision())
+        if lines <= kept.lines.get(s.path, frozenset()):
+            continue
+        if any(a <= d["end_line"] and d["start_line"] <= b for a, b in shown.get(s.path, ())):
+            return fresh  # a part already shown looks different now: show it as it is
+        new_pieces.append(piece)
+        new_described.append(d)
+    used = sum(d["tokens"] for d in kept.described) + sum(d["tokens"] for d in new_described)
+    if used > budget:
+        return fresh
+    lines = {p: set(v) for p, v in kept.lines.items()}
+    for piece in new_pieces:
+        lines.setdefault(piece.path, set()).update(x for x in piece.text.splitlines() if x.strip() != _elision())
+    # Most relevant first: the new pieces, then the kept ones in their order (the builder puts the
+    # first-ranked nearest the current file, so the kept ones keep their places before them).
+    return _LineContext(fresh.key, new_pieces + kept.pieces, new_described + kept.described,
+                        {p: frozenset(v) for p, v in lines.items()})
+
+
+def _elision() -> str:
     from qcn.indexer.context import ELISION
 
+    return ELISION
+
+
+def _stable_lines(snippets) -> dict[str, frozenset[str]]:
+    """Per path, the lines the stable (non-volatile) snippets show, elision marks left out."""
     out: dict[str, set[str]] = {}
     for s in snippets:
         if not s.volatile:
-            out.setdefault(s.path, set()).update(x for x in s.text.splitlines() if x.strip() != ELISION)
+            out.setdefault(s.path, set()).update(x for x in s.text.splitlines() if x.strip() != _elision())
     return {p: frozenset(v) for p, v in out.items()}
 
 

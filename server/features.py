@@ -109,6 +109,12 @@ def create_server() -> QcnServer:
         )
         return types.CompletionList(is_incomplete=True, items=[item])
 
+    @server.feature("qcn/completionStats")
+    def completion_stats(ls: QcnServer, params=None) -> dict:
+        """Debug request: the last model answer's token counts and timings per document, and the
+        checkpoint store's counters ({"documents": {uri: {...}}}); see docs/server.md."""
+        return {"documents": dict(ls.state.last_results)}
+
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: QcnServer, params: types.DidChangeConfigurationParams) -> None:
         before = ls.state.settings

@@ -45,15 +45,29 @@ CONFIGS = {
 }
 
 
-def train_tokenizer(out_dir: Path, vocab_size: int) -> None:
-    """A byte-level BPE with Qwen's special tokens, trained on a little Python (deterministic)."""
+# Qwen2/Qwen3's pre-tokenizer pattern (their tokenizer.json): a newline never joins the next line's indentation.
+QWEN_SPLIT = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+
+
+def train_tokenizer(out_dir: Path, vocab_size: int, split: str = "gpt2") -> None:
+    """A byte-level BPE with Qwen's special tokens, trained on a little Python (deterministic).
+
+    ``split``: "gpt2" (ByteLevel's own pattern) or "qwen" (Qwen's pattern, as the real model has).
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     import json
     import inspect
     import textwrap
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    if split == "qwen":
+        from tokenizers import Regex
+
+        tok.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(QWEN_SPLIT), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    else:
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
