@@ -184,7 +184,7 @@ def run_server(model: Path, workspace: Path, budget: int, checkpoints: bool, mai
             "textDocument": {"uri": uri}, "position": {"line": ln, "character": col},
             "context": {"triggerKind": 2}})
         ms = (time.perf_counter() - t0) * 1000
-        stats = client.request("qcn/completionStats", None)["documents"].get(uri, {})
+        stats = next((d for d in client.request("qcn/completionStats", None)["documents"] if d["uri"] == uri), {})
         return {"ms": ms, "read": stats.get("prefilled_tokens", 0), "prompt": stats.get("prompt_tokens", 0),
                 "from": stats.get("restored_from", ""), "store": stats.get("checkpoint_store", {})}
 

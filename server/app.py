@@ -239,7 +239,8 @@ class QcnServer(LanguageServer):
 
 def completion_stats(result: CompletionResult) -> dict:
     """What ``qcn/completionStats`` reports for one answer (the JSON of ``qcn complete --json`` minus text)."""
-    return {"prompt_tokens": result.prompt_tokens, "reused_tokens": result.reused_tokens,
+    return {"prompt_tokens": result.prompt_tokens, "context_tokens": result.context_tokens,
+            "reused_tokens": result.reused_tokens,
             "prefilled_tokens": result.prefilled_tokens, "restored_from": result.restored_from,
             "from_cache": result.from_cache, "stop_reason": result.stop_reason,
             "timings_ms": result.timings_ms, "checkpoint_store": result.checkpoint_store}

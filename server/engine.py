@@ -50,6 +50,7 @@ class CompletionResult:
     prompt_tokens: int = 0
     reused_tokens: int = 0
     prefilled_tokens: int = 0  # prompt tokens actually read by the model for this request
+    context_tokens: int = 0  # the repository context's share of the prompt (before the current file)
     restored_from: str = ""  # the backend's saved state it started from (live, checkpoint:KIND, other:KIND)
     stop_reason: str = ""
     from_cache: bool = False
@@ -215,6 +216,7 @@ class CompletionEngine:
         result.insert_text = self._insert_text(completion, cursor) if completion else ""
         result.context = described
         result.prompt_tokens = len(prompt.ids)
+        result.context_tokens = prompt.tokens["context"]
         if stats is not None:
             result.reused_tokens = stats.reused_tokens
             result.prefilled_tokens = stats.prefilled_tokens
@@ -298,37 +300,49 @@ def _merge(kept: _LineContext, fresh: _LineContext, snippets, budget: int) -> _L
     """The context for a new line of the same file, changing as little of the prompt as it can.
 
     * Everything the fresh context shows is already shown: keep it as it is.
-    * The fresh context adds snippets (other files, or other parts of a file than those shown):
-      keep every kept piece where it is and add the new ones nearest the current file, if all
-      fits the budget. The prompt then starts the same up to the new pieces.
-    * Otherwise (a shown part changed, or the budget is full): the fresh context, read anew.
+    * The fresh context shows lines the kept one does not (another file, another part of a file,
+      or a part that changed): keep the kept pieces where they are and add the fresh ones nearest
+      the current file. The prompt then starts the same up to the new pieces. To fit the budget,
+      kept pieces the new line does not need go first, nearest the current file first.
+    * Otherwise (the budget is full of what the new line needs): the fresh context, read anew.
     """
     if _covers(kept.lines, fresh.lines):
         return kept
-    shown = {}
-    for d in kept.described:
-        shown.setdefault(d["path"], []).append((d["start_line"], d["end_line"]))
     new_pieces, new_described = [], []
     for piece, d, s in zip(fresh.pieces, fresh.described, snippets):
         if s.volatile:
             continue
-        lines = frozenset(x for x in s.text.splitlines() if x.strip() != _elision())
-        if lines <= kept.lines.get(s.path, frozenset()):
+        if _piece_lines(piece) <= kept.lines.get(s.path, frozenset()):
             continue
-        if any(a <= d["end_line"] and d["start_line"] <= b for a, b in shown.get(s.path, ())):
-            return fresh  # a part already shown looks different now: show it as it is
         new_pieces.append(piece)
         new_described.append(d)
-    used = sum(d["tokens"] for d in kept.described) + sum(d["tokens"] for d in new_described)
+    keep = list(zip(kept.pieces, kept.described))
+    used = sum(d["tokens"] for _, d in keep) + sum(d["tokens"] for d in new_described)
     if used > budget:
-        return fresh
-    lines = {p: set(v) for p, v in kept.lines.items()}
+        # Make room from the kept pieces the new line does not need, nearest the current file first
+        # (they sit last in the prompt, so what comes before them stays the same).
+        for piece, d in list(keep):
+            if used <= budget:
+                break
+            if not (_piece_lines(piece) & fresh.lines.get(piece.path, frozenset())):
+                keep.remove((piece, d))
+                used -= d["tokens"]
+        if used > budget:
+            return fresh
+    lines: dict[str, set[str]] = {}
+    for piece, _ in keep:
+        if not piece.volatile:
+            lines.setdefault(piece.path, set()).update(_piece_lines(piece))
     for piece in new_pieces:
-        lines.setdefault(piece.path, set()).update(x for x in piece.text.splitlines() if x.strip() != _elision())
+        lines.setdefault(piece.path, set()).update(_piece_lines(piece))
     # Most relevant first: the new pieces, then the kept ones in their order (the builder puts the
     # first-ranked nearest the current file, so the kept ones keep their places before them).
-    return _LineContext(fresh.key, new_pieces + kept.pieces, new_described + kept.described,
+    return _LineContext(fresh.key, new_pieces + [p for p, _ in keep], new_described + [d for _, d in keep],
                         {p: frozenset(v) for p, v in lines.items()})
+
+
+def _piece_lines(piece: ContextPiece) -> frozenset[str]:
+    return frozenset(x for x in piece.text.splitlines() if x.strip() != _elision())
 
 
 def _elision() -> str:
