@@ -269,17 +269,27 @@ class PromptBuilder:
         pieces: list[str] = []
         current: list[str] = []
         count = 0
-        for i, line in enumerate(lines):
-            if current and count >= BLOCK_TOKENS and self._joint_safe(current[-1], line):
+        last_code = -1  # index in ``current`` of its last line that is not blank
+        for line in lines:
+            # A whitespace run can reach back over blank lines to the last line of code, and its
+            # tokens can depend on what follows it: the check covers all of it, and a cut never
+            # goes before a blank line.
+            if (current and count >= BLOCK_TOKENS and line.strip() and last_code >= 0
+                    and self._joint_safe("".join(current[last_code:]), line)):
                 pieces.append("".join(current))
-                current, count = [], 0
+                current, count, last_code = [], 0, -1
             current.append(line)
+            if line.strip():
+                last_code = len(current) - 1
             count += len(self.encode(line))
         pieces.append("".join(current))
         return [self.encode(p) for p in pieces]
 
     def _joint_safe(self, before: str, after: str) -> bool:
         """True when encoding ``before + after`` gives ``before``'s tokens then ``after``'s.
+
+        ``before`` ends the text before the cut from its last line of code on; ``after`` is the
+        line after the cut.
 
         Byte-level BPE tokenizers split text with a regular expression first; a whitespace run can
         join the end of one line to the next ("\\n    " with GPT-2's pattern, blank lines with

@@ -316,29 +316,47 @@ def _merge(kept: _LineContext, fresh: _LineContext, snippets, budget: int) -> _L
             continue
         new_pieces.append(piece)
         new_described.append(d)
+    shown_new: dict[str, set[str]] = {}
+    for piece in new_pieces:
+        shown_new.setdefault(piece.path, set()).update(_piece_lines(piece))
     keep = list(zip(kept.pieces, kept.described))
     used = sum(d["tokens"] for _, d in keep) + sum(d["tokens"] for d in new_described)
+    # Make room from the kept pieces the new line does not need (nothing of the fresh context that
+    # a new piece does not show already), nearest the current file first: they sit last in the
+    # prompt, so what comes before them stays the same.
+    for piece, d in list(keep):
+        if used <= budget:
+            break
+        wanted = (_piece_lines(piece) & fresh.lines.get(piece.path, frozenset())) - shown_new.get(piece.path, set())
+        if not wanted:
+            keep.remove((piece, d))
+            used -= d["tokens"]
     if used > budget:
-        # Make room from the kept pieces the new line does not need, nearest the current file first
-        # (they sit last in the prompt, so what comes before them stays the same).
-        for piece, d in list(keep):
-            if used <= budget:
-                break
-            if not (_piece_lines(piece) & fresh.lines.get(piece.path, frozenset())):
-                keep.remove((piece, d))
-                used -= d["tokens"]
-        if used > budget:
-            return fresh
+        return _aligned(fresh, kept)
     lines: dict[str, set[str]] = {}
     for piece, _ in keep:
         if not piece.volatile:
             lines.setdefault(piece.path, set()).update(_piece_lines(piece))
-    for piece in new_pieces:
-        lines.setdefault(piece.path, set()).update(_piece_lines(piece))
+    for path, extra in shown_new.items():
+        lines.setdefault(path, set()).update(extra)
     # Most relevant first: the new pieces, then the kept ones in their order (the builder puts the
     # first-ranked nearest the current file, so the kept ones keep their places before them).
     return _LineContext(fresh.key, new_pieces + [p for p, _ in keep], new_described + [d for _, d in keep],
                         {p: frozenset(v) for p, v in lines.items()})
+
+
+def _aligned(fresh: _LineContext, kept: _LineContext) -> _LineContext:
+    """The fresh context, with the pieces the kept one also had placed where they were.
+
+    The builder puts the last-ranked pieces first in the prompt: the shared pieces go to the end of
+    the ranking in the kept order, so the new prompt starts like the old one for as long as it can.
+    """
+    before = {(p.path, p.text): i for i, p in enumerate(kept.pieces)}
+    own = [i for i, p in enumerate(fresh.pieces) if (p.path, p.text) not in before]
+    shared = sorted((i for i, p in enumerate(fresh.pieces) if (p.path, p.text) in before),
+                    key=lambda i: before[(fresh.pieces[i].path, fresh.pieces[i].text)])
+    order = own + shared
+    return replace(fresh, pieces=[fresh.pieces[i] for i in order], described=[fresh.described[i] for i in order])
 
 
 def _piece_lines(piece: ContextPiece) -> frozenset[str]:

@@ -100,3 +100,92 @@ def test_tokenizer_without_fim_tokens_is_refused():
 def test_budget_too_small_for_the_line(builder):
     with pytest.raises(PromptError, match="cannot hold the current line"):
         builder.build(FimInput("a.py", "x" * 500, ""), PromptLimits(budget_tokens=8))
+
+
+# --- the prefix window: tokenizer-safe blocks and an anchor that survives cursor moves ----------
+
+STDLIB_FILES = ("asyncio/base_events.py", "json/decoder.py", "textwrap.py", "dataclasses.py")
+
+
+def make_builder(split: str, out) -> PromptBuilder:
+    """A builder over a BPE trained with pre-tokenizer pattern ``split`` (tokenizers, as genai reads it)."""
+    import tiny
+    from tokenizers import Tokenizer
+
+    tiny.train_tokenizer(out, 2000, split=split)
+    tok = Tokenizer.from_file(str(out / "tokenizer.json"))
+    special = {t: tok.token_to_id(t) for t in tiny.SPECIAL_TOKENS}
+    return PromptBuilder(lambda text: tok.encode(text).ids, special)
+
+
+@pytest.fixture(scope="module", params=["gpt2", "qwen"])
+def split_builder(request, tmp_path_factory):
+    return make_builder(request.param, tmp_path_factory.mktemp(f"tok-{request.param}")), request.param
+
+
+@pytest.fixture(scope="module")
+def qwen_builder(tmp_path_factory):
+    return make_builder("qwen", tmp_path_factory.mktemp("tok-qwen-only"))
+
+
+def stdlib_text(name: str) -> str:
+    import sysconfig
+    from pathlib import Path
+
+    return (Path(sysconfig.get_paths()["stdlib"]) / name).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", STDLIB_FILES)
+def test_window_blocks_encode_exactly_like_the_whole_window(split_builder, name):
+    builder, _ = split_builder
+    text = stdlib_text(name)
+    blocks = builder._blocks(text)
+    assert len(blocks) > 3  # really cut into several blocks
+    assert [t for b in blocks for t in b] == builder._encode_plain(text)
+
+
+def window_prompt(builder, text, line, anchor=None, prefix_tokens=2048):
+    lines = text.split("\n")
+    prefix = "\n".join(lines[:line]) + "\n"
+    suffix = "\n".join(lines[line:line + 30])
+    return builder.build(FimInput("a.py", prefix, suffix, prefix_anchor=anchor),
+                         PromptLimits(budget_tokens=4096, prefix_tokens=prefix_tokens, suffix_tokens=512))
+
+
+def test_anchor_stays_while_the_cursor_moves_and_the_old_prompt_is_a_prefix(split_builder):
+    builder, split = split_builder
+    text = stdlib_text("asyncio/base_events.py")
+    first = window_prompt(builder, text, 1000)
+    assert 0 < first.prefix_start and first.tokens["file"] < 2048 + 600
+    marks = dict((k, p) for p, k in first.checkpoints)
+    lines = text.split("\n")
+    for line in (1001, 1003, 990, 980):  # down a line, down a few, up 10, up 20
+        moved = window_prompt(builder, text, line, anchor=first.prefix_start)
+        assert moved.prefix_start == first.prefix_start, line
+        shared = max(p for p, k in first.checkpoints if p <= len(moved.ids) and moved.ids[:p] == first.ids[:p])
+        if split == "qwen":  # every line of code starts a chunk: blocks reach the cursor's line
+            assert shared > marks["context"], line
+            if line == 1001 and lines[1000].strip():
+                assert shared == marks["prefix_end"]  # the whole old window is reused
+        else:  # GPT-2's pattern cuts only before unindented lines: this class body is one block
+            assert shared == marks["context"], line
+    # far away: a new anchor, whose window is again about ANCHOR_FILL full
+    far = window_prompt(builder, text, 1400, anchor=first.prefix_start)
+    assert far.prefix_start > first.prefix_start
+
+
+def test_qwen_pattern_reuses_the_whole_window_on_the_next_line(qwen_builder):
+    """With Qwen's pattern every line of code starts a chunk (GPT-2's: see the test above)."""
+    builder = qwen_builder
+    text = stdlib_text("asyncio/base_events.py")
+    lines = text.split("\n")
+    reused = 0
+    for line in range(1000, 1040):
+        if not lines[line].strip():
+            continue
+        first = window_prompt(builder, text, line)
+        moved = window_prompt(builder, text, line + 1, anchor=first.prefix_start)
+        end = dict((k, p) for p, k in first.checkpoints)["prefix_end"]
+        assert moved.ids[:end] == first.ids[:end], line
+        reused += 1
+    assert reused > 25
