@@ -230,10 +230,13 @@ class QcnServer(LanguageServer):
         st.last_results[uri] = completion_stats(result)
         while len(st.last_results) > 64:
             st.last_results.pop(next(iter(st.last_results)))
-        log.info("completion %s:%d:%d prompt %d read %d (from %s) %.0f ms", rel, position.line + 1,
+        store = result.checkpoint_store
+        log.info("completion %s:%d:%d prompt %d read %d (from %s) %.0f ms%s", rel, position.line + 1,
                  position.character, result.prompt_tokens, result.prefilled_tokens,
                  result.restored_from or ("cache" if result.from_cache else "start"),
-                 result.timings_ms.get("total", 0.0))
+                 result.timings_ms.get("total", 0.0),
+                 f"; checkpoints {store['checkpoints']} ({store['bytes'] >> 20} MiB), hits {store['hits']}, "
+                 f"misses {store['misses']}, evicted {store['evicted']}" if store else "")
         return result
 
 

@@ -32,7 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--budget", type=int, default=16384, metavar="TOKENS", help="prompt budget (default: 16384)")
     c.add_argument("--max-new-tokens", type=int, default=128, metavar="N")
     c.add_argument("--single-line", action="store_true", help="one line at a time")
-    c.add_argument("--json", action="store_true", help="machine-readable output")
+    c.add_argument("--no-checkpoints", action="store_true",
+                   help="run with onnxruntime-genai's single snapshot instead of the checkpoint store")
+    c.add_argument("--json", action="store_true",
+                   help="machine-readable output (with token counts and the checkpoint store's counters)")
     c.set_defaults(func=_complete)
 
 
@@ -82,7 +85,8 @@ def read_target(target: str) -> tuple[Path, int, int, str]:
     return path, line, col, text
 
 
-def open_model_and_index(model: Path | None, provider: str, workspace: Path | None, path: Path):
+def open_model_and_index(model: Path | None, provider: str, workspace: Path | None, path: Path,
+                         checkpoints: bool = True):
     """(backend, model folder, index or None) for a command-line run on ``path``.
 
     Without ``model`` the embedded demo model is used; a workspace that cannot be indexed
@@ -97,7 +101,7 @@ def open_model_and_index(model: Path | None, provider: str, workspace: Path | No
 
     try:
         model_dir = model or default_model_dir()
-        backend = LocalBackend(model_dir, provider=provider)
+        backend = LocalBackend(model_dir, provider=provider, checkpoints=checkpoints)
     except (ModelLoadError, NoModelError) as exc:
         raise CommandError(str(exc)) from exc
     index = None
@@ -129,7 +133,8 @@ def _complete(args: argparse.Namespace) -> int:
     if not 1 <= col <= len(body) + 1:
         raise CommandError(f"line {line} has {len(body)} characters; column {col} is out of range")
 
-    backend, model_dir, index = open_model_and_index(args.model, args.ep, args.workspace, path)
+    backend, model_dir, index = open_model_and_index(args.model, args.ep, args.workspace, path,
+                                                     checkpoints=not args.no_checkpoints)
     rel = index.relpath(path.resolve()) if index is not None else path.name
     workspace = index.root if index is not None else path.parent.resolve()
     settings = Settings(context_budget=args.budget, max_new_tokens=args.max_new_tokens,
@@ -144,6 +149,11 @@ def _complete(args: argparse.Namespace) -> int:
             "range": {"line": line, "start_column": col, "end_column": len(body) + 1},
             "context": result.context,
             "prompt_tokens": result.prompt_tokens,
+            "context_tokens": result.context_tokens,
+            "reused_tokens": result.reused_tokens,
+            "prefilled_tokens": result.prefilled_tokens,
+            "restored_from": result.restored_from,
+            "checkpoint_store": result.checkpoint_store,
             "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
             "model": str(model_dir),
             "stop_reason": result.stop_reason,

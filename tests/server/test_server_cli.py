@@ -15,6 +15,14 @@ def qcn(*args, **kw):
     return subprocess.run([sys.executable, "-m", "qcn", *args], capture_output=True, text=True, timeout=300, **kw)
 
 
+def test_complete_without_checkpoints(tiny_model, workspace):
+    r = qcn("complete", f"{workspace}/shop/cart.py:13:16", "--workspace", str(workspace), "--model", str(tiny_model),
+            "--json", "--no-checkpoints")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["checkpoint_store"] == {} and out["prefilled_tokens"] == out["prompt_tokens"]
+
+
 def test_complete_json(tiny_model, workspace):
     r = qcn("complete", f"{workspace}/shop/cart.py:13:16", "--workspace", str(workspace), "--model", str(tiny_model),
             "--json")
@@ -22,6 +30,11 @@ def test_complete_json(tiny_model, workspace):
     out = json.loads(r.stdout)
     assert {"completion", "insert_text", "range", "context", "prompt_tokens", "timings_ms", "model"} <= set(out)
     assert {"context", "prompt", "prefill", "first_token", "decode", "total"} <= set(out["timings_ms"])
+    # one cold request: everything read, its checkpoints saved in the store
+    assert out["reused_tokens"] == 0 and out["prefilled_tokens"] == out["prompt_tokens"] > out["context_tokens"] > 0
+    store = out["checkpoint_store"]
+    assert store["misses"] == 1 and store["hits"] == 0 and store["saved"] == store["checkpoints"] >= 3
+    assert store["bytes"] == store["checkpoints"] * store["state_bytes_per_checkpoint"] + store["checkpoints"] * 4 * 512
     assert out["range"]["line"] == 13 and out["range"]["start_column"] == 16
     # the cursor uses names defined in shop/pricing.py: the index puts that file in the context
     assert any(c["path"] == "shop/pricing.py" for c in out["context"])
