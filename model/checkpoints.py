@@ -218,7 +218,7 @@ class CheckpointStore:
 
     def save(self, lane: Lane, kind: str) -> Checkpoint | None:
         """A checkpoint of ``lane``'s live state (None if one state alone exceeds the budget)."""
-        if lane.logits is None or lane.length == 0:
+        if lane.logits is None or lane.length == 0 or lane.closed:
             return None
         state = {n: a.copy() for n, a in lane.live_state.items()}
         logits = lane.logits.copy()
@@ -227,6 +227,8 @@ class CheckpointStore:
             return None
         cp = Checkpoint(lane, lane.length, kind, state, logits, nbytes)
         with self.lock:
+            if lane.closed:  # withdrawn while the copy was made
+                return None
             old = lane.checkpoints.pop(lane.length, None)
             if old is not None:
                 self._remove(old)
@@ -254,8 +256,11 @@ class CheckpointStore:
             lane.length = min(lane.length, length)
 
     def close_lane(self, lane: Lane) -> None:
+        """Withdraw all of ``lane``'s checkpoints; its live state is left to its owner (it may be running)."""
         with self.lock:
-            self.cut(lane, 0)
+            for n in list(lane.checkpoints):
+                self._remove(lane.checkpoints.pop(n))
+                self.stats.dropped += 1
             lane.closed = True
 
     def touch(self, cp: Checkpoint) -> None:
@@ -335,17 +340,23 @@ class OrtDriver:
         lane.advance(np.asarray(ids, dtype=np.int64), logits)
         return logits
 
-    def restore(self, lane: Lane, source: Lane, length: int, checkpoint: Checkpoint | None) -> None:
-        """Put ``lane`` at ``length`` tokens from ``source``'s checkpoint (or its own live state)."""
+    def restore(self, lane: Lane, source: Lane, length: int, checkpoint: Checkpoint | None) -> bool:
+        """Put ``lane`` at ``length`` tokens from ``source``'s checkpoint (or its own live state).
+
+        False when that checkpoint left the store since ``CheckpointStore.best`` chose it (evicted,
+        or its lane was cut by its own next request): ask ``best`` again.
+        """
         store = self.store
         with store.lock:
-            if checkpoint is None and source is lane and length == lane.length:
-                return  # continue the live state as it is
+            if checkpoint is None:
+                return source is lane and length == lane.length  # continue the live state as it is
+            if source.checkpoints.get(length) is not checkpoint:
+                return False
             if source is lane:
                 store.cut(lane, length)
                 lane.load(checkpoint.state, checkpoint.logits, length)
                 store.touch(checkpoint)
-                return
+                return True
             # Another lane's checkpoint: copy its KV rows, then its state. The store lock keeps the
             # source from being cut below ``length`` while we copy.
             store.cut(lane, 0)
@@ -356,6 +367,7 @@ class OrtDriver:
             lane.load(checkpoint.state, checkpoint.logits, length)
             store.touch(checkpoint)
             store.stats.copied_kv_tokens += length
+            return True
 
     def plan(self, start: int, end: int, marks: Sequence[int], chunk: int) -> list[int]:
         """Chunk ends for reading tokens [start, end): every mark inside, and at most ``chunk`` apart."""

@@ -274,10 +274,10 @@ class Runtime:
     def session(self, key: str = "default") -> SnapshotSession | CheckpointSession:
         """The live session for ``key`` (created on first use; least recently used ones are closed).
 
-        A closed session's lane is cut first (under the store lock), so nothing can restore from it;
-        it is closed after the runtime lock is released, so a busy session does not stall others.
+        An evicted session's checkpoints are withdrawn at once (nothing can restore from it); its
+        buffers go when its last request ends and nothing refers to it, so evicting a busy session
+        never waits for its generation.
         """
-        evicted = []
         with self._lock:
             s = self._sessions.get(key)
             if s is None:
@@ -285,10 +285,7 @@ class Runtime:
                 while len(self._sessions) > self.max_sessions:
                     _, old = self._sessions.popitem(last=False)
                     old.retire()
-                    evicted.append(old)
             self._sessions.move_to_end(key)
-        for old in evicted:
-            old.close()
         return s
 
     def last_stats(self, key: str) -> GenerationStats | None:
@@ -313,7 +310,8 @@ class Runtime:
         return out
 
     def generate(self, prompt_ids: Sequence[int], max_new_tokens: int, **kwargs) -> Iterator[Token]:
-        """One-off generation in a throw-away session (no reuse; its checkpoints are not kept)."""
+        """One-off generation in a throw-away session: it may start from another session's checkpoint,
+        and keeps none of its own."""
         session = self._new_session("oneoff")
         kwargs.pop("checkpoints", None)
         kwargs.pop("snapshot_at", None)
@@ -398,7 +396,7 @@ class SnapshotSession:
         return None if self._snapshot is None else len(self._snapshot)
 
     def retire(self) -> None:
-        """Nothing to unpublish: a generator's snapshot is only ever used by its own session."""
+        """Nothing to withdraw: a generator's snapshot is only ever used by its own session."""
 
     def close(self) -> None:
         with self._lock:
@@ -574,13 +572,17 @@ class CheckpointSession:
                 if cancel is not None and cancel.cancelled:
                     stats.stop_reason = "cancelled"
                     return
-                source, length, cp = store.best(lane, ids, [lane, *self.runtime.lanes()])
+                for _ in range(3):  # a chosen checkpoint can leave the store before it is restored
+                    source, length, cp = store.best(lane, ids, [lane, *self.runtime.lanes()])
+                    if length == 0 or driver.restore(lane, source, length, cp):
+                        break
+                else:
+                    length = 0
                 if length == 0:
                     store.cut(lane, 0)
                     lane.reset()
                     store.stats.misses += 1
                 else:
-                    driver.restore(lane, source, length, cp)
                     store.stats.hits += 1
                     stats.restored_from = ("live" if cp is None else
                                            f"checkpoint:{cp.kind}" if source is lane else f"other:{cp.kind}")

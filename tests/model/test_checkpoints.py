@@ -188,3 +188,23 @@ def test_cancelling_mid_prefill_leaves_the_store_consistent(model_dir):
     again = [t.id for t in session.generate(prompt.ids, 5, checkpoints=prompt.checkpoints, stop_tokens=())]
     assert session.last_stats.reused_tokens > 0
     assert again == [t.id for t in fresh.generate(prompt.ids, 5, stop_tokens=())]
+
+
+def test_evicting_a_busy_session_neither_waits_nor_corrupts_it(model_dir):
+    rt = Runtime(model_dir, max_sessions=2)
+    prompt = fim_prompt(rt)
+    busy = rt.session("busy")
+    evicted = []
+
+    def stop(text):  # runs inside busy's decode loop: two newer documents push it out
+        if not evicted:
+            rt.session("b")
+            rt.session("c")  # returns at once although "busy" is generating
+            evicted.append(busy.snapshot_length)
+        return False
+
+    got = [t.id for t in busy.generate(prompt.ids, 10, checkpoints=prompt.checkpoints, stop=stop, stop_tokens=())]
+    assert evicted == [None]  # its checkpoints were withdrawn at once
+    assert got == [t.id for t in Runtime(model_dir).generate(prompt.ids, 10, stop_tokens=())]
+    assert rt.checkpoint_stats()["checkpoints"] == 0  # nothing it saved afterwards entered the store
+    assert rt.session("busy") is not busy
