@@ -60,6 +60,7 @@ class ContextPiece:
     text: str
     volatile: bool = False  # changes as the user types: placed after all stable pieces
     source: str = ""  # the indexer's source (repo_map, outline, definition, …): decides the order
+    late: bool = False  # added to a context already in use: goes after every kept stable piece
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ class _Cache:
 
 
 def _class(piece: ContextPiece) -> int:
-    return 3 if piece.volatile else _CLASS_OF.get(piece.source, 2)
+    return 3 if piece.volatile else 2 if piece.late else _CLASS_OF.get(piece.source, 2)
 
 
 class PromptBuilder:

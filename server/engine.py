@@ -314,7 +314,7 @@ def _merge(kept: _LineContext, fresh: _LineContext, snippets, budget: int) -> _L
             continue
         if _piece_lines(piece) <= kept.lines.get(s.path, frozenset()):
             continue
-        new_pieces.append(piece)
+        new_pieces.append(replace(piece, late=True))  # after the kept ones, whatever its class
         new_described.append(d)
     shown_new: dict[str, set[str]] = {}
     for piece in new_pieces:

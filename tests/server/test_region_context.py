@@ -63,6 +63,15 @@ def test_new_pieces_go_after_the_kept_ones():
     assert "c.py" in [p.path for p in new.context]
 
 
+def test_a_new_outline_goes_after_the_kept_pieces_too():
+    outline = snippet("o.py", 1, "def helper(): ...\n", source="outline")
+    kept = context([A, B])
+    merged = _merge(kept, context([outline, A]), [outline, A], budget=1000)
+    old, new = prompt(kept), prompt(merged)
+    assert [p.path for p in new.context] == ["b.py", "a.py", "o.py"]
+    assert shared(old, new) >= old.tokens["context"]
+
+
 def test_room_comes_from_pieces_the_new_line_does_not_need_nearest_the_file_first():
     kept = context([A, B, D])  # prompt order: D, B, A (A nearest the file)
     budget = A.tokens + B.tokens + D.tokens + C.tokens - 1  # C does not fit beside all three
