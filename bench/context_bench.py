@@ -1,0 +1,373 @@
+#!/usr/bin/env python3
+"""Context benchmark: does ``context_for`` carry what the next line needs?
+
+On real open-source repositories (fetched once from the package registries
+into a cache folder, never at test time), lines of code are removed one at a
+time and the cursor put at the removed line's indentation, as a new user's
+completion sees it; ``context_for`` is asked at 4K and 16K tokens
+(``approx_tokens``, no current window: what ``qcn context`` and the server do).
+
+Gold for a removed line: every identifier on it (outside strings and
+comments) that is not defined in the current file but is defined in one or two
+other files of the repository (a name defined in more files is ambiguous and
+left out; so are lines with no such name). A gold name counts as present when a
+snippet of a file that defines it shows the definition's name line.
+
+Per language and budget, for the code under test ("after") and a base
+revision ("before", the indexer of ``--base`` loaded from git into a temporary
+package, same process, same lines, same gold):
+
+* recall: mean share of a line's gold names present;
+* all-present: share of lines with every gold name present;
+* precision: share of context tokens from files that hold a gold definition;
+* tokens used (median), ``context_for`` time p50/p95.
+
+Repositories (13): Python rich, httpx, pydantic (wheels on PyPI); TypeScript
+rxjs, immer and JavaScript express, axios (npm tarballs, their sources); Go
+cobra, gorilla/mux, urfave/cli (Debian golang-*-dev source packages); Rust a
+clap workspace (clap, clap_derive, clap_lex) and bat (Debian librust-*-dev
+crate sources); Java JPype's Java sources (its PyPI sdist).
+
+Prints tables; asserts nothing (tests/indexer does). The machine may be shared:
+compare the ratios, not the absolute times.
+
+Usage: python bench/context_bench.py [--lines 40] [--base 3f2d12c] [--cache DIR] [--only go,rust]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import io
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+REPO_ROOT = HERE.parent.parent
+DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "qcn-bench" / "context"
+BUDGETS = (4096, 16384)
+
+# name, language, how to fetch, what to keep: (member prefix in the archive, folder in the repo)
+REPOS = [
+    ("rich", "python", ("pip", "rich==13.9.4"), [("rich/", "rich/")]),
+    ("httpx", "python", ("pip", "httpx==0.28.1"), [("httpx/", "httpx/")]),
+    ("pydantic", "python", ("pip", "pydantic==2.10.6"), [("pydantic/", "pydantic/")]),
+    ("rxjs", "typescript", ("npm", "rxjs@7.8.1"), [("package/src/", "src/")]),
+    ("immer", "typescript", ("npm", "immer@10.1.1"), [("package/src/", "src/")]),
+    ("express", "javascript", ("npm", "express@4.21.2"), [("package/lib/", "lib/"), ("package/index.js", "index.js")]),
+    ("axios", "javascript", ("npm", "axios@1.7.9"), [("package/lib/", "lib/"), ("package/index.js", "index.js")]),
+    ("cobra", "go", ("deb", "golang-github-spf13-cobra-dev"),
+     [("./usr/share/gocode/src/github.com/spf13/cobra/", "")]),
+    ("mux", "go", ("deb", "golang-github-gorilla-mux-dev"), [("./usr/share/gocode/src/github.com/gorilla/mux/", "")]),
+    ("urfave-cli", "go", ("deb", "golang-github-urfave-cli-v2-dev"),
+     [("./usr/share/gocode/src/github.com/urfave/cli/v2/", "")]),
+    ("clap", "rust", ("deb", "librust-clap-dev librust-clap-derive-dev librust-clap-lex-dev"),
+     [("./usr/share/cargo/registry/clap-4.0.32/", "clap/"),
+      ("./usr/share/cargo/registry/clap_derive-4.0.21/", "clap_derive/"),
+      ("./usr/share/cargo/registry/clap_lex-0.3.0/", "clap_lex/")]),
+    ("bat", "rust", ("deb", "librust-bat-dev"), [("./usr/share/cargo/registry/bat-0.22.1/", "")]),
+    ("jpype", "java", ("pip-sdist", "JPype1==1.5.2"), [("JPype1-1.5.2/native/java/", "java/"),
+                                                       ("jpype1-1.5.2/native/java/", "java/")]),
+]
+# The clap repository is a Cargo workspace of these crates (as upstream lays it out).
+WORKSPACE_FILES = {"clap": {"Cargo.toml": '[workspace]\nmembers = ["clap", "clap_derive", "clap_lex"]\n'}}
+EXTENSIONS = {"python": (".py",), "typescript": (".ts",), "javascript": (".js",), "go": (".go",),
+              "rust": (".rs",), "java": (".java",)}
+KEYWORDS = set("""
+False None True and as assert async await break class continue def del elif else except finally for from global
+if import in is lambda nonlocal not or pass raise return try while with yield self cls
+abstract any boolean case catch char const constructor debugger declare default delete do double enum export extends
+final float function goto implements instanceof int interface let long native new null number package private
+protected public readonly short static string super switch synchronized this throw throws transient typeof undefined
+var void volatile type keyof unknown never
+chan defer fallthrough func go map range select struct nil err
+crate dyn extern fn impl loop match mod move mut pub ref Self trait unsafe use where usize isize u8 u16 u32 u64 i32 i64
+f32 f64 bool str String Vec Option Some Ok Err Result Box
+""".split())
+_IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+_STRING = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|`[^`]*`')
+_COMMENT = {"python": re.compile(r"#.*")}
+_COMMENT_DEFAULT = re.compile(r"//.*|/\*.*?(?:\*/|$)")
+
+
+# ------------------------------------------------------------------ fetch
+
+def _run(command: list[str], cwd: Path) -> None:
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise SystemExit(f"fetch failed: {' '.join(command)}\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+
+
+def _download(kind: str, spec: str, dl: Path) -> list[Path]:
+    dl.mkdir(parents=True, exist_ok=True)
+    before = set(dl.iterdir())
+    if kind == "pip":
+        _run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:", "-d", str(dl),
+              spec], dl)
+    elif kind == "pip-sdist":
+        _run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", "-d", str(dl),
+              spec], dl)
+    elif kind == "npm":
+        _run(["npm", "pack", "--silent", spec], dl)
+    elif kind == "deb":
+        _run(["apt-get", "download", *spec.split()], dl)
+    new = sorted(set(dl.iterdir()) - before)
+    if new:
+        return new
+    stem = spec.split("==")[0].split("@")[0].lower().replace("-", "_")
+    return sorted(p for p in dl.iterdir() if p.name.lower().replace("-", "_").startswith(stem.split()[0]))
+
+
+def _members(archive: Path) -> list[tuple[str, bytes]]:
+    name = archive.name
+    if name.endswith(".whl"):
+        with zipfile.ZipFile(archive) as z:
+            return [(n, z.read(n)) for n in z.namelist() if not n.endswith("/")]
+    if name.endswith((".tgz", ".tar.gz")):
+        with tarfile.open(archive) as t:
+            return [(m.name, t.extractfile(m).read()) for m in t.getmembers() if m.isfile()]
+    if name.endswith(".deb"):
+        data = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(archive)], capture_output=True, check=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(data)) as t:
+            return [(m.name, t.extractfile(m).read()) for m in t.getmembers() if m.isfile()]
+    raise SystemExit(f"unknown archive {archive}")
+
+
+def fetch(cache: Path, names: set[str] | None) -> dict[str, tuple[str, Path]]:
+    """Each repository's (language, folder), fetched into ``cache`` the first time."""
+    out = {}
+    for name, language, (kind, spec), keep in REPOS:
+        if names and name not in names and language not in names:
+            continue
+        folder = cache / "repos" / name
+        if not (folder / ".complete").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            archives = _download(kind, spec, cache / "dl" / name)
+            folder.mkdir(parents=True)
+            written = 0
+            for archive in archives:
+                for member, data in _members(archive):
+                    for prefix, target in keep:
+                        if member == prefix.rstrip("/") or member.startswith(prefix):
+                            rel = target + member[len(prefix):] if prefix.endswith("/") else target
+                            path = folder / rel
+                            path.parent.mkdir(parents=True, exist_ok=True)
+                            path.write_bytes(data)
+                            written += 1
+            for rel, text in WORKSPACE_FILES.get(name, {}).items():
+                (folder / rel).write_text(text)
+            if not written:
+                raise SystemExit(f"fetch of {name}: nothing matched {keep} in {archives}")
+            (folder / ".complete").write_text(spec + "\n")
+        out[name] = (language, folder)
+    return out
+
+
+# -------------------------------------------------------- base revision
+
+def load_base(rev: str, scratch: Path):
+    """The indexer package as it was at ``rev``, importable as ``qcnbase.indexer``."""
+    archive = subprocess.run(["git", "archive", "--format=tar", rev, "indexer"], cwd=REPO_ROOT, capture_output=True,
+                             check=True).stdout
+    package = scratch / "qcnbase"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    with tarfile.open(fileobj=io.BytesIO(archive)) as t:
+        t.extractall(package, filter="data")
+    sys.path.insert(0, str(scratch))
+    return importlib.import_module("qcnbase.indexer")
+
+
+# ------------------------------------------------------------- measure
+
+def _code_names(language: str, text: str) -> list[str]:
+    text = _STRING.sub('""', text)
+    text = _COMMENT.get(language, _COMMENT_DEFAULT).sub("", text)
+    return [m.group(0) for m in _IDENT.finditer(text)]
+
+
+def sample_lines(index, language: str, count: int, seed: int) -> list[tuple[str, int, dict[str, list]]]:
+    """(path, 0-based line, {gold name: [(path, name line)]}) for ``count`` lines with gold."""
+    graph = index.graph
+    files = sorted(p for p in index.files() if p.endswith(EXTENSIONS[language]) and "test" not in p.lower())
+    rng = random.Random(seed)
+    candidates = []
+    for path in files:
+        lines = index.lines_of(path) or []
+        local = {d.name for d in graph.files[path].symbols.definitions}
+        for number, text in enumerate(lines):
+            gold = {}
+            for name in dict.fromkeys(_code_names(language, text)):
+                if len(name) < 2 or name in KEYWORDS or name in local:
+                    continue
+                definers = [p for p in graph.defs_by_name.get(name, ()) if p != path]
+                if not definers or len(definers) > 2:
+                    continue
+                spots = []
+                for other in definers:
+                    other_lines = index.lines_of(other) or []
+                    for d in graph.files[other].symbols.definitions:
+                        if d.name == name:
+                            spots.append((other, _name_line(other_lines, d)))
+                gold[name] = spots
+            if gold:
+                candidates.append((path, number, gold))
+    rng.shuffle(candidates)
+    return sorted(candidates[:count])
+
+
+def _name_line(lines: list[str], d) -> int:
+    for number in range(d.start_line, max(d.start_line, d.sig_end_line) + 1):
+        if number <= len(lines) and d.name in lines[number - 1]:
+            return number
+    return d.start_line
+
+
+def _shown(snippet, file_lines: list[str]) -> set[int]:
+    """Line numbers a snippet shows: its text is the file's lines in order, "⋮" where lines are left out
+    (after a "⋮", the next shown line is the first later line with the same text)."""
+    shown = set()
+    number = snippet.start_line
+    gap = False
+    for text in snippet.text.split("\n"):
+        if text == "⋮":
+            gap = True
+            continue
+        if gap:
+            while number <= snippet.end_line and file_lines[number - 1] != text:
+                number += 1
+            gap = False
+        shown.add(number)
+        number += 1
+    return shown
+
+
+def measure(indexer_module, folder: Path, samples, budgets) -> dict:
+    Index = indexer_module.Index
+    config = indexer_module.IndexConfig(workers=1, freeze_gc=False)
+    index = Index(folder, config, use_cache=False)
+    index.build()
+    index.rank(current=True)
+    Document, Position = indexer_module.Document, indexer_module.Position
+    detect = indexer_module.detect_language
+    total_tokens = indexer_module.total_tokens
+    results = {b: {"recall": [], "all": [], "precision": [], "tokens": [], "times": []} for b in budgets}
+    for path, number, gold in samples:
+        lines = index.lines_of(path)
+        original = lines[number]
+        indent = original[:len(original) - len(original.lstrip())]
+        text = "\n".join(lines[:number] + [indent] + lines[number + 1:]) + "\n"
+        doc = Document(path, detect(path, text.encode()), text)
+        for budget in budgets:
+            started = time.perf_counter()
+            snippets = index.context_for(doc, Position(number, len(indent)), budget)
+            results[budget]["times"].append(time.perf_counter() - started)
+            by_path = {}
+            for s in snippets:
+                by_path.setdefault(s.path, set()).update(_shown(s, index.lines_of(s.path) or []))
+            present = sum(1 for spots in gold.values() if any(line in by_path.get(p, ()) for p, line in spots))
+            results[budget]["recall"].append(present / len(gold))
+            results[budget]["all"].append(present == len(gold))
+            needed = {p for spots in gold.values() for p, _ in spots}
+            used = total_tokens(snippets)
+            useful = total_tokens([s for s in snippets if s.path in needed])
+            results[budget]["precision"].append(useful / used if used else 0.0)
+            results[budget]["tokens"].append(used)
+    index.close()
+    return results
+
+
+def _pct(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, default=40, help="removed lines per repository (default 40)")
+    parser.add_argument("--base", default="3f2d12c", help="git revision of the 'before' indexer (default: "
+                        "the commit issue 20 started from)")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"download cache (default {DEFAULT_CACHE})")
+    parser.add_argument("--only", default="", help="comma-separated repository names or languages")
+    parser.add_argument("--seed", type=int, default=20)
+    args = parser.parse_args()
+    names = {n for n in args.only.split(",") if n} or None
+    repos = fetch(args.cache, names)
+    import qcn.indexer as after
+
+    with tempfile.TemporaryDirectory() as scratch:
+        before = load_base(args.base, Path(scratch))
+        per_language: dict[str, dict] = {}
+        for name, (language, folder) in repos.items():
+            probe = after.Index(folder, after.IndexConfig(workers=1, freeze_gc=False), use_cache=False)
+            probe.build()
+            samples = sample_lines(probe, language, args.lines, args.seed)
+            probe.close()
+            entry = per_language.setdefault(language, {"repos": [], "lines": 0, "gold": 0, "before": {}, "after": {}})
+            entry["repos"].append(name)
+            entry["lines"] += len(samples)
+            entry["gold"] += sum(len(g) for _, _, g in samples)
+            for label, module in (("before", before), ("after", after)):
+                result = measure(module, folder, samples, BUDGETS)
+                for budget, values in result.items():
+                    bucket = entry[label].setdefault(budget, {k: [] for k in values})
+                    for key, items in values.items():
+                        bucket[key].extend(items)
+            print(f"measured {name} ({language}): {len(samples)} lines", file=sys.stderr)
+    report(per_language)
+
+
+def report(per_language: dict) -> None:
+    header = ("| language | repos | lines | budget | recall before → after | all present before → after "
+              "| precision before → after | tokens p50 before → after | p50 / p95 ms before → after |")
+    print(header)
+    print("|" + "---|" * 9)
+    totals: dict = {}
+    for language, entry in sorted(per_language.items()):
+        for budget in BUDGETS:
+            cells = []
+            for key, fmt in (("recall", "pct"), ("all", "pct"), ("precision", "pct")):
+                b = statistics.fmean(entry["before"][budget][key])
+                a = statistics.fmean(entry["after"][budget][key])
+                cells.append(f"{b:.0%} → **{a:.0%}**")
+            tb = statistics.median(entry["before"][budget]["tokens"])
+            ta = statistics.median(entry["after"][budget]["tokens"])
+            cells.append(f"{tb:.0f} → {ta:.0f}")
+            times = [f"{_pct(entry[label][budget]['times'], .5) * 1e3:.1f} / "
+                     f"{_pct(entry[label][budget]['times'], .95) * 1e3:.1f}" for label in ("before", "after")]
+            cells.append(" → ".join(times))
+            print(f"| {language} | {', '.join(entry['repos'])} | {entry['lines']} | {budget // 1024}K | "
+                  + " | ".join(cells) + " |")
+            for label in ("before", "after"):
+                bucket = totals.setdefault((label, budget), {"recall": [], "all": [], "precision": [], "tokens": [],
+                                                             "times": []})
+                for key in bucket:
+                    bucket[key].extend(entry[label][budget][key])
+    lines = sum(e["lines"] for e in per_language.values())
+    repos = sum(len(e["repos"]) for e in per_language.values())
+    print(f"\nAll {lines} lines in {repos} repositories:\n")
+    print("| budget | recall before → after | all present | precision | tokens p50 | p50 / p95 ms | time ratio p50 |")
+    print("|---|---|---|---|---|---|---|")
+    for budget in BUDGETS:
+        b, a = totals[("before", budget)], totals[("after", budget)]
+        ratio = _pct(a["times"], .5) / max(1e-9, _pct(b["times"], .5))
+        print(f"| {budget // 1024}K | {statistics.fmean(b['recall']):.0%} → **{statistics.fmean(a['recall']):.0%}** | "
+              f"{statistics.fmean(b['all']):.0%} → {statistics.fmean(a['all']):.0%} | "
+              f"{statistics.fmean(b['precision']):.0%} → {statistics.fmean(a['precision']):.0%} | "
+              f"{statistics.median(b['tokens']):.0f} → {statistics.median(a['tokens']):.0f} | "
+              f"{_pct(b['times'], .5) * 1e3:.1f} / {_pct(b['times'], .95) * 1e3:.1f} → "
+              f"{_pct(a['times'], .5) * 1e3:.1f} / {_pct(a['times'], .95) * 1e3:.1f} | {ratio:.2f}× |")
+
+
+if __name__ == "__main__":
+    main()
