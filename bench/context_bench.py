@@ -10,7 +10,11 @@ completion sees it; ``context_for`` is asked at 4K and 16K tokens
 Gold for a removed line: every identifier on it (outside strings and
 comments) that is not defined in the current file but is defined in one or two
 other files of the repository (a name defined in more files is ambiguous and
-left out; so are lines with no such name). A gold name counts as present when a
+left out; so are lines with no such name, and lines that start inside a string
+or a comment). How a name is written decides what it can mean (see
+``sample_lines``): ``q.name`` means a member unless ``q`` is imported; a bare
+name means a definition that is not a member, imported here (or, in Go and
+Java, from the same package). A gold name counts as present when a
 snippet of a file that defines it shows the definition's name line.
 
 Per language and budget, for the code under test ("after") and a base
@@ -93,6 +97,15 @@ var void volatile type keyof unknown never
 chan defer fallthrough func go map range select struct nil err
 crate dyn extern fn impl loop match mod move mut pub ref Self trait unsafe use where usize isize u8 u16 u32 u64 i32 i64
 f32 f64 bool str String Vec Option Some Ok Err Result Box
+""".split())
+# Methods of standard library types (Python, JS, Java, Go, Rust): ``x.get(...)`` on a receiver that no
+# import names is the standard type's method, whatever file of the repository happens to define a ``get``.
+STD_METHODS = set("""
+get set add append extend pop remove discard update items keys values join split strip format replace
+startswith endswith lower upper encode decode copy clear insert index count sort reverse find read write close
+open flush send push shift map filter reduce forEach slice splice concat includes indexOf toString valueOf
+length size len then catch bind call apply emit on once has delete is_empty as_str as_ref to_string to_owned
+clone unwrap expect iter into_iter next collect equals hashCode trim substring isEmpty contains put
 """.split())
 _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _STRING = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|`[^`]*`')
@@ -190,36 +203,89 @@ def load_base(rev: str, scratch: Path):
 
 # ------------------------------------------------------------- measure
 
-def _code_names(language: str, text: str) -> list[str]:
+def _code_names(language: str, text: str) -> list[tuple[str, str]]:
+    """(identifier, qualifier) on a line of code outside strings and comments; the qualifier is the
+    identifier before a ``.``, ``::`` or ``->`` ("" for a bare name)."""
     text = _STRING.sub('""', text)
     text = _COMMENT.get(language, _COMMENT_DEFAULT).sub("", text)
-    return [m.group(0) for m in _IDENT.finditer(text)]
+    out = []
+    for m in _IDENT.finditer(text):
+        before = text[:m.start()].rstrip()
+        qualifier = ""
+        if before.endswith((".", "::", "->")):
+            head = _QUALIFIER.search(before.rstrip(".:->").rstrip())
+            qualifier = head.group(0) if head else "?"
+        out.append((m.group(0), qualifier))
+    return out
+
+
+_QUALIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*$")
+
+
+def _in_string_or_comment(tree, row: int, column: int) -> bool:
+    node = tree.root_node.descendant_for_point_range((row, column), (row, column))
+    while node is not None:
+        if node.type in ("string", "string_content", "comment", "line_comment", "block_comment",
+                         "template_string", "raw_string_literal", "string_literal", "interpreted_string_literal",
+                         "raw_string_literal_content", "text_block"):
+            return True
+        node = node.parent
+    return False
 
 
 def sample_lines(index, language: str, count: int, seed: int) -> list[tuple[str, int, dict[str, list]]]:
-    """(path, 0-based line, {gold name: [(path, name line)]}) for ``count`` lines with gold."""
+    """(path, 0-based line, {gold name: [(path, name line)]}) for ``count`` lines with gold.
+
+    Which definitions a name on the line can mean, by how it is written:
+
+    * ``q.name`` with ``q`` bound by an import of this file (a module, an imported class): any definition;
+      with any other ``q``: members only (qualified names: methods, fields, enum variants), and not the
+      standard library's method names (``STD_METHODS``: ``x.get`` on an unknown ``x`` is a dict's);
+    * a bare name: definitions that are not members, and only where the language lets a bare name reach
+      another file: bound by an import of this file (or a wildcard/include), or, in Go and Java, defined
+      in the same package folder. (A bare ``path`` that another file happens to define is a local.)
+
+    Lines that start inside a string or a comment are not code."""
     graph = index.graph
     files = sorted(p for p in index.files() if p.endswith(EXTENSIONS[language]) and "test" not in p.lower())
     rng = random.Random(seed)
     candidates = []
     for path in files:
         lines = index.lines_of(path) or []
-        local = {d.name for d in graph.files[path].symbols.definitions}
+        tree = index.tree_for(path)
+        symbols = graph.files[path].symbols
+        local = {d.name for d in symbols.definitions}
+        bound = {imp.alias for imp in symbols.imports if imp.alias}
+        bound.update(local_name for imp in symbols.imports for _, local_name in imp.names)
+        wildcard = "*" in bound or any(imp.kind in ("include", "system_include") for imp in symbols.imports)
+        folder = path.rpartition("/")[0]
         for number, text in enumerate(lines):
+            stripped = text.lstrip()
+            if not stripped or _in_string_or_comment(tree, number, len(text) - len(stripped)):
+                continue
             gold = {}
-            for name in dict.fromkeys(_code_names(language, text)):
-                if len(name) < 2 or name in KEYWORDS or name in local:
+            for name, qualifier in dict.fromkeys(_code_names(language, text)):
+                if len(name) < 2 or name in KEYWORDS or name in local or name in gold:
                     continue
                 definers = [p for p in graph.defs_by_name.get(name, ()) if p != path]
                 if not definers or len(definers) > 2:
                     continue
                 spots = []
                 for other in definers:
+                    same_package = language in ("go", "java") and other.rpartition("/")[0] == folder
                     other_lines = index.lines_of(other) or []
                     for d in graph.files[other].symbols.definitions:
-                        if d.name == name:
+                        if d.name != name:
+                            continue
+                        member = "." in d.qualname
+                        if qualifier:
+                            ok = qualifier in bound or (member and name not in STD_METHODS)
+                        else:
+                            ok = not member and (name in bound or wildcard or same_package)
+                        if ok:
                             spots.append((other, _name_line(other_lines, d)))
-                gold[name] = spots
+                if spots:
+                    gold[name] = spots
             if gold:
                 candidates.append((path, number, gold))
     rng.shuffle(candidates)
