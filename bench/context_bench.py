@@ -241,6 +241,7 @@ def sample_lines(index, language: str, count: int, seed: int) -> list[tuple[str,
     * ``q.name`` with ``q`` bound by an import of this file (a module, an imported class): any definition;
       with any other ``q``: members only (qualified names: methods, fields, enum variants), and not the
       standard library's method names (``STD_METHODS``: ``x.get`` on an unknown ``x`` is a dict's);
+    * only definitions in files of the line's language (not a test fixture in another language);
     * a bare name: definitions that are not members, and only where the language lets a bare name reach
       another file: bound by an import of this file (or a wildcard/include), or, in Go and Java, defined
       in the same package folder. (A bare ``path`` that another file happens to define is a local.)
@@ -267,7 +268,8 @@ def sample_lines(index, language: str, count: int, seed: int) -> list[tuple[str,
             for name, qualifier in dict.fromkeys(_code_names(language, text)):
                 if len(name) < 2 or name in KEYWORDS or name in local or name in gold:
                     continue
-                definers = [p for p in graph.defs_by_name.get(name, ()) if p != path]
+                definers = [p for p in graph.defs_by_name.get(name, ())
+                            if p != path and p.endswith(EXTENSIONS[language])]
                 if not definers or len(definers) > 2:
                     continue
                 spots = []

@@ -369,6 +369,7 @@ class _Gatherer:
         for use in uses:
             self._definitions_for(use)
         self._dependencies(uses)
+        self._receiver_outlines(uses)
         self._outlines()
         self._recent_edits()
         self._similar()
@@ -466,7 +467,7 @@ class _Gatherer:
             return False
         return self._by_name(use, base)
 
-    def _by_name(self, use: _Use, base: float) -> bool:
+    def _by_name(self, use: _Use, base: float, source: str = "definition", why: str = "") -> bool:
         """Fall back to every definition of the name in the repository."""
         if not use.qualifier and not use.called:
             return False  # a bare lowercase name never called here is most likely a local variable
@@ -494,8 +495,8 @@ class _Gatherer:
             return False
         label = f"{use.qualifier}.{use.name}" if use.qualifier else use.name
         ambiguity = f", 1 of {len(definers)} files" if len(definers) > 1 else ""
-        self._offer(found, base * use.weight * share * (1.5 if len(definers) == 1 else 1.0), "definition",
-                    f"definition of `{label}` (found by name{ambiguity})")
+        self._offer(found, base * use.weight * share * (1.5 if len(definers) == 1 else 1.0), source,
+                    why or f"definition of `{label}` (found by name{ambiguity})")
         return True
 
     # -------------------------------------------------------- receivers
@@ -540,6 +541,17 @@ class _Gatherer:
             found = self._defs_in(files, name, owner=original)
             if found:
                 return found
+        definers = self.graph.defs_by_name.get(name, ())
+        if len(definers) <= 24:  # Go methods, Rust impls, C++ `A::m`: members written outside the type's file
+            suffix = f"{type_name}.{name}"
+            found = []
+            for path in sorted(definers):
+                record = self.graph.files.get(path)
+                if record is not None and path != self.path:
+                    found.extend((path, m) for m in record.symbols.definitions
+                                 if m.name == name and (m.qualname == suffix or m.qualname.endswith("." + suffix)))
+            if found:
+                return found[:4]
         files = [p for p in self.graph.defs_by_name.get(type_name, ())][:4]
         for path in ([self.path] if self.symbols is not None else []) + [p for p in files if p != self.path]:
             symbols = self.symbols if path == self.path else self.graph.files[path].symbols \
@@ -561,6 +573,57 @@ class _Gatherer:
                     if found:
                         return found
         return []
+
+    def _receiver_outlines(self, near: list[_Use]) -> None:
+        """Outlines of the types of receivers used near the cursor (and of the enclosing class's bases):
+        the next line most likely calls another member of the same objects."""
+        types = self._types()
+        if not types:
+            return
+        weights: dict[str, float] = {}
+        for use in near:
+            head = use.qualifier.split(".")[0]
+            if head and head in types and head not in ("self", "this", "Self"):
+                weights[types[head]] = max(weights.get(types[head], 0.0), use.weight)
+        owner = types.get("self") or types.get("this")
+        if owner:
+            weights.setdefault(owner, 0.8)
+        for type_name, weight in sorted(weights.items(), key=lambda item: (-item[1], item[0]))[:4]:
+            self._type_outline(type_name, 38.0 * weight, f"outline of `{type_name}` (a receiver's type)")
+
+    def _type_outline(self, type_name: str, score: float, why: str, depth: int = 0) -> None:
+        """Header, fields and member signatures of a type defined in another file (its bases when it is
+        defined in this one); Go methods from the type's package files too."""
+        if depth > 1:
+            return
+        for path in list(self.graph.defs_by_name.get(type_name, ()))[:3]:
+            record = self.graph.files.get(path)
+            symbols = self.symbols if path == self.path else (record.symbols if record is not None else None)
+            if symbols is None:
+                continue
+            for d in symbols.definitions:
+                if d.name != type_name or d.kind not in _TYPE_KINDS:
+                    continue
+                if path != self.path and record is not None:
+                    key = (path, d.start_line, "outline:" + d.name)
+                    if key not in self.seen:
+                        self.seen.add(key)
+                        piece = _definition_outline(_Piece(path, (), score, why, "dependency", d.qualname), record, d,
+                                                    methods=40)
+                        self.pieces.append(replace(piece, reason=why))
+                for base in _bases(d.signature):
+                    self._type_outline(base, score * 0.8, f"outline of `{base}` (a base of `{type_name}`)", depth + 1)
+        if self.family == "go" and self.package_files:
+            prefix = type_name + "."
+            for path in self.package_files:
+                record = self.graph.files.get(path)
+                if record is None:
+                    continue
+                intervals = tuple((m.start_line, m.sig_end_line) for m in record.symbols.definitions
+                                  if m.qualname.startswith(prefix) and m.kind == "method")
+                if intervals:
+                    self.pieces.append(_Piece(path, intervals[:30], score * 0.9, f"methods of `{type_name}`",
+                                              "dependency"))
 
     def _local(self, use: _Use, score: float) -> bool:
         if self.window is None or self.symbols is None or not self._indexed_path():
@@ -632,11 +695,18 @@ class _Gatherer:
                 if (use.name, use.qualifier) not in near_names:
                     self._definitions_for(_Use(use.name, use.qualifier, 1.0), 45.0, "dependency",
                                           f"used by `{enclosing.qualname}`: `{use.name}`")
+        # Among the imports, the next line most likely imports a name the file uses that nothing binds yet.
+        in_imports = any(abs(imp.line - (self.line + 1)) <= 2 for imp in self.symbols.imports)
         for name, occurrences in sorted(self.symbols.references, key=lambda r: (-r[1], r[0]))[:60]:
             if (name, "") in near_names:
                 continue
             weight = min(1.0, 0.5 + 0.1 * occurrences)
-            self._definitions_for(_Use(name, "", weight), 25.0, "dependency", f"used in this file: `{name}`")
+            use = _Use(name, "", weight)
+            if self._definitions_for(use, 25.0, "dependency", f"used in this file: `{name}`"):
+                continue
+            if name not in self.local_names and name not in self.names and name not in self.module_alias:
+                self._by_name(use, 40.0 if in_imports else 20.0, "dependency",
+                              f"used in this file, imported by no line: `{name}`")
 
     def _uses_in_lines(self, first: int, last: int) -> list[_Use]:
         seen: dict[tuple[str, str], None] = {}
@@ -974,7 +1044,7 @@ def _pack(index: Index, pieces: list[_Piece], budget: int, count: Callable[[str]
     used = 0
     per_source: dict[str, int] = {}
     full_sources: set[str] = set()  # sources that hit their cap
-    max_piece = max(256, budget // 4)
+    max_piece = max(192, budget // 12)
     lines_cache: dict[str, list[str] | None] = {}
     misfits = 0
     for piece in pieces:
