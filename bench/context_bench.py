@@ -35,7 +35,12 @@ crate sources); Java JPype's Java sources (its PyPI sdist).
 Prints tables; asserts nothing (tests/indexer does). The machine may be shared:
 compare the ratios, not the absolute times.
 
+Last, ``context_for`` latency on the standard library (the tree of
+bench/index_bench.py, whose aim is p95 <= 10 ms at 16K), before and after
+interleaved query by query.
+
 Usage: python bench/context_bench.py [--lines 40] [--base 3f2d12c] [--cache DIR] [--only go,rust]
+       [--stdlib-queries 200]
 """
 
 from __future__ import annotations
@@ -222,6 +227,18 @@ def _code_names(language: str, text: str) -> list[tuple[str, str]]:
 _QUALIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*$")
 
 
+_IMPORT_LINE = re.compile(r"\s*(?:from\s|import\s|(?:pub(?:\([a-z]+\))?\s+)?use\s|export\s.*\sfrom\s)")
+
+
+def _module_words(language: str, names: list[tuple[str, str]]) -> int:
+    """How many leading words of an import line name the module, not what it imports (Python
+    ``from a.b import``): those are not definitions the line needs."""
+    if language == "python" and names and names[0][0] == "from":
+        words = [name for name, _ in names]
+        return words.index("import") + 1 if "import" in words else len(words)
+    return 0
+
+
 def _in_string_or_comment(tree, row: int, column: int) -> bool:
     node = tree.root_node.descendant_for_point_range((row, column), (row, column))
     while node is not None:
@@ -238,7 +255,8 @@ def sample_lines(index, language: str, count: int, seed: int) -> list[tuple[str,
 
     Which definitions a name on the line can mean, by how it is written:
 
-    * ``q.name`` with ``q`` bound by an import of this file (a module, an imported class): any definition;
+    * ``q.name`` with ``q`` bound by an import of this file (a module, an imported class): a definition in
+      a file that import resolves to (none when it names an outside module);
       with any other ``q``: members only (qualified names: methods, fields, enum variants), and not the
       standard library's method names (``STD_METHODS``: ``x.get`` on an unknown ``x`` is a dict's);
     * only definitions in files of the line's language (not a test fixture in another language);
@@ -246,7 +264,8 @@ def sample_lines(index, language: str, count: int, seed: int) -> list[tuple[str,
       another file: bound by an import of this file (or a wildcard/include), or, in Go and Java, defined
       in the same package folder. (A bare ``path`` that another file happens to define is a local.)
 
-    Lines that start inside a string or a comment are not code."""
+    On an import line the imported names count as bare names (``from .x import Y``, ``use crate::a::B``),
+    the module path not at all. Lines that start inside a string or a comment are not code."""
     graph = index.graph
     files = sorted(p for p in index.files() if p.endswith(EXTENSIONS[language]) and "test" not in p.lower())
     rng = random.Random(seed)
@@ -258,6 +277,12 @@ def sample_lines(index, language: str, count: int, seed: int) -> list[tuple[str,
         local = {d.name for d in symbols.definitions}
         bound = {imp.alias for imp in symbols.imports if imp.alias}
         bound.update(local_name for imp in symbols.imports for _, local_name in imp.names)
+        # Files each bound name's import resolves to: `q.name` with an imported `q` means a definition there.
+        targets: dict[str, set[str]] = {}
+        for imp, resolved in zip(symbols.imports, graph.resolved.get(path, ())):
+            for local_name in [imp.alias] + [local_name for _, local_name in imp.names]:
+                if local_name:
+                    targets.setdefault(local_name, set()).update(resolved)
         wildcard = "*" in bound or any(imp.kind in ("include", "system_include") for imp in symbols.imports)
         folder = path.rpartition("/")[0]
         for number, text in enumerate(lines):
@@ -265,7 +290,10 @@ def sample_lines(index, language: str, count: int, seed: int) -> list[tuple[str,
             if not stripped or _in_string_or_comment(tree, number, len(text) - len(stripped)):
                 continue
             gold = {}
-            for name, qualifier in dict.fromkeys(_code_names(language, text)):
+            names = _code_names(language, text)
+            if _IMPORT_LINE.match(text):  # `from .x import Y`, `use crate::a::B;`: the imported names, bare
+                names = [(name, "") for name, _ in names[_module_words(language, names):]]
+            for name, qualifier in dict.fromkeys(names):
                 if len(name) < 2 or name in KEYWORDS or name in local or name in gold:
                     continue
                 definers = [p for p in graph.defs_by_name.get(name, ())
@@ -280,8 +308,10 @@ def sample_lines(index, language: str, count: int, seed: int) -> list[tuple[str,
                         if d.name != name:
                             continue
                         member = "." in d.qualname
-                        if qualifier:
-                            ok = qualifier in bound or (member and name not in STD_METHODS)
+                        if qualifier and qualifier in bound:
+                            ok = other in targets.get(qualifier, ())
+                        elif qualifier:
+                            ok = member and name not in STD_METHODS
                         else:
                             ok = not member and (name in bound or wildcard or same_package)
                         if ok:
@@ -355,6 +385,40 @@ def measure(indexer_module, folder: Path, samples, budgets) -> dict:
     return results
 
 
+def stdlib_latency(before, after, queries: int, seed: int) -> dict:
+    """``context_for`` latency on the running interpreter's standard library (the index benchmark's tree),
+    at identifier ends in random files, before and after interleaved query by query (same load)."""
+    import sysconfig
+
+    root = Path(sysconfig.get_paths()["stdlib"])
+    indexes = {}
+    for label, module in (("before", before), ("after", after)):
+        index = module.Index(root, module.IndexConfig(workers=1, freeze_gc=False), use_cache=False)
+        index.build()
+        index.rank(current=True)
+        index.wait_idle(60, ranking=True)
+        indexes[label] = (module, index)
+    rng = random.Random(seed)
+    files = indexes["after"][1].files()
+    picks = []
+    while len(picks) < queries:
+        path = rng.choice(files)
+        lines = indexes["after"][1].lines_of(path) or []
+        spots = [(i, m.end()) for i, line in enumerate(lines) for m in re.finditer(r"[A-Za-z_]\w{2,}", line)]
+        if spots:
+            picks.append((path, *rng.choice(spots)))
+    times = {(label, budget): [] for label in indexes for budget in BUDGETS}
+    for path, line, column in picks:
+        for budget in BUDGETS:
+            for label, (module, index) in indexes.items():
+                started = time.perf_counter()
+                index.context_for(path, module.Position(line, column), budget)
+                times[(label, budget)].append(time.perf_counter() - started)
+    for _, index in indexes.values():
+        index.close()
+    return {"files": len(files), "queries": queries, "times": times}
+
+
 def _pct(values, q):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
@@ -368,6 +432,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"download cache (default {DEFAULT_CACHE})")
     parser.add_argument("--only", default="", help="comma-separated repository names or languages")
     parser.add_argument("--seed", type=int, default=20)
+    parser.add_argument("--stdlib-queries", type=int, default=200,
+                        help="context_for calls per budget on the standard library (0: skip; default 200)")
     args = parser.parse_args()
     names = {n for n in args.only.split(",") if n} or None
     repos = fetch(args.cache, names)
@@ -392,7 +458,18 @@ def main() -> None:
                     for key, items in values.items():
                         bucket[key].extend(items)
             print(f"measured {name} ({language}): {len(samples)} lines", file=sys.stderr)
+        latency = stdlib_latency(before, after, args.stdlib_queries, args.seed) if args.stdlib_queries else None
     report(per_language)
+    if latency is not None:
+        print(f"\ncontext_for on the standard library ({latency['files']} files, {latency['queries']} cursors at "
+              "identifier ends, before and after interleaved):\n")
+        print("| budget | p50 ms before → after | p95 ms before → after | p50 ratio | p95 ratio |")
+        print("|---|---|---|---|---|")
+        for budget in BUDGETS:
+            b, a = latency["times"][("before", budget)], latency["times"][("after", budget)]
+            print(f"| {budget // 1024}K | {_pct(b, .5) * 1e3:.1f} → {_pct(a, .5) * 1e3:.1f} | "
+                  f"{_pct(b, .95) * 1e3:.1f} → {_pct(a, .95) * 1e3:.1f} | {_pct(a, .5) / _pct(b, .5):.2f}× | "
+                  f"{_pct(a, .95) / _pct(b, .95):.2f}× |")
 
 
 def report(per_language: dict) -> None:

@@ -327,3 +327,27 @@ def test_rust_use_of_a_workspace_crate_through_pub_use(tmp_path):
         snippets = index.context_for("app/src/main.rs", _at(index, "app/src/main.rs", "m.cents"), 1024)
         assert _shows(snippets, "core/src/money.rs", "pub struct Money {"), _paths(snippets)
         assert _shows(snippets, "core/src/money.rs", "    pub cents: i64,")
+
+
+def test_among_the_imports_a_used_name_no_import_binds_is_offered(tmp_path):
+    index = _repo(tmp_path, {
+        "shop/__init__.py": "",
+        "shop/money.py": """
+            class Money:
+                def __init__(self, cents: int) -> None:
+                    self.cents = cents
+            """,
+        "shop/tax.py": """
+            def vat(amount):
+                return amount
+            """,
+        "shop/cart.py": "from .tax import vat\n"
+                        + "".join(f"\n\ndef helper_{i}(x):\n    return vat(x)\n" for i in range(8))
+                        + "\n\ndef total(items) -> Money:\n    return Money(sum(vat(i) for i in items))\n",
+    })
+    with index:
+        # The cursor on the line after the imports: `Money` is used far below, imported by no line yet.
+        snippets = index.context_for("shop/cart.py", Position(1, 0), 1024)
+        money = next(s for s in snippets if s.path == "shop/money.py")
+        assert "class Money:" in money.text.split("\n")
+        assert "imported by no line: `Money`" in money.reason
