@@ -8,12 +8,19 @@ source        score  what
 definition    ≤100   definitions of identifiers near the cursor, resolved
                      through the current file's imports (explicit import,
                      module alias ``mod.name``, wildcard/include/same package),
-                     then by name across the repository (less, when ambiguous)
+                     receivers' types (``self``/``this`` and bases,
+                     annotations, constructors), then by name across the
+                     repository (less, when ambiguous; never for common
+                     standard-library methods on receivers of unknown type)
 local         ≤60    definitions in the current file outside ``current_window``
                      (only when the caller says which lines the prompt shows)
 dependency    ≤45    what the enclosing function/class uses (anywhere in it),
-                     then what the rest of the file uses, through imports only
-outline       ≤30    signatures of the modules the current file imports
+                     outlines of receivers' types and of the enclosing class's
+                     bases, then what the rest of the file uses (through
+                     imports, or by name when no import binds it)
+outline       ≤30    signatures of the modules the current file imports (names
+                     this file uses first; re-exporting packages: the real
+                     definitions)
 recent_edit   ≤28    regions recently edited in other open buffers
 similar       ≤22    lexically similar windows of related files (Jaccard)
 repo_map      ≤8     for budgets ≥ 8K tokens: signatures of the files ranked
@@ -21,8 +28,9 @@ repo_map      ≤8     for budgets ≥ 8K tokens: signatures of the files ranked
 ============  =====  ==========================================================
 
 Packing: pieces are taken best-first while they fit ``budget_tokens``; a
-definition too large to fit (or over a quarter of the budget) falls back to its
-outline (header, doc, member signatures). Pieces of one file merge into one
+definition too large to fit (or over a twelfth of the budget) shrinks to its
+outline (header, doc, fields, member signatures), then fewer signatures, then
+header and fields only. Pieces of one file merge into one
 snippet, so snippets never overlap: its text shows the lines of its pieces in
 order with ``⋮`` where lines are left out. The budget covers every snippet's
 text plus one ``<|file_sep|>path`` header each (``header_tokens``).
