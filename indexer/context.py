@@ -8,12 +8,19 @@ source        score  what
 definition    ≤100   definitions of identifiers near the cursor, resolved
                      through the current file's imports (explicit import,
                      module alias ``mod.name``, wildcard/include/same package),
-                     then by name across the repository (less, when ambiguous)
+                     receivers' types (``self``/``this`` and bases,
+                     annotations, constructors), then by name across the
+                     repository (less, when ambiguous; never for common
+                     standard-library methods on receivers of unknown type)
 local         ≤60    definitions in the current file outside ``current_window``
                      (only when the caller says which lines the prompt shows)
 dependency    ≤45    what the enclosing function/class uses (anywhere in it),
-                     then what the rest of the file uses, through imports only
-outline       ≤30    signatures of the modules the current file imports
+                     outlines of receivers' types and of the enclosing class's
+                     bases, then what the rest of the file uses (through
+                     imports, or by name when no import binds it)
+outline       ≤30    signatures of the modules the current file imports (names
+                     this file uses first; re-exporting packages: the real
+                     definitions)
 recent_edit   ≤28    regions recently edited in other open buffers
 similar       ≤22    lexically similar windows of related files (Jaccard)
 repo_map      ≤8     for budgets ≥ 8K tokens: signatures of the files ranked
@@ -21,8 +28,9 @@ repo_map      ≤8     for budgets ≥ 8K tokens: signatures of the files ranked
 ============  =====  ==========================================================
 
 Packing: pieces are taken best-first while they fit ``budget_tokens``; a
-definition too large to fit (or over a quarter of the budget) falls back to its
-outline (header, doc, member signatures). Pieces of one file merge into one
+definition too large to fit (or over a twelfth of the budget) shrinks to its
+outline (header, doc, fields, member signatures), then fewer signatures, then
+header and fields only. Pieces of one file merge into one
 snippet, so snippets never overlap: its text shows the lines of its pieces in
 order with ``⋮`` where lines are left out. The budget covers every snippet's
 text plus one ``<|file_sep|>path`` header each (``header_tokens``).
@@ -64,6 +72,11 @@ VOLATILE_SOURCES = frozenset({"recent_edit", "similar"})
 _SOURCE_CAPS = {"outline": 0.3, "recent_edit": 0.2, "similar": 0.2, "repo_map": 0.25}
 _SIMILAR_MAX_LINES = 1500
 _MAX_MISFITS = 24  # stop packing after this many pieces in a row did not fit
+# What a definition too large for the budget shrinks to: outlines with this many method signatures
+# (fields, attributes and constants are always kept: completion needs them more than bodies).
+_FALLBACK_METHODS = (40, 10, 0)
+_FALLBACK_LEVELS = len(_FALLBACK_METHODS)
+_DATA_KINDS = frozenset({"field", "constant", "variable"})
 _WINDOW_BEFORE = 40
 _WINDOW_AFTER = 15
 _FREE_KINDS = ("function", "class", "interface", "type", "enum", "module", "macro", "constant", "variable")
@@ -74,6 +87,34 @@ _STRINGS = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'')
 _STRINGS_CHAR = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.[^\']*|[^\'\\])\'')
 _COMMENT = {"python": re.compile(r"#.*"), "": re.compile(r"//.*|/\*.*?(?:\*/|$)")}
 _QUALIFIER = re.compile(r"([A-Za-z_$][A-Za-z0-9_$]*)\s*(?:\.|::|->|\?\.)\s*$")
+# Lines that say nothing about the code near a cursor: blank, comments, docstring fences, imports, closers.
+_BOILERPLATE_LINE = re.compile(
+    r"""\s*(?:$|#|//|/\*|\*|--|\"\"\"|'''|(?:import|from|package|using|use|require)\b"""
+    r"""|(?:const|let|var)\s+\w+\s*=\s*require\(|[})\];,]*$)""")
+_TYPE_KINDS = frozenset({"class", "interface", "type", "enum", "struct", "trait"})
+_TYPE = r"((?:[A-Za-z_][A-Za-z0-9_]*\.)?[A-Z][A-Za-z0-9_]*)"
+_VAR = r"([A-Za-z_$][A-Za-z0-9_$]*)"
+# (pattern, variable group, type group) per language family: annotations and constructor calls.
+_TYPE_PATTERNS: dict[str, list[tuple[re.Pattern[str], int, int]]] = {
+    "": [(re.compile(_VAR + r"\s*:\s*(?:&\s*(?:mut\s+)?|readonly\s+)?[\"']?" + _TYPE), 1, 2),
+         (re.compile(_VAR + r"\s*=\s*(?:new\s+|await\s+)?" + _TYPE + r"\s*(?:\(|::|\{|<)"), 1, 2)],
+    "go": [(re.compile(r"\b" + _VAR + r"\s+\*?" + _TYPE + r"\s*[,)]"), 1, 2),
+           (re.compile(_VAR + r"\s*:?=\s*&?(?:[a-z][A-Za-z0-9_]*\.)?(?:New)?([A-Z][A-Za-z0-9_]*)\s*[({]"), 1, 2),
+           (re.compile(r"\bvar\s+" + _VAR + r"\s+\*?" + _TYPE), 1, 2)],
+    "java": [(re.compile(r"\b([A-Z][A-Za-z0-9_]*)(?:<[^<>]*>)?\s+" + _VAR + r"\s*[=;,)]"), 2, 1)],
+    "c": [(re.compile(r"\b(?:struct\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*\*?\s*" + _VAR + r"\s*[=;,)]"), 2, 1)],
+}
+_TYPE_PATTERNS["python"] = _TYPE_PATTERNS["javascript"] = _TYPE_PATTERNS["rust"] = _TYPE_PATTERNS[""]
+# Methods of standard library types: `x.get(...)` on a receiver of unknown type is not worth a guess.
+_COMMON_METHODS = frozenset("""
+get set add append extend pop remove discard update items keys values join split rsplit strip lstrip rstrip
+format replace startswith endswith lower upper encode decode copy clear insert index count sort reverse find
+read write close open flush seek send push shift unshift map filter reduce forEach some every slice splice
+concat includes indexOf toString valueOf length size len then catch finally bind call apply emit on once off
+has delete is_empty as_str as_ref to_string to_owned clone unwrap expect iter into_iter next collect
+is_some is_none ok_or map_err and_then unwrap_or String Error equals hashCode toLowerCase toUpperCase trim
+substring charAt isEmpty contains containsKey put getClass Println Printf Sprintf Errorf Fprintf
+""".split())
 _BRACE_LANGUAGES = frozenset({"javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp"})
 
 
@@ -128,10 +169,12 @@ class _Piece:
     # A definition's compact form (header, doc, member signatures), built only when needed.
     outline_of: tuple[FileRecord, Definition] | None = None
 
-    def fallback(self) -> _Piece | None:
-        if self.outline_of is None:
+    def fallback(self, level: int) -> _Piece | None:
+        """Smaller forms of a definition that does not fit, ``level`` 1..``_FALLBACK_LEVELS``: its outline
+        (header, doc, fields, member signatures), then fewer methods, then header and fields only."""
+        if self.outline_of is None or level > _FALLBACK_LEVELS:
             return None
-        return _definition_outline(self, *self.outline_of)
+        return _definition_outline(self, *self.outline_of, methods=_FALLBACK_METHODS[level - 1])
 
 
 @dataclass
@@ -271,6 +314,7 @@ class _Gatherer:
         self._comment = _COMMENT["python" if self.family == "python" else ""]
         self._strings = _STRINGS if self.family in ("python", "javascript") else _STRINGS_CHAR
         self.seen: set[tuple[str, int, str]] = set()  # (path, line, name) of definitions already offered
+        self._receivers: dict[str, str] | None = None  # receiver name -> type name, on first use
         self._bindings()
 
     # --------------------------------------------------------- bindings
@@ -315,8 +359,11 @@ class _Gatherer:
             self.package_files = tuple(p for p in siblings if p.endswith(suffix) and p != self.path)
 
     def _code(self, line: int) -> str:
-        """Line ``line`` (0-based) with string literals and comments blanked out."""
-        text = self._strings.sub('""', self.doc.line_bytes(line).decode("utf-8", "replace"))
+        """Line ``line`` (0-based) with string literals and comments blanked out, except where a
+        string carries names: a Python f-string's ``{expressions}``, a string annotation (``"Console"``)."""
+        text = self.doc.line_bytes(line).decode("utf-8", "replace")
+        if "'" in text or '"' in text:
+            text = self._strings.sub(lambda m: _string_names(m, text, self.family), text)
         return self._comment.sub("", text)
 
     def _indexed_current(self) -> bool:
@@ -330,6 +377,7 @@ class _Gatherer:
         for use in uses:
             self._definitions_for(use)
         self._dependencies(uses)
+        self._receiver_outlines(uses)
         self._outlines()
         self._recent_edits()
         self._similar()
@@ -385,10 +433,21 @@ class _Gatherer:
             if bound:  # `Widget.create` where Widget was imported: its member
                 for original, files in bound:
                     found = self._defs_in(files, name, owner=original)
+                    if not found and original == "default":  # `utils.x` with `import utils from`: its top level
+                        found = self._defs_in(files, name, kinds=_FREE_KINDS)
                     if found:
                         self._offer(found, base * weight, source,
                                     why or f"definition of `{original}.{name}` (imported from {found[0][0]})")
                         return True
+            receiver = self._receiver_type(qualifier)
+            if receiver:  # `self.x`, `request.url` with `request: Request`, `c := NewClient()`...
+                found = self._member_of(receiver, name)
+                if found:
+                    self._offer(found, base * weight * 0.9, source,
+                                why or f"definition of `{receiver}.{name}` (`{qualifier}` is a `{receiver}`)")
+                    return True
+                if qualifier in ("self", "this", "Self"):
+                    return False  # a member of this class not found in its bases: not a by-name guess
             if source != "definition":
                 return False
         else:
@@ -416,16 +475,18 @@ class _Gatherer:
             return False
         return self._by_name(use, base)
 
-    def _by_name(self, use: _Use, base: float) -> bool:
+    def _by_name(self, use: _Use, base: float, source: str = "definition", why: str = "") -> bool:
         """Fall back to every definition of the name in the repository."""
         if not use.qualifier and not use.called:
             return False  # a bare lowercase name never called here is most likely a local variable
+        if use.qualifier and use.name in _COMMON_METHODS:
+            return False  # `x.get(...)` on a receiver of unknown type: most likely a standard library type
         every = self.graph.defs_by_name.get(use.name, ())
         if not every or len(every) > 13:
             return False  # unknown, or too common a name to mean anything
         definers = [p for p in every if p != self.path]
-        if not definers or len(definers) > 12:
-            return False
+        if not definers or len(definers) > (3 if use.qualifier else 12):
+            return False  # a receiver of unknown type: only a name defined in a few files is worth a guess
         limit = 4 if use.qualifier else 3
         definers.sort(key=lambda p: (-_shared_prefix(p, self.path), p))
         share = (0.35 if use.qualifier else 0.5) / len(definers)
@@ -442,9 +503,135 @@ class _Gatherer:
             return False
         label = f"{use.qualifier}.{use.name}" if use.qualifier else use.name
         ambiguity = f", 1 of {len(definers)} files" if len(definers) > 1 else ""
-        self._offer(found, base * use.weight * share * (1.5 if len(definers) == 1 else 1.0), "definition",
-                    f"definition of `{label}` (found by name{ambiguity})")
+        self._offer(found, base * use.weight * share * (1.5 if len(definers) == 1 else 1.0), source,
+                    why or f"definition of `{label}` (found by name{ambiguity})")
         return True
+
+    # -------------------------------------------------------- receivers
+
+    def _receiver_type(self, qualifier: str) -> str:
+        """The type name of a receiver written before ``.name``, when the code around the cursor says it:
+        ``self``/``this``/``Self`` (the enclosing class), a parameter or variable annotation
+        (``request: Request``, ``Type name`` in Java, ``s *Server`` in Go), a constructor call
+        (``x = Client(...)``, ``new Client(``, ``&Client{``, ``Client::new(``, ``NewClient(`` in Go)."""
+        if "." in qualifier:
+            return ""
+        types = self._types()
+        return types.get(qualifier, "")
+
+    def _types(self) -> dict[str, str]:
+        if self._receivers is not None:
+            return self._receivers
+        types: dict[str, str] = {}
+        self._receivers = types
+        if self.symbols is None:
+            return types
+        owner = _enclosing_class(self.symbols.definitions, self.line + 1)
+        if owner is not None:
+            for word in ("self", "this", "Self"):
+                types[word] = owner.name
+        enclosing = _enclosing(self.symbols.definitions, self.line + 1)
+        first = enclosing.start_line - 1 if enclosing is not None else max(0, self.line - _WINDOW_BEFORE)
+        first = max(first, self.line - 400)
+        patterns = _TYPE_PATTERNS.get(self.family, _TYPE_PATTERNS[""])
+        for number in range(first, self.line):
+            text = self._code(number)
+            for pattern, var_group, type_group in patterns:
+                for m in pattern.finditer(text):
+                    types[m.group(var_group)] = _type_stem(m.group(type_group))
+        return types
+
+    def _member_of(self, type_name: str, name: str, depth: int = 0) -> list[tuple[str, Definition]]:
+        """``name`` as a member of class/struct/interface ``type_name`` or of its bases (two levels)."""
+        if depth > 2 or not type_name:
+            return []
+        for original, files in self.names.get(type_name, ()):
+            found = self._defs_in(files, name, owner=original)
+            if found:
+                return found
+        definers = self.graph.defs_by_name.get(name, ())
+        if len(definers) <= 24:  # Go methods, Rust impls, C++ `A::m`: members written outside the type's file
+            suffix = f"{type_name}.{name}"
+            found = []
+            for path in sorted(definers):
+                record = self.graph.files.get(path)
+                if record is not None and path != self.path:
+                    found.extend((path, m) for m in record.symbols.definitions
+                                 if m.name == name and (m.qualname == suffix or m.qualname.endswith("." + suffix)))
+            if found:
+                return found[:4]
+        files = [p for p in self.graph.defs_by_name.get(type_name, ())][:4]
+        for path in ([self.path] if self.symbols is not None else []) + [p for p in files if p != self.path]:
+            symbols = self.symbols if path == self.path else self.graph.files[path].symbols \
+                if path in self.graph.files else None
+            if symbols is None:
+                continue
+            for d in symbols.definitions:
+                if d.name != type_name or d.kind not in _TYPE_KINDS:
+                    continue
+                if path != self.path:
+                    found = [(path, m) for m in symbols.definitions
+                             if m.name == name and m.qualname.endswith(f"{d.qualname}.{name}")]
+                    if found:
+                        return found[:4]
+                elif any(m.name == name and m.qualname.startswith(d.qualname + ".") for m in symbols.definitions):
+                    return []  # defined in this very class: the prompt's own window shows it
+                for base in _bases(d.signature):
+                    found = self._member_of(base, name, depth + 1)
+                    if found:
+                        return found
+        return []
+
+    def _receiver_outlines(self, near: list[_Use]) -> None:
+        """Outlines of the types of receivers used near the cursor (and of the enclosing class's bases):
+        the next line most likely calls another member of the same objects."""
+        types = self._types()
+        if not types:
+            return
+        weights: dict[str, float] = {}
+        for use in near:
+            head = use.qualifier.split(".")[0]
+            if head and head in types and head not in ("self", "this", "Self"):
+                weights[types[head]] = max(weights.get(types[head], 0.0), use.weight)
+        owner = types.get("self") or types.get("this")
+        if owner:
+            weights.setdefault(owner, 0.8)
+        for type_name, weight in sorted(weights.items(), key=lambda item: (-item[1], item[0]))[:4]:
+            self._type_outline(type_name, 38.0 * weight, f"outline of `{type_name}` (a receiver's type)")
+
+    def _type_outline(self, type_name: str, score: float, why: str, depth: int = 0) -> None:
+        """Header, fields and member signatures of a type defined in another file (its bases when it is
+        defined in this one); Go methods from the type's package files too."""
+        if depth > 1:
+            return
+        for path in list(self.graph.defs_by_name.get(type_name, ()))[:3]:
+            record = self.graph.files.get(path)
+            symbols = self.symbols if path == self.path else (record.symbols if record is not None else None)
+            if symbols is None:
+                continue
+            for d in symbols.definitions:
+                if d.name != type_name or d.kind not in _TYPE_KINDS:
+                    continue
+                if path != self.path and record is not None:
+                    key = (path, d.start_line, "outline:" + d.name)
+                    if key not in self.seen:
+                        self.seen.add(key)
+                        piece = _definition_outline(_Piece(path, (), score, why, "dependency", d.qualname), record, d,
+                                                    methods=40)
+                        self.pieces.append(replace(piece, reason=why))
+                for base in _bases(d.signature):
+                    self._type_outline(base, score * 0.8, f"outline of `{base}` (a base of `{type_name}`)", depth + 1)
+        if self.family == "go" and self.package_files:
+            prefix = type_name + "."
+            for path in self.package_files:
+                record = self.graph.files.get(path)
+                if record is None:
+                    continue
+                intervals = tuple((m.start_line, m.sig_end_line) for m in record.symbols.definitions
+                                  if m.qualname.startswith(prefix) and m.kind == "method")
+                if intervals:
+                    self.pieces.append(_Piece(path, intervals[:30], score * 0.9, f"methods of `{type_name}`",
+                                              "dependency"))
 
     def _local(self, use: _Use, score: float) -> bool:
         if self.window is None or self.symbols is None or not self._indexed_path():
@@ -516,11 +703,18 @@ class _Gatherer:
                 if (use.name, use.qualifier) not in near_names:
                     self._definitions_for(_Use(use.name, use.qualifier, 1.0), 45.0, "dependency",
                                           f"used by `{enclosing.qualname}`: `{use.name}`")
+        # Among the imports, the next line most likely imports a name the file uses that nothing binds yet.
+        in_imports = any(abs(imp.line - (self.line + 1)) <= 2 for imp in self.symbols.imports)
         for name, occurrences in sorted(self.symbols.references, key=lambda r: (-r[1], r[0]))[:60]:
             if (name, "") in near_names:
                 continue
             weight = min(1.0, 0.5 + 0.1 * occurrences)
-            self._definitions_for(_Use(name, "", weight), 25.0, "dependency", f"used in this file: `{name}`")
+            use = _Use(name, "", weight)
+            if self._definitions_for(use, 25.0, "dependency", f"used in this file: `{name}`"):
+                continue
+            if name not in self.local_names and name not in self.names and name not in self.module_alias:
+                self._by_name(use, 40.0 if in_imports else 20.0, "dependency",
+                              f"used in this file, imported by no line: `{name}`")
 
     def _uses_in_lines(self, first: int, last: int) -> list[_Use]:
         seen: dict[tuple[str, str], None] = {}
@@ -539,14 +733,53 @@ class _Gatherer:
         order: dict[str, tuple[int, str]] = {}
         for target, module, line in self.import_order:
             order.setdefault(target, (line, module))
+        wanted = self._wanted()
         for rank, (target, (line, module)) in enumerate(sorted(order.items(), key=lambda i: (i[1][0], i[0]))):
             record = self.graph.files.get(target)
             if record is None or target == self.path:
                 continue
-            intervals = _file_outline(record.symbols, record.language)
+            score = max(12.0, 30.0 - rank)
+            why = f"outline of `{module}` (imported at line {line})"
+            intervals = _file_outline(record.symbols, record.language, wanted=wanted)
             if intervals:
-                self.pieces.append(_Piece(target, intervals, max(12.0, 30.0 - rank),
-                                          f"outline of `{module}` (imported at line {line})", "outline"))
+                self.pieces.append(_Piece(target, intervals, score, why, "outline"))
+            if _only_reexports(record):
+                self._reexport_outline(target, record, wanted, score, why)
+
+    def _wanted(self) -> set[str]:
+        """Names the current file uses or imports: what its imports' outlines should show first."""
+        if self.symbols is None:
+            return set()
+        wanted = {name for name, _ in self.symbols.references}
+        for imp in self.symbols.imports:
+            wanted.update(original for original, _ in imp.names if original != "*")
+        return wanted
+
+    def _reexport_outline(self, path: str, record: FileRecord, wanted: set[str], score: float, why: str) -> None:
+        """A package ``__init__``/``index`` that only re-exports: outline the re-exported names where they
+        are defined (the names this file uses first), so their real signatures show."""
+        resolved = self.graph.resolved.get(path, ())
+        names: list[tuple[bool, str, str, tuple[str, ...]]] = []
+        for imp, targets in zip(record.symbols.imports, resolved):
+            if not targets:
+                continue
+            for original, local in imp.names:
+                if original == "*":
+                    for target in targets:
+                        other = self.graph.files.get(target)
+                        if other is not None and target != self.path:
+                            intervals = _file_outline(other.symbols, other.language, wanted=wanted, limit=20)
+                            if intervals:
+                                self.pieces.append(_Piece(target, intervals, score * 0.9, why + ", re-exported",
+                                                          "outline"))
+                    continue
+                names.append((local not in wanted, local, original, targets))
+        names.sort(key=lambda item: (item[0], item[1]))
+        for _, local, original, targets in names[:40]:
+            for target, d in self._defs_in(targets, original)[:1]:
+                end = min(d.sig_end_line, d.start_line + 4)
+                self.pieces.append(_Piece(target, ((d.start_line, end),), score * (1.0 if local in wanted else 0.8),
+                                          f"{why}: `{local}` re-exported from {target}", "outline"))
 
     # ---------------------------------------------------- recent edits
 
@@ -594,8 +827,19 @@ class _Gatherer:
             if len(files) >= 12 or budget_lines <= 0:
                 break
         for match in self.index.chunks.similar(query, files):
+            if self._boilerplate(match.path, match.start_line, match.end_line):
+                continue
             self.pieces.append(_Piece(match.path, ((match.start_line, match.end_line),), 22.0 * match.similarity,
                                       f"similar code (Jaccard {match.similarity:.2f})", "similar"))
+
+    def _boilerplate(self, path: str, start: int, end: int) -> bool:
+        """Licence headers, import blocks and comment banners: alike in every file, evidence of nothing."""
+        lines = self.index.lines_of(path) or []
+        window = lines[max(0, start - 1):end]
+        if not window:
+            return True
+        dull = sum(1 for text in window if _BOILERPLATE_LINE.match(text))
+        return dull >= 0.6 * len(window)
 
     # --------------------------------------------------------- repo map
 
@@ -641,6 +885,34 @@ def _qualifier(before: str) -> str:
     return ".".join(reversed(parts))
 
 
+_ANNOTATION = re.compile(r"[A-Z][A-Za-z0-9_.]*(?:\[[A-Za-z0-9_., \[\]|]*\])?")
+_FSTRING_EXPR = re.compile(r"\{([^{}:!]+)")
+
+
+def _string_names(match: re.Match[str], line: str, family: str) -> str:
+    """What of a string literal is code: a type named in a string, an f-string's expressions; else ``""``."""
+    literal = match.group(0)
+    content = literal[1:-1]
+    if _ANNOTATION.fullmatch(content):
+        return content
+    start = match.start()
+    if family == "python" and start and line[start - 1] in "fF" and "{" in content:
+        return " " + " ".join(m.group(1) for m in _FSTRING_EXPR.finditer(content))  # apart from the `f`
+    return '""'
+
+
+def _only_reexports(record: FileRecord) -> bool:
+    """A package's ``__init__.py`` / ``index.ts`` / ``mod.rs`` / ``lib.rs`` that defines (almost) nothing
+    but imports names: what its outline should show is where those names are defined."""
+    name = record.path.rpartition("/")[2].split(".", 1)[0]
+    if name not in ("__init__", "index", "mod", "lib"):
+        return False
+    symbols = record.symbols
+    named = sum(len(imp.names) for imp in symbols.imports)
+    own = sum(1 for d in symbols.definitions if d.kind not in _DATA_KINDS)
+    return named > 0 and own <= max(2, named // 10)
+
+
 def _module_stem(path: str) -> str:
     directory, _, name = path.rpartition("/")
     stem = name.split(".", 1)[0]
@@ -673,6 +945,40 @@ def _enclosing(definitions: Iterable[Definition], line: int) -> Definition | Non
     return best
 
 
+def _enclosing_class(definitions: Iterable[Definition], line: int) -> Definition | None:
+    """The innermost class-like definition around ``line`` (for Go/Rust methods: their receiver type,
+    from the qualified name ``Type.method``)."""
+    best = None
+    for d in definitions:
+        if d.start_line <= line <= d.end_line and (d.kind in _TYPE_KINDS or d.kind == "method"):
+            if best is None or d.start_line >= best.start_line:
+                best = d
+    if best is not None and best.kind == "method":
+        owner = best.qualname.rpartition(".")[0].rpartition(".")[2]
+        if not owner:
+            return None
+        return Definition("class", owner, owner, best.start_line, best.end_line, best.sig_end_line, 0, 0, "")
+    return best
+
+
+def _type_stem(text: str) -> str:
+    return text.rpartition(".")[2]
+
+
+_BASES = re.compile(r"\(([^()]*)\)\s*:?\s*$|\b(?:extends|implements)\s+([^{]+)")
+
+
+def _bases(signature: str) -> list[str]:
+    """Base class names in a class header: ``class A(B, mod.C[T]):``, ``class A extends B implements C``."""
+    out = []
+    for m in _BASES.finditer(signature):
+        for part in (m.group(1) or m.group(2) or "").replace("implements", ",").split(","):
+            part = part.split("[")[0].split("<")[0].split("=")[0].strip()
+            if part and part.replace(".", "").replace("_", "").isalnum():
+                out.append(_type_stem(part))
+    return out
+
+
 def _children(symbols: FileSymbols, parent: Definition) -> list[Definition]:
     prefix = parent.qualname + "."
     depth = parent.qualname.count(".") + 1
@@ -699,12 +1005,18 @@ def _owner_header(record: FileRecord, d: Definition) -> list[Interval]:
     return []
 
 
-def _definition_outline(piece: _Piece, record: FileRecord, d: Definition) -> _Piece:
-    """Header, doc (first lines), member signatures and closing line of a definition."""
+def _definition_outline(piece: _Piece, record: FileRecord, d: Definition, methods: int = 40) -> _Piece:
+    """Header, doc (first lines), fields and constants, up to ``methods`` member signatures and the
+    closing line of a definition."""
     outline = [(d.snippet_start, d.sig_end_line)]
     if d.doc_start:
         outline.append((d.doc_start, min(d.doc_end, d.doc_start + 5)))
-    for child in _children(record.symbols, d)[:40]:
+    children = _children(record.symbols, d)
+    data = [c for c in children if c.kind in _DATA_KINDS][:80]
+    others = [c for c in children if c.kind not in _DATA_KINDS][:methods]
+    for child in data:
+        outline.append((child.start_line, min(child.end_line, child.start_line + 2)))
+    for child in others:
         outline.append((child.snippet_start if child.doc_start == child.start_line - 1 else child.start_line,
                         child.sig_end_line))
     if record.language in _BRACE_LANGUAGES and d.end_line > d.sig_end_line:
@@ -714,11 +1026,17 @@ def _definition_outline(piece: _Piece, record: FileRecord, d: Definition) -> _Pi
 
 
 def _file_outline(symbols: FileSymbols, language: str, popularity: dict[str, int] | None = None,
-                  limit: int = 40) -> tuple[Interval, ...]:
-    """Signature lines of a file's top-level definitions and their direct members."""
+                  limit: int = 40, wanted: frozenset[str] | set[str] = frozenset()) -> tuple[Interval, ...]:
+    """Signature lines of a file's top-level definitions and their direct members.
+
+    With ``wanted`` (names the current file uses), those definitions and their members come first,
+    then top-level ones, then the rest, by line; fields never lose their place to methods."""
     chosen = [d for d in symbols.definitions if d.qualname.count(".") <= 1]
     if popularity is not None:  # the repository map keeps the most referenced names
         chosen.sort(key=lambda d: (-popularity.get(d.name, 0), d.start_line))
+    elif wanted:
+        chosen.sort(key=lambda d: (d.name not in wanted and d.qualname.partition(".")[0] not in wanted,
+                                   d.qualname.count(".") + (d.kind not in _DATA_KINDS), d.start_line))
     chosen = sorted(chosen[:limit], key=lambda d: d.start_line)
     intervals = [(d.start_line, min(d.sig_end_line, d.start_line + 4)) for d in chosen]
     return tuple(intervals)
@@ -734,7 +1052,7 @@ def _pack(index: Index, pieces: list[_Piece], budget: int, count: Callable[[str]
     used = 0
     per_source: dict[str, int] = {}
     full_sources: set[str] = set()  # sources that hit their cap
-    max_piece = max(256, budget // 4)
+    max_piece = max(192, budget // 12)
     lines_cache: dict[str, list[str] | None] = {}
     misfits = 0
     for piece in pieces:
@@ -750,6 +1068,7 @@ def _pack(index: Index, pieces: list[_Piece], budget: int, count: Callable[[str]
         view = views.get(piece.path) or _View(lines)
         cap = _SOURCE_CAPS.get(piece.source, 1.0) * budget
         candidate: _Piece | None = piece
+        level = 0
         while candidate is not None:
             intervals = candidate.intervals
             if piece.path == current and window is not None:
@@ -761,7 +1080,8 @@ def _pack(index: Index, pieces: list[_Piece], budget: int, count: Callable[[str]
             if piece.path not in views:
                 cost += header_tokens(piece.path, count)
             fits = used + cost <= budget and per_source.get(piece.source, 0) + cost <= cap
-            if fits and (cost <= max_piece or candidate is not piece or piece.outline_of is None):
+            if fits and (cost <= max_piece or piece.outline_of is None or level == _FALLBACK_LEVELS
+                         or (level and cost <= 2 * max_piece)):
                 view.add(new)
                 view.pieces.append(replace(candidate, intervals=tuple(new), outline_of=None))
                 views[piece.path] = view
@@ -769,8 +1089,9 @@ def _pack(index: Index, pieces: list[_Piece], budget: int, count: Callable[[str]
                 per_source[piece.source] = per_source.get(piece.source, 0) + cost
                 misfits = 0
                 break
-            if candidate is piece and piece.outline_of is not None:
-                candidate = piece.fallback()  # too big: try the definition's outline
+            if piece.outline_of is not None and level < _FALLBACK_LEVELS:
+                level += 1
+                candidate = piece.fallback(level)  # too big: a smaller form of the definition
                 continue
             misfits += 1
             if per_source.get(piece.source, 0) + cost > cap:

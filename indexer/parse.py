@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when extraction changes what it produces: cached results are discarded.
-EXTRACTOR_VERSION = 5
+EXTRACTOR_VERSION = 6
 
 # Node types between a captured name's declarator and the node that carries the
 # definition's text (C/C++ declarators); climbed to find the "core" node.
@@ -39,7 +39,8 @@ _WRAPPERS = frozenset({
     "var_declaration", "const_declaration",
 })
 _COMMENT_TYPES = frozenset({"comment", "line_comment", "block_comment"})
-_CONTAINER_KINDS = frozenset({"class", "interface", "enum", "struct", "trait", "impl_item"})
+# "type": Go `type I interface { M() }`, TypeScript `type O = { m(): void }`.
+_CONTAINER_KINDS = frozenset({"class", "interface", "enum", "struct", "trait", "impl_item", "type"})
 # Outer nodes whose keyword belongs in the signature (`type T struct`, `var V = 1`).
 _KEYWORD_WRAPPERS = frozenset({"type_declaration", "var_declaration", "const_declaration"})
 # When two patterns capture the same definition, the more specific kind wins.
@@ -71,13 +72,13 @@ def extract_symbols(language: str, source: bytes, tree: tree_sitter.Tree) -> Fil
             names = captures.get("name")
             if not names:
                 continue
-            name_node = names[0]
             kind = role[11:]
             node = captures[role][0]
-            key = (node.start_byte, name_node.text)
-            previous = defs.get(key)
-            if previous is None or _KIND_PRIORITY.get(kind, 0) > _KIND_PRIORITY.get(previous[0], 0):
-                defs[key] = (kind, node, name_node)
+            for name_node in names:  # several in one match: Go `const a, b = 1, 2`
+                key = (node.start_byte, name_node.text)
+                previous = defs.get(key)
+                if previous is None or _KIND_PRIORITY.get(kind, 0) > _KIND_PRIORITY.get(previous[0], 0):
+                    defs[key] = (kind, node, name_node)
         elif role == "import":
             import_nodes.append(captures["import"][0])
         elif role == "scope":
@@ -144,8 +145,9 @@ def _build_definitions(language, source, defs, scopes) -> tuple[Definition, ...]
                 stack.pop()
             stack.append((s, e, (stack[-1][2] + "." + n) if stack else n, k))
             ci += 1
-        while stack and stack[-1][1] < outer.end_byte:
-            stack.pop()
+        while stack and (stack[-1][1] < outer.end_byte
+                         or (stack[-1][0] == outer.start_byte and stack[-1][1] == outer.end_byte)):
+            stack.pop()  # closed, or a sibling from the same declaration (`A, B int`, `const a, b = ...`)
         parent_qual = stack[-1][2] if stack else ""
         parent_kind = stack[-1][3] if stack else ""
         if kind == "function" and parent_kind in _CONTAINER_KINDS:

@@ -8,3 +8,8 @@
 
 (call_expression function: (identifier) @name) @reference.call
 (type_identifier) @name @reference.type
+
+; Struct/union/class fields (plain and pointer declarators).
+(field_declaration declarator: (field_identifier) @name) @definition.field
+(field_declaration declarator: (pointer_declarator declarator: (field_identifier) @name)) @definition.field
+(field_declaration declarator: (array_declarator declarator: (field_identifier) @name)) @definition.field

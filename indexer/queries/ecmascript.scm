@@ -11,30 +11,29 @@
   function: (import)
   arguments: (arguments . (string))) @import
 
+;; Top-level `const`/`let`/`var` with any initialiser (null, undefined, regexes, bit
+;; expressions, `x!`, parenthesised objects, calls) or none; `require(...)` binds an import instead.
 (program
   (lexical_declaration
-    (variable_declarator
-      name: (identifier) @name
-      value: [(number) (string) (template_string) (object) (array) (new_expression) (identifier) (member_expression)])
-    @definition.variable))
+    (variable_declarator name: (identifier) @name value: (_) @_value) @definition.variable)
+  (#not-match? @_value "^require[ \t]*\\("))
 (program
   (export_statement
     (lexical_declaration
-      (variable_declarator
-        name: (identifier) @name
-        value: [(number) (string) (template_string) (object) (array) (new_expression) (identifier) (member_expression)])
-      @definition.variable)))
+      (variable_declarator name: (identifier) @name value: (_) @_value) @definition.variable))
+  (#not-match? @_value "^require[ \t]*\\("))
 (program
-  (lexical_declaration
-    (variable_declarator
-      name: (identifier) @name
-      value: (call_expression function: (_) @_callee))
-    @definition.variable)
-  (#not-eq? @_callee "require"))
+  (variable_declaration
+    (variable_declarator name: (identifier) @name value: (_) @_value) @definition.variable)
+  (#not-match? @_value "^require[ \t]*\\("))
 (program
   (export_statement
-    (lexical_declaration
-      (variable_declarator
-        name: (identifier) @name
-        value: (call_expression))
-      @definition.variable)))
+    (variable_declaration
+      (variable_declarator name: (identifier) @name value: (_) @_value) @definition.variable))
+  (#not-match? @_value "^require[ \t]*\\("))
+(program (lexical_declaration (variable_declarator name: (identifier) @name !value) @definition.variable))
+(program (export_statement (lexical_declaration (variable_declarator name: (identifier) @name !value) @definition.variable)))
+(program (variable_declaration (variable_declarator name: (identifier) @name !value) @definition.variable))
+
+;; `export default <expression>`: a definition named "default" (what `import x from` binds).
+(program (export_statement "default" @name value: (_)) @definition.variable)

@@ -12,3 +12,5 @@
 
 (field_access field: (identifier) @name) @reference.field
 (type_identifier) @name @reference.type
+
+(enum_constant name: (identifier) @name) @definition.constant

@@ -3,3 +3,5 @@
 
 (class_declaration
   (class_heritage (identifier) @name) @reference.class)
+
+(field_definition property: (property_identifier) @name) @definition.field

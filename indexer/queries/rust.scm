@@ -10,3 +10,7 @@
 
 (scoped_identifier name: (identifier) @name) @reference.path
 (type_identifier) @name @reference.type
+
+; Struct fields and enum variants: `S.field`, `E.Variant`.
+(field_declaration_list (field_declaration name: (field_identifier) @name) @definition.field)
+(enum_variant_list (enum_variant name: (identifier) @name) @definition.constant)

@@ -32,13 +32,11 @@
   (variable_declarator
     name: (identifier) @name
     value: [(arrow_function) (function_expression)]) @definition.function)
-(program
-  (lexical_declaration
-    (variable_declarator name: (identifier) @name value: (as_expression)) @definition.variable))
-(program
-  (export_statement
-    (lexical_declaration
-      (variable_declarator name: (identifier) @name value: (as_expression)) @definition.variable)))
+;; Members of object type aliases (`type Options = { retries: number }`) and enum members.
+(type_alias_declaration value: (object_type (property_signature name: (property_identifier) @name) @definition.field))
+(type_alias_declaration value: (object_type (method_signature name: (property_identifier) @name) @definition.method))
+(enum_body (property_identifier) @name @definition.constant)
+(enum_body (enum_assignment name: (property_identifier) @name) @definition.constant)
 
 ((call_expression function: (identifier) @name) @reference.call
  (#not-eq? @name "require"))

@@ -26,7 +26,8 @@ def test_warm_start_parses_only_changed_files(tmp_path):
     assert (warm.parsed, warm.from_cache) == (0, 5) and warm_files == files
     assert (warm.definitions, warm.imports_resolved) == (cold.definitions, cold.imports_resolved)
 
-    (root / "src/shop/models.py").write_text("class Item:\n    pass\n\n\nclass Order:\n    pass\n")
+    models = root / "src/shop/models.py"
+    models.write_text(models.read_text() + "\n\nclass Order:\n    pass\n")
     changed, _, _ = _build(root, cache)
     assert (changed.parsed, changed.from_cache) == (1, 4)
     assert changed.definitions == cold.definitions + 1

@@ -46,6 +46,8 @@ DEFINITIONS = {
         ('field', 'I.p', 11, 11, 11, 0, 0),
         ('type', 'U', 12, 12, 12, 0, 0),
         ('enum', 'E', 13, 13, 13, 0, 0),
+        ('constant', 'E.A', 13, 13, 13, 0, 0),
+        ('constant', 'E.B', 13, 13, 13, 0, 0),
         ('module', 'NS', 14, 14, 14, 0, 0),
         ('function', 'df', 15, 15, 15, 0, 0),
         ('class', 'AC', 16, 16, 16, 0, 0),
@@ -54,6 +56,7 @@ DEFINITIONS = {
     ],
     'go': [
         ('type', 'Server', 11, 11, 11, 9, 10),
+        ('field', 'Server.addr', 11, 11, 11, 0, 0),
         ('method', 'Server.Handle', 14, 14, 14, 13, 13),
         ('function', 'main', 16, 16, 16, 0, 0),
         ('variable', 'V', 18, 18, 18, 0, 0),
@@ -64,6 +67,7 @@ DEFINITIONS = {
         ('module', 'b', 2, 2, 2, 0, 0),
         ('function', 'b.inner', 2, 2, 2, 0, 0),
         ('class', 'Point', 9, 9, 9, 8, 8),
+        ('field', 'Point.x', 9, 9, 9, 0, 0),
         ('method', 'Point.new', 13, 13, 13, 12, 12),
         ('function', 'helper', 16, 16, 16, 0, 0),
         ('constant', 'MAX', 17, 17, 17, 0, 0),
@@ -73,11 +77,14 @@ DEFINITIONS = {
         ('field', 'Widget.SIZE', 9, 9, 9, 0, 0),
         ('method', 'Widget.render', 11, 11, 11, 10, 10),
         ('enum', 'Widget.Mode', 12, 12, 12, 0, 0),
+        ('constant', 'Widget.Mode.A', 12, 12, 12, 0, 0),
+        ('constant', 'Widget.Mode.B', 12, 12, 12, 0, 0),
     ],
     'c': [
         ('macro', 'MAX', 3, 3, 3, 0, 0),
         ('macro', 'N', 4, 4, 4, 0, 0),
         ('class', 'point', 7, 7, 7, 6, 6),
+        ('field', 'point.x', 7, 7, 7, 0, 0),
         ('type', 'point_t', 8, 8, 8, 0, 0),
         ('type', 'color', 9, 9, 9, 0, 0),
         ('constant', 'color.RED', 9, 9, 9, 0, 0),
@@ -200,3 +207,86 @@ def test_broken_source_still_yields_what_parses():
     symbols = analyze_source("python", b"def ok():\n    pass\n\ndef broken(:\n    x = \n\nclass Fine:\n    pass\n")
     names = [d.name for d in symbols.definitions]
     assert "ok" in names and "Fine" in names
+
+
+def _defs(language, source):
+    return [(d.kind, d.qualname, d.start_line) for d in analyze_source(language, source).definitions]
+
+
+def test_python_names_bound_in_module_level_blocks():
+    source = (b"from typing import TYPE_CHECKING\n"
+              b"if TYPE_CHECKING:\n    Alias = int\nelif OTHER:\n    Alias = bytes\nelse:\n    Alias = str\n"
+              b"try:\n    fast = load()\nexcept ImportError:\n    fast = None\n\n    def shim():\n        pass\n"
+              b"def f():\n    if x:\n        inner = 1\n")
+    assert _defs("python", source) == [
+        ("constant", "Alias", 3), ("constant", "Alias", 5), ("constant", "Alias", 7),
+        ("constant", "fast", 9), ("constant", "fast", 11), ("function", "shim", 13), ("function", "f", 15),
+    ]  # `inner` is a local of f, not a module name
+
+
+def test_python_class_attributes_and_fields():
+    source = (b"@dataclass\nclass Point:\n    \"\"\"doc\"\"\"\n    x: int\n    y: int = 0\n    ORIGIN = None\n"
+              b"    def norm(self):\n        z = 1\n")
+    assert _defs("python", source) == [
+        ("class", "Point", 1), ("field", "Point.x", 4), ("field", "Point.y", 5), ("field", "Point.ORIGIN", 6),
+        ("method", "Point.norm", 7),
+    ]
+
+
+@pytest.mark.parametrize("language", ["javascript", "typescript"])
+def test_top_level_variables_with_any_initialiser(language):
+    source = (b"const a = null;\nlet b = undefined;\nconst c = (1 << 3) | 2;\nconst d = /re/g;\n"
+              b"const e = ({ k: 1 });\nlet f;\nvar g = cond ? 1 : 2;\nconst lib = require('./lib');\n"
+              b"export const h = make();\nexport default a;\n")
+    assert _defs(language, source) == [
+        ("variable", "a", 1), ("variable", "b", 2), ("variable", "c", 3), ("variable", "d", 4),
+        ("variable", "e", 5), ("variable", "f", 6), ("variable", "g", 7), ("variable", "h", 9),
+        ("variable", "default", 10),
+    ]  # `lib` is an import binding, not a definition
+
+
+def test_typescript_non_null_type_members_and_enum_members():
+    source = (b"const el = find()!;\ntype Options = { retries: number; log(msg: string): void };\n"
+              b"enum Level { Low, High = 2 }\nfunction f(p: { inline: number }) {}\n")
+    assert _defs("typescript", source) == [
+        ("variable", "el", 1), ("type", "Options", 2), ("field", "Options.retries", 2), ("method", "Options.log", 2),
+        ("enum", "Level", 3), ("constant", "Level.Low", 3), ("constant", "Level.High", 3), ("function", "f", 4),
+    ]  # a parameter's inline object type declares nothing
+
+
+def test_javascript_class_fields():
+    assert _defs("javascript", b"class Queue {\n  size = 0;\n  static max;\n  push(x) {}\n}\n") == [
+        ("class", "Queue", 1), ("field", "Queue.size", 2), ("field", "Queue.max", 3), ("method", "Queue.push", 4),
+    ]
+
+
+def test_go_struct_fields_and_interface_methods():
+    source = b"package p\n\ntype T struct {\n\tA, B int\n\tc *X\n}\n\ntype I interface {\n\tM(x int) error\n}\n\nconst a, b = 1, 2\n"
+    assert _defs("go", source) == [
+        ("type", "T", 3), ("field", "T.A", 4), ("field", "T.B", 4), ("field", "T.c", 5),
+        ("type", "I", 8), ("method", "I.M", 9), ("constant", "a", 12), ("constant", "b", 12),
+    ]
+
+
+def test_rust_struct_fields_and_enum_variants():
+    source = b"pub struct S {\n    pub a: u8,\n    b: String,\n}\nenum E {\n    A,\n    B(u8),\n}\n"
+    assert _defs("rust", source) == [
+        ("class", "S", 1), ("field", "S.a", 2), ("field", "S.b", 3),
+        ("class", "E", 5), ("constant", "E.A", 6), ("constant", "E.B", 7),
+    ]
+
+
+def test_java_fields_constants_and_enum_constants():
+    source = b"class C {\n  int x;\n  static final int K = 1;\n  enum Mode { ON, OFF }\n}\n"
+    assert _defs("java", source) == [
+        ("class", "C", 1), ("field", "C.x", 2), ("field", "C.K", 3),
+        ("enum", "C.Mode", 4), ("constant", "C.Mode.ON", 4), ("constant", "C.Mode.OFF", 4),
+    ]
+
+
+@pytest.mark.parametrize("language", ["c", "cpp"])
+def test_c_struct_fields(language):
+    source = b"struct buf {\n  int len;\n  char *data;\n  int tags[4];\n};\n"
+    assert _defs(language, source) == [
+        ("class", "buf", 1), ("field", "buf.len", 2), ("field", "buf.data", 3), ("field", "buf.tags", 4),
+    ]
