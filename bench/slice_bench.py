@@ -18,6 +18,8 @@ Steps (``--steps``, comma-separated, default all):
 * ``check``: fp32 export vs transformers (prefill logits, greedy tokens) and int4 vs fp32
   top-1 agreement, on a slice with ``--check-experts`` experts (the 512-expert fp32
   model does not fit the ~8 GB this machine allows: 2 layers are 13 GB of fp32 experts).
+* ``dense``: decode speed of the int4 export with the dense matrices at 8 bits (the
+  default) vs 4 (``--dense-bits 4``), on the ``--check-experts`` slice, interleaved runs.
 * ``speed``: onnxruntime (2 intra-op threads, as qcn's runtime) on the 512-expert int4
   export: prefill of 512 and 2K tokens and decode after 2K, with ORT profiling: the
   time per layer from the kernels' own durations, then 48 layers extrapolated, beside
@@ -25,7 +27,7 @@ Steps (``--steps``, comma-separated, default all):
 
 Timings are medians of ``--repeats`` runs; nothing is asserted. Big files go under
 ``--work`` (default /tmp) and are deleted at the end unless ``--keep``. Usage:
-  python bench/slice_bench.py [--steps export,check,speed] [--layers 2] [--check-experts 64]
+  python bench/slice_bench.py [--steps export,check,speed,dense] [--layers 2] [--check-experts 64]
 """
 
 from __future__ import annotations
@@ -139,15 +141,17 @@ import json, sys
 from pathlib import Path
 from qcn.model.export.exporter import ExportOptions, export_checkpoint
 r = export_checkpoint(Path(sys.argv[1]), Path(sys.argv[2]),
-                      ExportOptions(precision=sys.argv[3], context_length=int(sys.argv[4])), progress=False)
+                      ExportOptions(precision=sys.argv[3], context_length=int(sys.argv[4]),
+                                    dense_bits=int(sys.argv[5])), progress=False)
 print(json.dumps({"seconds": r.seconds, "peak_rss": r.peak_rss_bytes, "data": r.data_bytes,
                   "onnx": r.onnx_bytes, "read": r.bytes_read}))
 """
 
 
-def export(ckpt: Path, out: Path, precision: str, context: int = 8192) -> dict:
+def export(ckpt: Path, out: Path, precision: str, context: int = 8192, dense_bits: int = 8) -> dict:
     t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, "-c", _EXPORT, str(ckpt), str(out), precision, str(context)],
+    res = subprocess.run([sys.executable, "-c", _EXPORT, str(ckpt), str(out), precision, str(context),
+                          str(dense_bits)],
                          check=True, capture_output=True, text=True)
     rep = json.loads(res.stdout.strip().splitlines()[-1])
     rep["wall"] = time.perf_counter() - t0
@@ -338,6 +342,66 @@ def _op_share(path: str, skip_runs: int = 1) -> dict[str, float]:
     return dict(per)
 
 
+def _next_state(outs):
+    return {n.replace("present.", "past.") if ".conv" in n or ".recurrent" in n else
+            n.replace("present.", "past_key_values."): v for n, v in outs.items() if n != "logits"}
+
+
+def decode_speed(model: Path, prompt: list[int], args, profile_prefix: Path | None):
+    """(median s per decoded token, kernel µs per layer, kernel µs per op) after prefilling ``prompt``."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = args.threads
+    if profile_prefix is not None:
+        so.enable_profiling = True
+        so.profile_file_prefix = str(profile_prefix)
+    sess = ort.InferenceSession(str(model / "model.onnx"), so, providers=["CPUExecutionProvider"])
+    outs = [o.name for o in sess.get_outputs()]
+    res = dict(zip(outs, sess.run(None, _empty_feeds(sess, prompt))))
+    state, token = _next_state(res), int(res["logits"][0, -1].argmax())
+    times = []
+    for s in range(args.decode_warmup + args.decode_steps):
+        pos = len(prompt) + s
+        f = {"input_ids": np.array([[token]], np.int64), "attention_mask": np.ones((1, pos + 1), np.int64),
+             "position_ids": np.array([[pos]], np.int64), **state}
+        t0 = time.perf_counter()
+        r = dict(zip(outs, sess.run(None, f)))
+        times.append(time.perf_counter() - t0)
+        state, token = _next_state(r), int(r["logits"][0, -1].argmax())
+    layers, ops = {}, {}
+    if profile_prefix is not None:
+        prof = sess.end_profiling()
+        skip = 1 + args.decode_warmup  # the prefill and the first (allocating) decode steps
+        layers, ops = _profile_layers(prof, skip), _op_share(prof, skip)
+        os.unlink(prof)
+    del sess
+    return statistics.median(times[args.decode_warmup:]), layers, ops
+
+
+def step_dense(args, work: Path) -> dict:
+    """Decode speed with the dense matrices at 8 bits (default) vs 4 bits, same slice, same run."""
+    print(f"\n== dense 8-bit vs 4-bit, int4 {args.check_experts}-expert slice, decode after 2K "
+          f"(each token still uses 10 experts; shared machine: noisy)")
+    ckpt = make_slice(work / "dense-ckpt", args.layers, args.check_experts, seed=2)
+    for bits in (8, 4):
+        export(ckpt, work / f"dense{bits}", "int4", dense_bits=bits)
+    shutil.rmtree(ckpt)
+    prompt = np.random.default_rng(0).integers(0, 150000, 2048).tolist()
+    runs = defaultdict(list)
+    for _ in range(args.repeats):  # interleaved, so load changes hit both alike
+        for bits in (8, 4):
+            runs[bits].append(decode_speed(work / f"dense{bits}", prompt, args, None)[0])
+    med = {b: statistics.median(v) for b, v in runs.items()}
+    sizes = {b: sum(f.stat().st_size for f in (work / f"dense{b}").glob("model.onnx*")) for b in (8, 4)}
+    for b in (8, 4):
+        print(f"dense {b}-bit: {1 / med[b]:.1f} tok/s ({med[b] * 1000:.1f} ms/token), model {gib(sizes[b]):.2f} GiB")
+    print(f"dense 4-bit / 8-bit decode speed: {med[8] / med[4]:.2f}x")
+    for b in (8, 4):
+        shutil.rmtree(work / f"dense{b}", ignore_errors=True)
+    return {"ms": {b: med[b] * 1000 for b in med}, "ratio": med[8] / med[4], "bytes": sizes}
+
+
 def bandwidth_gbs(size_mb: int = 512, repeats: int = 5) -> float:
     """Single-process read bandwidth: median of summing a buffer larger than the caches."""
     a = np.ones(size_mb * 2**20 // 8, np.float64)
@@ -380,36 +444,7 @@ def step_speed(args, work: Path, layer_types, export_info: dict | None) -> dict:
         layer_us = {k: statistics.median(l.get(k, 0.0) for _, l in runs) for k in runs[0][1]}
         results[label] = {"tokens": n, "wall": wall, "tok_s": n / wall, "layer_us": layer_us}
 
-    # decode after 2K: feed present -> past, one token at a time
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = args.threads
-    so.enable_profiling = True
-    so.profile_file_prefix = str(work / "prof-decode")
-    sess = ort.InferenceSession(str(model / "model.onnx"), so, providers=["CPUExecutionProvider"])
-    outs = [o.name for o in sess.get_outputs()]
-    feeds = _empty_feeds(sess, prompt)
-    res = dict(zip(outs, sess.run(None, feeds)))
-    state = {n.replace("present.", "past.") if ".conv" in n or ".recurrent" in n else
-             n.replace("present.", "past_key_values."): v for n, v in res.items() if n != "logits"}
-    token = int(res["logits"][0, -1].argmax())
-    steps, times = args.decode_warmup + args.decode_steps, []
-    for s in range(steps):
-        pos = len(prompt) + s
-        f = {"input_ids": np.array([[token]], np.int64), "attention_mask": np.ones((1, pos + 1), np.int64),
-             "position_ids": np.array([[pos]], np.int64), **state}
-        t0 = time.perf_counter()
-        r = dict(zip(outs, sess.run(None, f)))
-        times.append(time.perf_counter() - t0)
-        state = {n.replace("present.", "past.") if ".conv" in n or ".recurrent" in n else
-                 n.replace("present.", "past_key_values."): v for n, v in r.items() if n != "logits"}
-        token = int(r["logits"][0, -1].argmax())
-    prof = sess.end_profiling()
-    skip = 1 + args.decode_warmup  # the 2K prefill and the first (allocating) decode steps
-    dec_layer_us = _profile_layers(prof, skip)
-    ops = _op_share(prof, skip)
-    os.unlink(prof)
-    del sess
-    per_step = statistics.median(times[args.decode_warmup:])
+    per_step, dec_layer_us, ops = decode_speed(model, prompt, args, work / "prof-decode")
     results["decode after 2K"] = {"tokens": 1, "wall": per_step, "tok_s": 1 / per_step, "layer_us": dec_layer_us,
                                   "ops": ops}
 
@@ -466,7 +501,7 @@ def _decode_bytes(model: Path, parts: dict[str, int], layer_types) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", default="export,check,speed")
+    ap.add_argument("--steps", default="export,check,speed,dense")
     ap.add_argument("--layers", type=int, default=2, help="slice layers (alternating DeltaNet, attention)")
     ap.add_argument("--experts", type=int, default=512, help="experts in the export/speed slice")
     ap.add_argument("--check-experts", type=int, default=64, help="experts in the correctness slice")
@@ -499,6 +534,8 @@ def main() -> int:
         shutil.rmtree(work / "slice-int4", ignore_errors=True) if not args.keep else None
         if "check" in args.steps:
             figures["check"] = step_check(args, work)
+        if "dense" in args.steps:
+            figures["dense"] = step_dense(args, work)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
