@@ -34,6 +34,7 @@ those encodings, so ``len(prompt.ids)`` never exceeds the budget.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -133,30 +134,25 @@ class PromptBuilder:
             raise PromptError(f"the model's tokenizer has no {', '.join(missing)}: it cannot do fill-in-the-middle")
         self.special = special_ids
         self._raw_encode = encode
-        self._special_texts = sorted(special_ids, key=len, reverse=True)
+        # longest first, so a token that contains another is found whole
+        self._special_re = re.compile("|".join(re.escape(t) for t in sorted(special_ids, key=len, reverse=True)))
         self.encode = _Cache(self._encode_plain, cache_chars)
         self._joints: dict[tuple[str, str], bool] = {}
 
     def _encode_plain(self, text: str) -> list[int]:
-        """Encode ``text`` as text: a literal "<|file_sep|>" in a file must not become the special token.
+        """Encode ``text`` as text: a literal "<|file_sep|>" (or "<think>") in a file must not become the token.
 
         Tokenizers match added tokens anywhere in their input, so each literal occurrence is
-        encoded in two halves ("<|" and the rest), which decode to the same characters.
+        encoded in two halves (its first two characters and the rest), which decode to the same characters.
         """
-        if "<|" not in text or not any(t in text for t in self._special_texts):
-            return list(self._raw_encode(text))
         ids: list[int] = []
         start = 0
-        while True:
-            hits = [(text.find(t, start), t) for t in self._special_texts]
-            hits = [(i, t) for i, t in hits if i >= 0]
-            if not hits:
-                break
-            i, t = min(hits)
-            if i > start:
-                ids += self._raw_encode(text[start:i])
+        for hit in self._special_re.finditer(text):
+            if hit.start() > start:
+                ids += self._raw_encode(text[start:hit.start()])
+            t = hit.group()
             ids += self._raw_encode(t[:2]) + self._raw_encode(t[2:])
-            start = i + len(t)
+            start = hit.end()
         if start < len(text):
             ids += self._raw_encode(text[start:])
         return ids

@@ -129,6 +129,26 @@ def _check_model_dir(path: Path) -> dict:
     return config
 
 
+def _added_tokens(path: Path) -> list[str]:
+    """The tokenizer's other added tokens, from tokenizer_config.json (small, unlike tokenizer.json).
+
+    Qwen3's vocabulary adds chat (<|im_end|>), tool (<tool_call>) and thinking (<think>)
+    markers beside the FIM ones. Each is matched anywhere in the text it encodes, so file
+    text that spells one must be kept from forging it, and a completion that emits one is over.
+    """
+    try:
+        cfg = json.loads((path / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return []
+    if not isinstance(cfg, dict):
+        return []
+    decoder = cfg.get("added_tokens_decoder")
+    names = [t.get("content") for t in decoder.values() if isinstance(t, dict)] if isinstance(decoder, dict) else []
+    extra = cfg.get("additional_special_tokens")
+    names += extra if isinstance(extra, list) else []
+    return [n for n in names if isinstance(n, str) and n]
+
+
 def _physical_cores() -> int:
     try:
         import psutil
@@ -186,7 +206,7 @@ class Runtime:
             context_length=int(model_cfg.get("context_length", 4096)),
             vocab_size=int(model_cfg.get("vocab_size", 0)),
             eos_token_ids=tuple(eos if isinstance(eos, list) else [eos]),
-            special_token_ids=self._special_ids(), metadata=metadata,
+            special_token_ids=self._special_ids(path), metadata=metadata,
         )
         if self.driver is not None:
             self.driver.store.budget_bytes = int(checkpoint_bytes)
@@ -247,9 +267,9 @@ class Runtime:
         except Exception as exc:
             raise ModelLoadError(f"cannot load {path} on {provider} ({reason}) nor on CPU: {exc}") from exc
 
-    def _special_ids(self) -> dict[str, int]:
+    def _special_ids(self, path: Path) -> dict[str, int]:
         ids = {}
-        for name in SPECIAL_TOKENS:
+        for name in (*SPECIAL_TOKENS, *_added_tokens(path)):
             encoded = self.tokenizer.encode(name)
             if len(encoded) == 1:
                 ids[name] = int(encoded[0])

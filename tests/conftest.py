@@ -18,3 +18,17 @@ def tiny_model(tmp_path_factory) -> Path:
 
     models = Models(tmp_path_factory.mktemp("tiny-model"))
     return models.export("tied_norm_gqa2", precision="fp32", context_length=4096)
+
+
+@pytest.fixture(scope="session")
+def qwen_model(tmp_path_factory) -> Path:
+    """A tiny random Qwen3-Next with Qwen's real vocabulary (151,936 rows), exported fp32, 4K context.
+
+    The tokenizer is built at test time from the installed ``dashscope`` package
+    (tests/model/qwen_vocab.py); nothing is downloaded.
+    """
+    pytest.importorskip("torch")
+    from tiny import Models
+
+    models = Models(tmp_path_factory.mktemp("qwen-model"))
+    return models.export("real_vocab", precision="fp32", context_length=4096)

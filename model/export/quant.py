@@ -60,11 +60,28 @@ def _unpack(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
     return both[..., :count].astype(np.float32)
 
 
+# Rows quantized at a time: each row's blocks are independent, and the clip search keeps
+# several float copies of what it works on. Whole, Qwen3-Coder-Next's 151,936 × 2048 head
+# took the export's peak RSS from 3.8 to 5.4 GiB; in 8M-value pieces the copies stay ~0.2 GiB.
+CHUNK_VALUES = 1 << 23
+
+
 def quantize(weight_nk: np.ndarray, block_size: int, bits: int = 4, symmetric: bool = False,
              clip_grid: tuple[float, ...] = CLIP_GRID) -> QuantizedWeight:
     """Quantize a ``[N, K]`` (out × in, the torch Linear layout) float weight block-wise along K."""
     if bits not in (4, 8):
         raise ValueError("bits must be 4 or 8")
+    n, k = weight_nk.shape
+    rows = max(1, CHUNK_VALUES // max(k, 1))
+    if n <= rows:
+        return _quantize_rows(weight_nk, block_size, bits, symmetric, clip_grid)
+    parts = [_quantize_rows(weight_nk[r:r + rows], block_size, bits, symmetric, clip_grid) for r in range(0, n, rows)]
+    zero_points = None if symmetric else np.concatenate([q.zero_points for q in parts])
+    return QuantizedWeight(np.concatenate([q.packed for q in parts]), np.concatenate([q.scales for q in parts]),
+                           zero_points, n, k, block_size, bits)
+
+
+def _quantize_rows(weight_nk, block_size, bits, symmetric, clip_grid) -> QuantizedWeight:
     w = np.asarray(weight_nk, dtype=np.float32)
     n, k = w.shape
     k_blocks = -(-k // block_size)

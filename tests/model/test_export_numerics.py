@@ -9,7 +9,8 @@ import torch
 import tiny
 from tiny import run_onnx
 
-CONFIGS = list(tiny.CONFIGS)
+# The 512-token configs; real_vocab (151,936 rows) has its own checks in test_real_vocab.py.
+CONFIGS = [name for name in tiny.CONFIGS if name != "real_vocab"]
 
 
 def prompt(length: int = 48, seed: int = 1) -> list[int]:

@@ -88,6 +88,23 @@ def test_clip_search_beats_plain_rounding():
     assert ours < theirs
 
 
+@pytest.mark.parametrize("bits, symmetric", [(4, False), (8, False), (4, True)])
+def test_large_matrices_quantize_in_row_pieces_to_the_same_result(monkeypatch, bits, symmetric):
+    from qcn.model.export import quant
+
+    w = np.random.default_rng(3).standard_normal((301, 96)).astype(np.float32)
+    whole = quantize(w, 32, bits, symmetric)
+    monkeypatch.setattr(quant, "CHUNK_VALUES", 96 * 40)  # 40 rows a piece, the last one short
+    pieces = quantize(w, 32, bits, symmetric)
+    assert (pieces.n, pieces.k) == (301, 96)
+    np.testing.assert_array_equal(pieces.packed, whole.packed)
+    np.testing.assert_array_equal(pieces.scales, whole.scales)
+    if symmetric:
+        assert pieces.zero_points is None
+    else:
+        np.testing.assert_array_equal(pieces.zero_points, whole.zero_points)
+
+
 def _agreement(models, **options) -> tuple[float, int]:
     ckpt, _ = models.checkpoint("trained")
     reference = models.export("trained", precision="fp32", logits="all")

@@ -42,6 +42,13 @@ CONFIGS = {
                                       linear_num_key_heads=1, linear_num_value_heads=4,
                                       rope_parameters={"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0,
                                                        "partial_rotary_factor": 0.25}),
+    # Qwen3-Coder-Next's real vocabulary (tests/model/qwen_vocab.py): 151,936 embedding rows for
+    # 151,669 tokens, untied head, end of text at 151643 — the shapes a real checkpoint's ends have.
+    "real_vocab": dict(_BASE, vocab_size=151936, tie_word_embeddings=False, norm_topk_prob=True,
+                       bos_token_id=151643, eos_token_id=151643, pad_token_id=151643,
+                       num_attention_heads=4, num_key_value_heads=2, head_dim=64,
+                       linear_num_key_heads=2, linear_num_value_heads=4,
+                       rope_parameters={"rope_type": "default", "rope_theta": 5000000.0, "partial_rotary_factor": 0.25}),
 }
 
 
@@ -101,8 +108,18 @@ def make_checkpoint(out_dir: Path, name: str, seed: int = 0, dtype: str = "float
     saved = model.to(getattr(torch, dtype))
     kwargs = {"max_shard_size": max_shard_size} if max_shard_size else {}
     saved.save_pretrained(out_dir, **kwargs)
-    train_tokenizer(out_dir, config.vocab_size)
+    write_tokenizer(out_dir, config.vocab_size)
     return model.float()
+
+
+def write_tokenizer(out_dir: Path, vocab_size: int) -> None:
+    """Qwen's real vocabulary for a model with its 151,936 rows, else a small one trained here."""
+    import qwen_vocab
+
+    if vocab_size == qwen_vocab.EMBEDDING_ROWS:
+        qwen_vocab.write_tokenizer(out_dir)
+    else:
+        train_tokenizer(out_dir, vocab_size)
 
 
 def train_briefly(out_dir: Path, name: str = "tied_norm_gqa2", steps: int = 200, seed: int = 0):
