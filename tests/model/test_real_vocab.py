@@ -158,7 +158,10 @@ def test_budget_is_exact_on_the_real_vocab(builder, budget):
     p = builder.build(FimInput("a.py", text[:cut], text[cut:], pieces), PromptLimits(budget_tokens=budget))
     assert len(p.ids) <= budget and sum(p.tokens.values()) == len(p.ids)
     if budget >= 2048:
-        assert len(p.ids) > 0.9 * budget  # the room is used, not left empty
+        # the room is used, not left empty: the prefix window is anchored (it fills 50-100% of its
+        # room so the cursor can move without shifting it), and context fills what it leaves but for
+        # less than one piece
+        assert len(p.ids) > 0.75 * budget
 
 
 @pytest.mark.parametrize("literal", [t for _, t, _ in qwen_vocab.ADDED_TOKENS])
