@@ -118,7 +118,7 @@ def create_server() -> QcnServer:
                 ls.tell(p, types.MessageType.Warning, show=True)
         after = ls.state.settings
         ls.security.settings_changed(before.security_diagnostics)
-        if (after.model_dir, after.execution_provider) != (before.model_dir, before.execution_provider):
+        if _model_settings(after) != _model_settings(before):
             ls.tell("model settings changed: reloading the model")
             threading.Thread(target=ls.load_model, name="qcn-load-model", daemon=True).start()
 
@@ -143,6 +143,12 @@ def create_server() -> QcnServer:
         ls.security.close()
 
     return server
+
+
+def _model_settings(s) -> tuple:
+    """The settings that choose and open the backend: a change reloads it."""
+    return (s.model_dir, s.execution_provider, s.backend, s.remote_url, s.remote_model, s.remote_api_key_env,
+            s.remote_ca_bundle, s.remote_tokenizer)
 
 
 def _folders(ls: QcnServer) -> list[str]:
