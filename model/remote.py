@@ -229,12 +229,16 @@ class RemoteBackend:
             log.warning("remote engine %s: %s (completions start when it answers)", self.base, exc)
             return None
         context = None
+        names = set()
         for entry in data.get("data") or []:
             if isinstance(entry, dict) and isinstance(entry.get("id"), str):
                 self.served_models.append(entry["id"])
-                if isinstance(entry.get("max_model_len"), int):  # vLLM, SGLang
-                    context = entry["max_model_len"]
-        if self.config.model and self.served_models and self.config.model not in self.served_models:
+                names.add(entry["id"])
+                names.update(a for a in entry.get("aliases") or [] if isinstance(a, str))  # llama.cpp --alias
+                n_ctx = entry.get("max_model_len", (entry.get("meta") or {}).get("n_ctx"))  # vLLM/SGLang, llama.cpp
+                if isinstance(n_ctx, int) and n_ctx > 0:
+                    context = n_ctx
+        if self.config.model and names and self.config.model not in names:
             raise self._unknown_model()
         if context is None:
             try:  # llama.cpp's server: the context of one slot

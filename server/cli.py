@@ -69,6 +69,9 @@ def _serve(args: argparse.Namespace) -> int:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.getLogger().addHandler(handler)
         logging.getLogger().setLevel(logging.INFO)
+        # pygls logs every JSON-RPC message at INFO: file contents, and whatever a client puts in its
+        # settings (a misplaced API key included). The log keeps qcn's own lines only.
+        logging.getLogger("pygls").setLevel(logging.WARNING)
     server = create_server()
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
