@@ -26,6 +26,7 @@ from pygls.uris import to_fs_path
 
 from qcn import __version__
 from qcn.model.backend import CancelToken
+from qcn.model.remote import RemoteError
 from qcn.server.engine import CompletionEngine, CompletionResult
 from qcn.server.settings import Settings, merge
 
@@ -53,6 +54,7 @@ class State:
     seq: int = 0
     supports_progress: bool = False
     supports_configuration: bool = False
+    remote_problem: str | None = None  # kind of the remote engine's current failure, told once
 
 
 class QcnServer(LanguageServer):
@@ -108,6 +110,18 @@ class QcnServer(LanguageServer):
             model_dir = st.settings.model_dir
             with self.progress("qcn: loading model") as progress:
                 try:
+                    if st.settings.backend == "remote":
+                        from qcn.server.backends import describe_remote, open_remote
+
+                        progress.report(f"connecting to {st.settings.remote_url}")
+                        backend = open_remote(st.settings)
+                        st.engine = CompletionEngine(backend)
+                        self.tell(f"model ready: {describe_remote(backend)}")
+                        return
+                    if st.settings.backend == "service":
+                        from qcn.server.backends import SERVICE_NOT_AVAILABLE
+
+                        self.tell(SERVICE_NOT_AVAILABLE, types.MessageType.Warning, show=True)
                     if not model_dir:
                         model_dir = str(default_model_dir())
                         self.tell(f"no model configured: using the embedded demo model ({model_dir})")
@@ -120,7 +134,7 @@ class QcnServer(LanguageServer):
                     st.engine = CompletionEngine(backend)
                     self.tell(f"model ready: {model_dir} on {backend.info.provider} "
                               f"(context {backend.info.context_length} tokens, {backend.runtime.mode})")
-                except (ModelLoadError, NoModelError) as exc:
+                except (ModelLoadError, NoModelError, RemoteError) as exc:
                     st.model_error = str(exc)
                     self.tell(f"completions are disabled: {exc}", types.MessageType.Error, show=True)
                 except Exception as exc:  # an unexpected failure must not take the server down
@@ -224,6 +238,10 @@ class QcnServer(LanguageServer):
         except asyncio.CancelledError:
             me.token.cancel()  # $/cancelRequest: stop the decode loop between tokens
             raise
+        except RemoteError as exc:  # the engine is down, refuses us, …: an empty answer and one message
+            self.remote_trouble(exc)
+            return None
+        self.remote_trouble(None)
         if me.token.cancelled:
             return None
         st.last_results.pop(uri, None)
@@ -238,6 +256,21 @@ class QcnServer(LanguageServer):
                  f"; checkpoints {store['checkpoints']} ({store['bytes'] >> 20} MiB), hits {store['hits']}, "
                  f"misses {store['misses']}, evicted {store['evicted']}" if store else "")
         return result
+
+    def remote_trouble(self, exc: Exception | None) -> None:
+        """Tell the user once when a remote engine starts failing (or fails differently) and when it is back."""
+        st = self.state
+        if exc is None:
+            if st.remote_problem is not None:
+                st.remote_problem = None
+                self.tell("the remote engine answers again: completions resumed")
+            return
+        kind = getattr(exc, "kind", type(exc).__name__)
+        if st.remote_problem != kind:
+            st.remote_problem = kind
+            self.tell(f"completions are paused: {exc}", types.MessageType.Error, show=True)
+        else:
+            log.info("remote engine still failing: %s", exc)
 
 
 def completion_stats(result: CompletionResult) -> dict:

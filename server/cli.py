@@ -33,10 +33,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--max-new-tokens", type=int, default=128, metavar="N")
     c.add_argument("--single-line", action="store_true", help="one line at a time")
     c.add_argument("--no-checkpoints", action="store_true",
-                   help="run with onnxruntime-genai's single snapshot instead of the checkpoint store")
+                   help="local: run with onnxruntime-genai's single snapshot instead of the checkpoint store")
     c.add_argument("--json", action="store_true",
-                   help="machine-readable output (with token counts and the checkpoint store's counters)")
+                   help="machine-readable output (token counts, the checkpoint store's counters, and the "
+                   "prompt tokens a remote engine served from its cache)")
+    add_backend_arguments(c)
     c.set_defaults(func=_complete)
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    """--backend and the --remote-* options, shared by `qcn complete` and `qcn fix`."""
+    g = parser.add_argument_group(
+        "backend", "Where the model runs. remote: a serving engine (vLLM, SGLang, llama.cpp's server) over its "
+        "OpenAI-compatible /v1/completions; qcn keeps the index, the prompt and the post-processing. The API key "
+        "is read from the environment variable named by --remote-api-key-env, never from the command line.")
+    g.add_argument("--backend", choices=("local", "service", "remote"), default=None,
+                   help="local: the model in this process (default); service: not available yet (runs local); "
+                   "remote: the engine at --remote-url (implied by --remote-url)")
+    g.add_argument("--remote-url", metavar="URL", default="", help="the engine's base URL, e.g. http://gpu-node:8000")
+    g.add_argument("--remote-model", metavar="NAME", default="",
+                   help="the served model's name (default: what the engine serves)")
+    g.add_argument("--remote-tokenizer", metavar="DIR", type=Path, default=None,
+                   help="folder with the served model's tokenizer.json (default: --model's, else the engine's /tokenize)")
+    g.add_argument("--remote-api-key-env", metavar="VAR", default="QCN_API_KEY",
+                   help="environment variable holding the API key (default: QCN_API_KEY)")
+    g.add_argument("--remote-ca-bundle", metavar="PEM", type=Path, default=None,
+                   help="CA bundle for an engine whose certificate a private CA signed (TLS is always verified)")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -50,6 +72,9 @@ def _serve(args: argparse.Namespace) -> int:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.getLogger().addHandler(handler)
         logging.getLogger().setLevel(logging.INFO)
+        # pygls logs every JSON-RPC message at INFO: file contents, and whatever a client puts in its
+        # settings (a misplaced API key included). The log keeps qcn's own lines only.
+        logging.getLogger("pygls").setLevel(logging.WARNING)
     server = create_server()
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
@@ -85,24 +110,39 @@ def read_target(target: str) -> tuple[Path, int, int, str]:
     return path, line, col, text
 
 
-def open_model_and_index(model: Path | None, provider: str, workspace: Path | None, path: Path,
-                         checkpoints: bool = True):
-    """(backend, model folder, index or None) for a command-line run on ``path``.
+def open_model_and_index(model: Path | None, provider: str, workspace: Path | None, path: Path, args=None):
+    """(backend, model description, index or None) for a command-line run on ``path``.
 
-    Without ``model`` the embedded demo model is used; a workspace that cannot be indexed
-    means no repository context, said on stderr, not an error.
+    ``args`` carries the options of ``add_backend_arguments``. Locally, without ``model``
+    the embedded demo model is used; a workspace that cannot be indexed means no
+    repository context, said on stderr, not an error.
     """
     import sys
 
     from qcn.cli import CommandError
     from qcn.model.backend import LocalBackend
+    from qcn.model.remote import RemoteError
     from qcn.model.runtime import ModelLoadError
     from qcn.server.app import NoModelError, default_model_dir
+    from qcn.server.backends import SERVICE_NOT_AVAILABLE, describe_remote, open_remote
+    from qcn.server.settings import Settings
 
+    kind = getattr(args, "backend", None) or ("remote" if getattr(args, "remote_url", "") else "local")
     try:
-        model_dir = model or default_model_dir()
-        backend = LocalBackend(model_dir, provider=provider, checkpoints=checkpoints)
-    except (ModelLoadError, NoModelError) as exc:
+        if kind == "remote":
+            backend = open_remote(Settings(
+                backend="remote", remote_url=args.remote_url, remote_model=args.remote_model,
+                remote_api_key_env=args.remote_api_key_env,
+                remote_ca_bundle=str(args.remote_ca_bundle or ""),
+                remote_tokenizer=str(args.remote_tokenizer or ""), model_dir=str(model or "")))
+            model_dir = describe_remote(backend)
+        else:
+            if kind == "service":
+                print(f"qcn: {SERVICE_NOT_AVAILABLE}", file=sys.stderr)
+            model_dir = model or default_model_dir()
+            backend = LocalBackend(model_dir, provider=provider,
+                                   checkpoints=not getattr(args, "no_checkpoints", False))
+    except (ModelLoadError, NoModelError, RemoteError) as exc:
         raise CommandError(str(exc)) from exc
     index = None
     try:
@@ -133,15 +173,24 @@ def _complete(args: argparse.Namespace) -> int:
     if not 1 <= col <= len(body) + 1:
         raise CommandError(f"line {line} has {len(body)} characters; column {col} is out of range")
 
-    backend, model_dir, index = open_model_and_index(args.model, args.ep, args.workspace, path,
-                                                     checkpoints=not args.no_checkpoints)
+    from qcn.model.remote import RemoteError
+
+    backend, model_dir, index = open_model_and_index(args.model, args.ep, args.workspace, path, args)
     rel = index.relpath(path.resolve()) if index is not None else path.name
     workspace = index.root if index is not None else path.parent.resolve()
     settings = Settings(context_budget=args.budget, max_new_tokens=args.max_new_tokens,
                         multiline=not args.single_line, debounce_ms=0)
-    engine = CompletionEngine(backend)
-    result = engine.complete(text=text, path=rel, line=line - 1, character=utf16_len(body[: col - 1]),
-                             settings=settings, index=index, repo_name=workspace.name)
+    try:
+        engine = CompletionEngine(backend)
+        result = engine.complete(text=text, path=rel, line=line - 1, character=utf16_len(body[: col - 1]),
+                                 settings=settings, index=index, repo_name=workspace.name)
+    except RemoteError as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        if index is not None:
+            index.close()
+    stats = backend.last_stats(rel)
+    cached = getattr(stats, "cached_tokens", None)
     if args.json:
         print(json.dumps({
             "completion": result.completion or "",
@@ -154,8 +203,10 @@ def _complete(args: argparse.Namespace) -> int:
             "prefilled_tokens": result.prefilled_tokens,
             "restored_from": result.restored_from,
             "checkpoint_store": result.checkpoint_store,
+            "cached_tokens": cached,  # remote: prompt tokens the engine served from its prefix cache
             "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
             "model": str(model_dir),
+            "backend": backend.name,
             "stop_reason": result.stop_reason,
         }, indent=2))
     else:
@@ -165,7 +216,7 @@ def _complete(args: argparse.Namespace) -> int:
         for s in result.context:
             print(f"  {s['path']}:{s['start_line']}-{s['end_line']}  {s['tokens']} tok  {s['reason']}", file=sys.stderr)
         print("--- timings (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings_ms.items()), file=sys.stderr)
-    if index is not None:
-        index.close()
+        if cached is not None:
+            print(f"--- engine prefix cache: {cached} of {result.prompt_tokens} prompt tokens cached", file=sys.stderr)
     backend.close()
     return 0

@@ -126,8 +126,7 @@ def create_server() -> QcnServer:
                 ls.tell(p, types.MessageType.Warning, show=True)
         after = ls.state.settings
         ls.security.settings_changed(before.security_diagnostics)
-        model_keys = ("model_dir", "execution_provider", "checkpoints", "checkpoint_memory_mb")
-        if any(getattr(after, k) != getattr(before, k) for k in model_keys):
+        if _model_settings(after) != _model_settings(before):
             ls.tell("model settings changed: reloading the model")
             threading.Thread(target=ls.load_model, name="qcn-load-model", daemon=True).start()
 
@@ -152,6 +151,12 @@ def create_server() -> QcnServer:
         ls.security.close()
 
     return server
+
+
+def _model_settings(s) -> tuple:
+    """The settings that choose and open the backend: a change reloads it."""
+    return (s.model_dir, s.execution_provider, s.checkpoints, s.checkpoint_memory_mb, s.backend, s.remote_url,
+            s.remote_model, s.remote_api_key_env, s.remote_ca_bundle, s.remote_tokenizer)
 
 
 def _folders(ls: QcnServer) -> list[str]:

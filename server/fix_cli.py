@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget", type=int, default=8192, metavar="TOKENS", help="prompt budget (default: 8192)")
     p.add_argument("--max-new-tokens", type=int, default=1024, metavar="N")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    from qcn.server.cli import add_backend_arguments
+
+    add_backend_arguments(p)
     p.set_defaults(func=_fix)
 
 
@@ -58,12 +61,16 @@ def _fix(args: argparse.Namespace) -> int:
         where = ", ".join(f"{f.line1}:{f.col1} {f.code}" for f in findings[:8]) or "none"
         raise CommandError(f"no finding at {path}:{line}:{col} (findings in this file: {where})")
 
-    backend, _, index = open_model_and_index(args.model, args.ep, args.workspace, path)
+    from qcn.model.remote import RemoteError
+
+    backend, _, index = open_model_and_index(args.model, args.ep, args.workspace, path, args)
     try:
         rel = index.relpath(path.resolve()) if index is not None else path.name
         repo = index.root.name if index is not None else ""
         result = model_fix(text, rel, FixTarget.of(finding), language, backend, index=index, repo_name=repo,
                            context_budget=args.budget, max_new_tokens=args.max_new_tokens)
+    except RemoteError as exc:
+        raise CommandError(str(exc)) from exc
     finally:
         if index is not None:
             index.close()

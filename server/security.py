@@ -29,6 +29,7 @@ from lsprotocol import types
 from qcn.indexer.security import CweFinding, Position, Range, ScanOptions, TextEdit, scan_source
 from qcn.indexer.security.findings import cwe_family
 from qcn.model.backend import CancelToken, GenerationRequest
+from qcn.model.remote import RemoteError
 from qcn.server.engine import utf16_len, utf16_to_index
 
 log = logging.getLogger(__name__)
@@ -799,6 +800,8 @@ class SecurityFeature:
         except asyncio.CancelledError:
             cancel.cancel()  # $/cancelRequest: stop the decode loop between tokens
             raise
+        except RemoteError as exc:  # the remote engine failed: no fix, and the reason
+            return self._refuse(action, str(exc))
         edit = result.edit(text)
         current = self.server.workspace.text_documents.get(uri)
         if current is None or current.version != data.get("version"):

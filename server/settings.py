@@ -14,6 +14,9 @@ import re
 from dataclasses import dataclass, field, fields
 
 PROVIDERS = ("cpu", "cuda", "dml", "webgpu")
+BACKENDS = ("local", "service", "remote")  # service: the shared model service (not available yet)
+# Secrets are never read from settings (a workspace's settings file is shared and logged).
+SECRET_KEYS = ("remote_api_key", "api_key")
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,12 @@ class Settings:
     security_diagnostics: bool = True  # CWE findings as diagnostics (and their code actions)
     checkpoints: bool = True  # reuse saved model state across lines and documents (off: one snapshot per document)
     checkpoint_memory_mb: int = 1024  # bound of the checkpoint store (least recently used out first)
+    backend: str = "local"  # local (in-process) | service (not available yet: runs local) | remote (a serving engine)
+    remote_url: str = ""  # backend=remote: the engine's base URL (vLLM, SGLang, llama.cpp's server)
+    remote_model: str = ""  # the served model name ("" = whatever the engine serves)
+    remote_api_key_env: str = "QCN_API_KEY"  # environment variable with the API key (the key itself is never a setting)
+    remote_ca_bundle: str = ""  # PEM CA bundle for an engine behind a private CA ("" = the system's)
+    remote_tokenizer: str = ""  # folder with the served model's tokenizer.json ("" = modelDir's, else the engine's /tokenize)
 
     @classmethod
     def field_docs(cls) -> dict[str, str]:
@@ -59,6 +68,10 @@ def merge(base: Settings, payload: object) -> tuple[Settings, list[str]]:
     updates, problems = {}, []
     for key, value in payload.items():
         name = _snake(str(key))
+        if name in SECRET_KEYS:  # never echo the value
+            problems.append(f"setting {key} is ignored: qcn reads the API key only from the environment variable "
+                            f"named by remoteApiKeyEnv ({base.remote_api_key_env}) or the editor's secret storage")
+            continue
         if name not in known:
             continue
         default = getattr(Settings(), name)
@@ -76,6 +89,8 @@ def merge(base: Settings, payload: object) -> tuple[Settings, list[str]]:
             ok = isinstance(value, str) or value is None
             value = value or ""
         if name == "execution_provider" and ok and value not in PROVIDERS:
+            ok = False
+        if name == "backend" and ok and value not in BACKENDS:
             ok = False
         if ok:
             updates[name] = value
