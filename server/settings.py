@@ -14,6 +14,10 @@ import re
 from dataclasses import dataclass, field, fields
 
 PROVIDERS = ("cpu", "cuda", "dml", "webgpu")
+# The size policy: documents larger than this (in characters) are kept, since the editor's text
+# is the truth, but not indexed, not scanned for CWE findings, and completed from a window of
+# lines around the cursor; the user is told once (docs/server.md, "Limits").
+ANALYSED_DOCUMENT_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
