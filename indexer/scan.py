@@ -80,20 +80,36 @@ def worker_count(config: IndexConfig) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _worker_init() -> None:
-    """In a worker: die with the process that forked it (Linux), so no worker outlives a killed server."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-        import signal
+def _worker_init(server_pid: int) -> None:
+    """In a worker: exit when the process that started the pool dies, even by SIGKILL.
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        if os.getppid() == 1:  # the parent died before prctl took effect
-            os._exit(0)
-    except (OSError, AttributeError):
-        pass
+    Forkserver workers are children of the forkserver, not of that process, and hold both
+    ends of their queues' pipes (and the forkserver's liveness pipe), so nothing else ends
+    them: a killed language server would leave the forkserver and its workers behind. A
+    daemon thread waits on a pidfd of the starting process (Linux 5.3+); elsewhere it polls.
+    """
+    import threading
+
+    def watch() -> None:
+        try:
+            import select
+
+            fd = os.pidfd_open(server_pid)
+            select.select([fd], [], [])
+        except (AttributeError, OSError):  # no pidfd here: look every second
+            import time
+
+            while True:
+                try:
+                    os.kill(server_pid, 0)
+                except ProcessLookupError:
+                    break
+                except PermissionError:  # alive, someone else's (cannot happen for our parent)
+                    pass
+                time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="qcn-worker-watch", daemon=True).start()
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -147,7 +163,8 @@ def _pool_batches(root, jobs, workers, limits, total_bytes) -> Iterator[list[Row
     log.debug("analyzing %d files in %d batches on %d worker processes", len(jobs), len(batches), workers)
     remaining = dict(enumerate(batches))
     try:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_worker_init)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_worker_init,
+                                   initargs=(os.getpid(),))
         try:
             pending = {pool.submit(analyze_batch, root, batch, *limits): key for key, batch in remaining.items()}
             while pending:

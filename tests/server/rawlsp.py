@@ -81,6 +81,17 @@ class RawServer:
             raise TimeoutError(f"not seen within {timeout} s (server exit code {self.proc.poll()})")
         return value
 
+    def poll_until(self, predicate, timeout: float = 120, every: float = 0.02):
+        """For state outside the protocol (child processes): no message announces it, so look again."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while not (value := predicate()):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise TimeoutError(f"not seen within {timeout} s (server exit code {self.proc.poll()})")
+            time.sleep(every)
+        return value
+
     # --- writing -----------------------------------------------------------------------
     def send_bytes(self, data: bytes) -> None:
         self.proc.stdin.write(data)
