@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -60,6 +61,12 @@ class State:
 # The window of a large document a completion sees: lines before and after the cursor's line.
 WINDOW_BEFORE_CHARS = 256 * 1024
 WINDOW_AFTER_CHARS = 64 * 1024
+# Lines longer than this (minified code, data, a pasted blob) are left out of the prompt: a
+# byte-level BPE tokenizer spends time and memory superlinear in the length of one unbroken
+# word (the fuzz of issue 18 grew the server by 3.8 GB on 1 MB lines). The cursor on such a
+# line gets no completion (one log line); elsewhere the line is blanked for the model only.
+LONG_LINE_CHARS = 4096
+_LONG_LINE = re.compile("[^\n]{%d,}" % (LONG_LINE_CHARS + 1))
 
 
 class QcnServer(LanguageServer):
@@ -100,13 +107,19 @@ class QcnServer(LanguageServer):
         if show:
             self.on_loop(self.window_show_message, types.ShowMessageParams(type=kind, message=f"qcn: {message}"))
 
-    def notice_bad_input(self, what: str) -> None:
-        """Something the client sent was declined: logged every time, shown to the user once per kind."""
-        if what in self._noticed:
-            log.info("%s", what)
+    def notice_bad_input(self, what: str, kind: types.MessageType = types.MessageType.Warning,
+                         key: str | None = None) -> None:
+        """Something was declined: logged every time, shown to the user once per ``key`` (default: the text).
+
+        A buggy or racing client can send the same bad thing thousands of times; the editor
+        shows it once, the log has every one.
+        """
+        key = what if key is None else key
+        if key in self._noticed:
+            self.tell(what, kind)
             return
-        self._noticed.add(what)
-        self.tell(f"{what} (shown once; details in the log)", types.MessageType.Warning, show=True)
+        self._noticed.add(key)
+        self.tell(f"{what} (shown once; details in the log)", kind, show=True)
 
     def report_server_error(self, error, source) -> None:
         """pygls' hook for failures outside a request: log, and tell the user once, never per message."""
@@ -232,7 +245,7 @@ class QcnServer(LanguageServer):
         try:
             index = Index(path, IndexConfig(excludes=self.state.settings.excludes), position_encoding="utf-16")
         except (OSError, ValueError) as exc:
-            self.tell(f"cannot index {path}: {exc}", types.MessageType.Warning, show=True)
+            self.notice_bad_input(f"cannot index {path}: {exc}", key="cannot index")
             return
         self.state.indexes[path] = index
         # Open buffers win over disk: hand the ones already open to the new index.
@@ -322,6 +335,12 @@ class QcnServer(LanguageServer):
                                   "around the cursor, without repository context or security scans")
             index = None
 
+        if len(line_text) > LONG_LINE_CHARS:
+            log.info("no completion on line %d of %s: %d characters (limit %d)", position.line + 1, uri,
+                     len(line_text), LONG_LINE_CHARS)
+            return None
+        text = without_long_lines(text)
+
         def run() -> CompletionResult | None:
             from qcn.model.prompt import PromptError
 
@@ -374,6 +393,13 @@ def window(text: str, line: int) -> tuple[str, int]:
     hi = text.find("\n", end + WINDOW_AFTER_CHARS)
     hi = len(text) if hi < 0 else hi
     return text[lo:hi], text.count("\n", 0, lo)
+
+
+def without_long_lines(text: str) -> str:
+    """``text`` with every line over LONG_LINE_CHARS emptied (line numbers and other lines unchanged)."""
+    if len(text) <= LONG_LINE_CHARS or not _LONG_LINE.search(text):
+        return text
+    return _LONG_LINE.sub("", text)
 
 
 def _end_children() -> None:

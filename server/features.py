@@ -28,7 +28,7 @@ def create_server() -> QcnServer:
         ls.state.supports_configuration = bool(caps.workspace and caps.workspace.configuration)
         ls.state.settings, problems = merge(ls.state.settings, params.initialization_options)
         for p in problems:
-            ls.tell(p, types.MessageType.Warning, show=True)
+            ls.notice_bad_input(p)
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: QcnServer, params: types.InitializedParams) -> None:
@@ -135,7 +135,7 @@ def create_server() -> QcnServer:
         else:
             ls.state.settings, problems = merge(ls.state.settings, params.settings)
             for p in problems:
-                ls.tell(p, types.MessageType.Warning, show=True)
+                ls.notice_bad_input(p)
         after = ls.state.settings
         ls.security.settings_changed(before.security_diagnostics)
         if (after.model_dir, after.execution_provider) != (before.model_dir, before.execution_provider):
@@ -198,4 +198,4 @@ async def _pull_configuration(ls: QcnServer) -> None:
     if values and isinstance(values[0], dict):
         ls.state.settings, problems = merge(ls.state.settings, values[0])
         for p in problems:
-            ls.tell(p, types.MessageType.Warning, show=True)
+            ls.notice_bad_input(p)

@@ -842,7 +842,8 @@ class SecurityFeature:
         action.edit = None
         action.title = f"{action.title}: no verified fix"
         action.disabled = types.CodeActionDisabled(reason=f"no verified fix: {why}")
-        self.server.tell(f"{action.title} ({why}); nothing was changed", types.MessageType.Info, show=True)
+        self.server.notice_bad_input(f"{action.title} ({why}); nothing was changed", types.MessageType.Info,
+                                     key=f"no verified fix: {why}")
         return action
 
     def close(self) -> None:
