@@ -403,13 +403,13 @@ def without_long_lines(text: str) -> str:
 
 
 def _end_children() -> None:
-    """Terminate this process's children (index worker processes, their forkserver)."""
+    """Kill this process's children (index worker processes, their forkserver)."""
     try:
         import psutil
 
         children = psutil.Process().children(recursive=True)
-        for child in children:
-            child.terminate()
+        for child in children:  # they hold nothing worth saving: parse results are only sent back
+            child.kill()
         psutil.wait_procs(children, timeout=1)
     except Exception:  # psutil missing or a child already gone: exiting matters more
         log.debug("ending child processes failed", exc_info=True)
