@@ -106,7 +106,7 @@ def read_regular(path: str | os.PathLike[str], max_bytes: int) -> tuple[os.stat_
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise NotRegularFile(f"not a regular file ({_kind(st.st_mode)})")
+            raise NotRegularFile(f"not a regular file: {_kind(st.st_mode)}")
         chunks, left = [], max_bytes + 1
         while left > 0:
             chunk = os.read(fd, min(left, 1 << 20))
@@ -124,7 +124,7 @@ def _kind(mode: int) -> str:
                        (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder")):
         if test(mode):
             return name
-    return "not a regular file"
+    return "special file"
 
 
 def content_skip_reason(data: bytes, skip_generated: bool = True) -> str | None:

@@ -47,7 +47,7 @@ def analyze_file(root: str, path: str, language: str, max_bytes: int, skip_gener
     except FileNotFoundError:
         return (path, b"", 0, 0, "", "vanished")
     except NotRegularFile as exc:
-        return (path, b"", 0, 0, "", str(exc))
+        return (path, b"", 0, 0, "", f"unreadable ({exc})")
     except OSError as exc:
         return (path, b"", 0, 0, "", f"unreadable ({exc.strerror or exc})")
     size, mtime_ns = st.st_size, st.st_mtime_ns
