@@ -19,8 +19,25 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import WORKSPACE
 from rawlsp import RawServer
+
+
+def _server_workspace() -> dict[str, str]:
+    """tests/server/conftest.py's WORKSPACE (a module scope cannot use its function-scoped fixture).
+
+    Loaded by path: as ``import conftest`` it would be tests/conftest.py when several test
+    folders run together.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("qcn_server_conftest", Path(__file__).with_name("conftest.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.WORKSPACE
+
+
+WORKSPACE = _server_workspace()
 
 EXAMPLES = int(os.environ.get("QCN_FUZZ_EXAMPLES", "1000"))
 ALLOWED_ERRORS = {-32700, -32600, -32601, -32602, -32002, -32800}  # never -32603: that is a bug of ours
