@@ -90,6 +90,43 @@ def is_secret(path: str | os.PathLike[str]) -> bool:
     return any(part in _SECRET_DIR_NAMES for part in parts[:-1])
 
 
+class NotRegularFile(OSError):
+    """A path that is a FIFO, socket, device or folder: qcn never reads those."""
+
+
+def read_regular(path: str | os.PathLike[str], max_bytes: int) -> tuple[os.stat_result, bytes]:
+    """(stat, up to ``max_bytes + 1`` bytes) of the regular file at ``path``, following links.
+
+    Anything else raises ``NotRegularFile`` without blocking: the file is opened
+    non-blocking and checked with ``fstat`` before a byte is read, so a FIFO with no
+    writer, a symlink to ``/dev/zero`` or a terminal costs one ``open``.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile(f"not a regular file: {_kind(st.st_mode)}")
+        chunks, left = [], max_bytes + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return st, b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "special file"
+
+
 def content_skip_reason(data: bytes, skip_generated: bool = True) -> str | None:
     """Why a file's bytes should not be indexed, or None to index it."""
     if b"\x00" in data[:8192]:

@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlparse
 
 from .cache import CachedFile, IndexCache, content_hash
 from .config import IndexConfig
-from .discovery import Workspace, content_skip_reason, is_secret
+from .discovery import Workspace, content_skip_reason, is_secret, read_regular
 from .documents import ENCODINGS, Document, Position, as_position
 from .graph import FileRecord, RepoGraph, file_rank
 from .languages import detect_language, grammar_fingerprint
@@ -577,9 +577,8 @@ class Index:
         if is_secret(rel):
             return None
         try:
-            with open(self.abspath(rel), "rb") as handle:
-                return handle.read(self.config.max_file_bytes + 1)
-        except OSError:
+            return read_regular(self.abspath(rel), self.config.max_file_bytes)[1]
+        except OSError:  # vanished, unreadable, or not a regular file (a FIFO would block)
             return None
 
     def parsed(self, path: str | os.PathLike[str]) -> ParsedFile | None:

@@ -22,7 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from .cache import CachedFile, content_hash
 from .config import IndexConfig
-from .discovery import content_skip_reason
+from .discovery import NotRegularFile, content_skip_reason, read_regular
 from .languages import detect_language
 
 log = logging.getLogger(__name__)
@@ -43,11 +43,11 @@ def analyze_file(root: str, path: str, language: str, max_bytes: int, skip_gener
 
     full = os.path.join(root, path)
     try:
-        with open(full, "rb") as handle:
-            st = os.fstat(handle.fileno())
-            data = handle.read(max_bytes + 1)
+        st, data = read_regular(full, max_bytes)  # a FIFO or device swapped in since the walk never blocks
     except FileNotFoundError:
         return (path, b"", 0, 0, "", "vanished")
+    except NotRegularFile as exc:
+        return (path, b"", 0, 0, "", f"unreadable ({exc})")
     except OSError as exc:
         return (path, b"", 0, 0, "", f"unreadable ({exc.strerror or exc})")
     size, mtime_ns = st.st_size, st.st_mtime_ns
@@ -78,6 +78,38 @@ def worker_count(config: IndexConfig) -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def _worker_init(server_pid: int) -> None:
+    """In a worker: exit when the process that started the pool dies, even by SIGKILL.
+
+    Forkserver workers are children of the forkserver, not of that process, and hold both
+    ends of their queues' pipes (and the forkserver's liveness pipe), so nothing else ends
+    them: a killed language server would leave the forkserver and its workers behind. A
+    daemon thread waits on a pidfd of the starting process (Linux 5.3+); elsewhere it polls.
+    """
+    import threading
+
+    def watch() -> None:
+        try:
+            import select
+
+            fd = os.pidfd_open(server_pid)
+            select.select([fd], [], [])
+        except (AttributeError, OSError):  # no pidfd here: look every second
+            import time
+
+            while True:
+                try:
+                    os.kill(server_pid, 0)
+                except ProcessLookupError:
+                    break
+                except PermissionError:  # alive, someone else's (cannot happen for our parent)
+                    pass
+                time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="qcn-worker-watch", daemon=True).start()
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -131,7 +163,9 @@ def _pool_batches(root, jobs, workers, limits, total_bytes) -> Iterator[list[Row
     log.debug("analyzing %d files in %d batches on %d worker processes", len(jobs), len(batches), workers)
     remaining = dict(enumerate(batches))
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_worker_init,
+                                   initargs=(os.getpid(),))
+        try:
             pending = {pool.submit(analyze_batch, root, batch, *limits): key for key, batch in remaining.items()}
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -140,6 +174,10 @@ def _pool_batches(root, jobs, workers, limits, total_bytes) -> Iterator[list[Row
                     rows = future.result()
                     del remaining[key]
                     yield rows
+        finally:
+            # Also when the consumer stops early (the folder was removed, the build was abandoned):
+            # queued batches are dropped, not run to the end as ``with`` would.
+            pool.shutdown(wait=not pending, cancel_futures=True)
     except (BrokenProcessPool, OSError) as exc:
         # Workers could not start or died (no usable __main__ to re-import, memory
         # limits, a crash in a grammar): finish in this process rather than fail.

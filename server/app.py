@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -27,8 +28,10 @@ from pygls.uris import to_fs_path
 from qcn import __version__
 from qcn.model.backend import CancelToken
 from qcn.model.remote import RemoteError
+from qcn.server import positions
 from qcn.server.engine import CompletionEngine, CompletionResult
-from qcn.server.settings import Settings, merge
+from qcn.server.protocol import QcnProtocol, hard_exit, read_frames, stdin_reader
+from qcn.server.settings import ANALYSED_DOCUMENT_BYTES, Settings, merge
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +54,32 @@ class State:
     indexes: dict[str, object] = field(default_factory=dict)  # folder path -> qcn.indexer.Index
     pending: dict[str, _Pending] = field(default_factory=dict)
     last_results: dict[str, dict] = field(default_factory=dict)  # uri → stats of its last model answer
+    running: set = field(default_factory=set)  # the CancelTokens of every completion in flight
     seq: int = 0
     supports_progress: bool = False
     supports_configuration: bool = False
     remote_problem: str | None = None  # kind of the remote engine's current failure, told once
 
 
+# The window of a large document a completion sees: lines before and after the cursor's line.
+WINDOW_BEFORE_CHARS = 256 * 1024
+WINDOW_AFTER_CHARS = 64 * 1024
+# Lines longer than this (minified code, data, a pasted blob) are left out of the prompt: a
+# byte-level BPE tokenizer spends time and memory superlinear in the length of one unbroken
+# word (the fuzz of issue 18 grew the server by 3.8 GB on 1 MB lines). The cursor on such a
+# line gets no completion (one log line); elsewhere the line is blanked for the model only.
+LONG_LINE_CHARS = 4096
+_LONG_LINE = re.compile("[^\n]{%d,}" % (LONG_LINE_CHARS + 1))
+
+
 class QcnServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("qcn", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__("qcn", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+                         protocol_cls=QcnProtocol)
         self.state = State()
+        self.position_encoding = "utf-16"  # negotiated at initialize (pygls picks the client's first choice)
+        self._noticed: set[str] = set()
+        self._stopping = False
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="qcn-complete")
         self._model_lock = threading.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None  # set once the event loop runs
@@ -90,6 +109,96 @@ class QcnServer(LanguageServer):
         self.on_loop(self.window_log_message, types.LogMessageParams(type=kind, message=message))
         if show:
             self.on_loop(self.window_show_message, types.ShowMessageParams(type=kind, message=f"qcn: {message}"))
+
+    def notice_bad_input(self, what: str, kind: types.MessageType = types.MessageType.Warning,
+                         key: str | None = None) -> None:
+        """Something was declined: logged every time, shown to the user once per ``key`` (default: the text).
+
+        A buggy or racing client can send the same bad thing thousands of times; the editor
+        shows it once, the log has every one.
+        """
+        key = what if key is None else key
+        if key in self._noticed:
+            self.tell(what, kind)
+            return
+        self._noticed.add(key)
+        self.tell(f"{what} (shown once; details in the log)", kind, show=True)
+
+    def report_server_error(self, error, source) -> None:
+        """pygls' hook for failures outside a request: log, and tell the user once, never per message."""
+        from pygls.exceptions import FeatureRequestError
+
+        log.error("server error (%s): %s", getattr(source, "__name__", source), error)
+        if source is not FeatureRequestError:
+            self.notice_bad_input("qcn could not handle a notification")
+
+    # --- transport and lifecycle ------------------------------------------------------
+    def start_io(self, stdin=None, stdout=None) -> None:
+        """Serve over stdio with qcn's reader (protocol.read_frames) until ``exit`` or end of input."""
+        import sys
+
+        from pygls.io_ import StdoutWriter
+
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        stdin_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qcn-stdin")
+
+        async def serve() -> None:
+            self.loop = asyncio.get_running_loop()
+            readline, read = stdin_reader(stdin or sys.stdin.buffer, stdin_pool)
+            await read_frames(readline, read, self.protocol.handle_body, self._bad_frame)
+
+        try:
+            asyncio.run(serve())
+        except KeyboardInterrupt:
+            pass
+        log.info("end of input without exit")
+        self.stop(0 if self.protocol._shutdown else 1)
+
+    def _bad_frame(self, reason: str) -> None:
+        self.protocol.bad_frames += 1
+        if "refused" in reason:
+            self.notice_bad_input("a message larger than qcn reads was refused")
+
+    def stop(self, code: int) -> None:
+        """End the process now (``exit``, or the client is gone): cancel work, end child processes, exit.
+
+        Nothing waits for threads: a decode loop or an index build in flight is abandoned, so
+        ``exit`` never hangs and never writes to a closed stream.
+        """
+        if self._stopping:
+            return
+        self._stopping = True
+        self.protocol.exiting = True
+        self.cancel_all()
+        _end_children()
+        hard_exit(code)
+
+    def cancel_all(self) -> None:
+        """Stop every decode loop in flight (shutdown, exit): superseded ones included."""
+        for token in list(self.state.running):
+            token.cancel()
+        for pending in list(self.state.pending.values()):
+            pending.token.cancel()
+
+    # --- positions --------------------------------------------------------------------
+    def line_of(self, doc, line: int) -> str:
+        lines = doc.lines
+        return lines[line].rstrip("\r\n") if 0 <= line < len(lines) else ""
+
+    def change_to_utf16(self, doc, change):
+        """A didChange event with its range in UTF-16 columns of ``doc`` before the change."""
+        rng = getattr(change, "range", None)
+        if rng is None:
+            return change
+        lines = doc.lines
+        enc = self.position_encoding
+
+        def conv(p: types.Position) -> types.Position:
+            text = lines[p.line].rstrip("\r\n") if 0 <= p.line < len(lines) else ""
+            return types.Position(p.line, positions.convert(text, p.character, enc, "utf-16"))
+
+        return types.TextDocumentContentChangePartial(
+            range=types.Range(conv(rng.start), conv(rng.end)), text=change.text)
 
     # --- progress -----------------------------------------------------------------
     def progress(self, title: str):
@@ -153,7 +262,7 @@ class QcnServer(LanguageServer):
         try:
             index = Index(path, IndexConfig(excludes=self.state.settings.excludes), position_encoding="utf-16")
         except (OSError, ValueError) as exc:
-            self.tell(f"cannot index {path}: {exc}", types.MessageType.Warning, show=True)
+            self.notice_bad_input(f"cannot index {path}: {exc}", key="cannot index")
             return
         self.state.indexes[path] = index
         # Open buffers win over disk: hand the ones already open to the new index.
@@ -164,12 +273,20 @@ class QcnServer(LanguageServer):
 
         def build():
             with self.progress(f"qcn: indexing {Path(path).name}") as progress:
+                def report(done: int, total: int) -> None:
+                    if self.state.indexes.get(path) is not index:  # the folder was removed meanwhile
+                        raise _FolderRemoved(path)
+                    progress.report(f"{done}/{total} files", int(100 * done / max(total, 1)))
+
                 try:
-                    stats = index.build(progress=lambda done, total: progress.report(
-                        f"{done}/{total} files", int(100 * done / max(total, 1))))
+                    stats = index.build(progress=report)
+                    if self.state.indexes.get(path) is not index:
+                        raise _FolderRemoved(path)
                     index.watch()
                     self.tell(f"indexed {path}: {stats.files} files, {stats.definitions} definitions "
                               f"in {stats.seconds:.1f} s")
+                except _FolderRemoved:
+                    log.info("indexing %s stopped: the folder was removed from the workspace", path)
                 except Exception as exc:
                     log.exception("indexing %s failed", path)
                     self.tell(f"indexing {path} failed: {exc}", types.MessageType.Warning, show=True)
@@ -199,14 +316,12 @@ class QcnServer(LanguageServer):
         engine = st.engine
         if engine is None:
             return None
-        doc = self.workspace.get_text_document(uri)
-        if doc is None or doc.source is None:
+        doc = self.workspace.text_documents.get(uri)  # never the disk: the file may be a FIFO
+        if doc is None:
             return None
-        lines = doc.lines
-        line_text = lines[position.line] if position.line < len(lines) else ""
-        from qcn.server.engine import utf16_to_index
-
-        prefix = line_text[: utf16_to_index(line_text.rstrip("\r\n"), position.character)]
+        line_text = self.line_of(doc, position.line)
+        character = positions.convert(line_text, position.character, self.position_encoding, "utf-16")
+        prefix = line_text[: positions.to_index(line_text, character, "utf-16")]
         st.seq += 1
         me = _Pending(st.seq, CancelToken(), position.line, prefix)
         previous = st.pending.get(uri)
@@ -230,9 +345,32 @@ class QcnServer(LanguageServer):
         rel = index.relpath(fs_path) if index is not None else Path(fs_path).name
         repo = Path(index.root).name if index is not None else ""
         loop = asyncio.get_running_loop()
-        me.future = loop.run_in_executor(self.pool, lambda: engine.complete(
-            text=doc.source, path=rel, line=position.line, character=position.character,
-            settings=st.settings, index=index, repo_name=repo, cancel=me.token, session_key=uri))
+        text, first_line = doc.source, 0
+        if len(text) > ANALYSED_DOCUMENT_BYTES:
+            text, first_line = window(text, position.line)
+            self.notice_bad_input(f"documents over {ANALYSED_DOCUMENT_BYTES >> 20} MiB are completed from a window "
+                                  "around the cursor, without repository context or security scans")
+            index = None
+
+        if len(line_text) > LONG_LINE_CHARS:
+            log.info("no completion on line %d of %s: %d characters (limit %d)", position.line + 1, uri,
+                     len(line_text), LONG_LINE_CHARS)
+            return None
+        text = without_long_lines(text)
+
+        def run() -> CompletionResult | None:
+            from qcn.model.prompt import PromptError
+
+            try:
+                return engine.complete(
+                    text=text, path=rel, line=position.line - first_line, character=character,
+                    settings=st.settings, index=index, repo_name=repo, cancel=me.token, session_key=uri)
+            except PromptError as exc:  # e.g. a current line longer than the whole budget
+                log.info("no completion at %s:%d: %s", rel, position.line + 1, exc)
+                return None
+
+        me.future = loop.run_in_executor(self.pool, run)
+        st.running.add(me.token)
         try:
             result = await asyncio.shield(me.future)
         except asyncio.CancelledError:
@@ -241,9 +379,16 @@ class QcnServer(LanguageServer):
         except RemoteError as exc:  # the engine is down, refuses us, …: an empty answer and one message
             self.remote_trouble(exc)
             return None
+        finally:
+            st.running.discard(me.token)
         self.remote_trouble(None)
-        if me.token.cancelled:
+        if me.token.cancelled or result is None:
             return None
+        result.line += first_line
+        # The engine counts UTF-16 units; the client may have asked for UTF-8 or UTF-32.
+        result.start_character = positions.convert(line_text, result.start_character, "utf-16",
+                                                   self.position_encoding)
+        result.end_character = positions.convert(line_text, result.end_character, "utf-16", self.position_encoding)
         st.last_results.pop(uri, None)
         st.last_results[uri] = completion_stats(result)
         while len(st.last_results) > 64:
@@ -284,6 +429,46 @@ def completion_stats(result: CompletionResult) -> dict:
 
 class NoModelError(Exception):
     pass
+
+
+class _FolderRemoved(Exception):
+    """Raised inside an index build's progress callback to abandon it (its worker processes stop)."""
+
+
+def window(text: str, line: int) -> tuple[str, int]:
+    """Whole lines of ``text`` around ``line``: (the window, the number of the window's first line)."""
+    starts_at = 0
+    for _ in range(line):
+        nl = text.find("\n", starts_at)
+        if nl < 0:
+            break
+        starts_at = nl + 1
+    lo = text.rfind("\n", 0, max(0, starts_at - WINDOW_BEFORE_CHARS)) + 1 if starts_at > WINDOW_BEFORE_CHARS else 0
+    end = text.find("\n", starts_at)
+    end = len(text) if end < 0 else end
+    hi = text.find("\n", end + WINDOW_AFTER_CHARS)
+    hi = len(text) if hi < 0 else hi
+    return text[lo:hi], text.count("\n", 0, lo)
+
+
+def without_long_lines(text: str) -> str:
+    """``text`` with every line over LONG_LINE_CHARS emptied (line numbers and other lines unchanged)."""
+    if len(text) <= LONG_LINE_CHARS or not _LONG_LINE.search(text):
+        return text
+    return _LONG_LINE.sub("", text)
+
+
+def _end_children() -> None:
+    """Kill this process's children (index worker processes, their forkserver)."""
+    try:
+        import psutil
+
+        children = psutil.Process().children(recursive=True)
+        for child in children:  # they hold nothing worth saving: parse results are only sent back
+            child.kill()
+        psutil.wait_procs(children, timeout=1)
+    except Exception:  # psutil missing or a child already gone: exiting matters more
+        log.debug("ending child processes failed", exc_info=True)
 
 
 def default_model_dir() -> Path:

@@ -9,7 +9,7 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from qcn.server.app import QcnServer
-from qcn.server.settings import merge
+from qcn.server.settings import ANALYSED_DOCUMENT_BYTES, merge
 
 log = logging.getLogger(__name__)
 
@@ -20,11 +20,15 @@ def create_server() -> QcnServer:
     @server.feature(types.INITIALIZE)
     def initialize(ls: QcnServer, params: types.InitializeParams) -> None:
         caps = params.capabilities
+        # pygls picked the client's first offered encoding it supports (utf-8, utf-16, utf-32),
+        # else UTF-16, and announces it as positionEncoding; every column qcn sends follows it.
+        ls.position_encoding = str(getattr(ls.workspace.position_encoding, "value", ls.workspace.position_encoding)
+                                   or "utf-16")
         ls.state.supports_progress = bool(caps.window and caps.window.work_done_progress)
         ls.state.supports_configuration = bool(caps.workspace and caps.workspace.configuration)
         ls.state.settings, problems = merge(ls.state.settings, params.initialization_options)
         for p in problems:
-            ls.tell(p, types.MessageType.Warning, show=True)
+            ls.notice_bad_input(p)
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: QcnServer, params: types.InitializedParams) -> None:
@@ -39,19 +43,33 @@ def create_server() -> QcnServer:
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: QcnServer, params: types.DidOpenTextDocumentParams) -> None:
-        fs = to_fs_path(params.text_document.uri)
+        uri = params.text_document.uri
+        if not _analysed(ls, uri, len(params.text_document.text)):
+            return
+        fs = to_fs_path(uri)
         index = ls.index_for(fs) if fs else None
         if index is not None:
             index.open_document(fs, params.text_document.text, params.text_document.version)
-        ls.security.schedule(params.text_document.uri)
+        ls.security.schedule(uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: QcnServer, params: types.DidChangeTextDocumentParams) -> None:
-        fs = to_fs_path(params.text_document.uri)
+        """``params`` come in UTF-16 columns whatever the client's encoding (QcnProtocol converts them)."""
+        uri = params.text_document.uri
+        doc = ls.workspace.text_documents.get(uri)
+        fs = to_fs_path(uri)
         index = ls.index_for(fs) if fs else None
+        if doc is None or not _analysed(ls, uri, len(doc.source)):
+            if index is not None and index.document(fs) is not None:  # it grew over the limit
+                threading.Thread(target=_close_in_index, args=(index, fs), name="qcn-close", daemon=True).start()
+            ls.security.clear(uri)
+            return
         if index is not None:
-            index.change_document(fs, params.content_changes, params.text_document.version)
-        ls.security.schedule(params.text_document.uri)
+            if index.document(fs) is None:  # it was too large before this change
+                index.open_document(fs, doc.source, params.text_document.version)
+            else:
+                index.change_document(fs, params.content_changes, params.text_document.version)
+        ls.security.schedule(uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: QcnServer, params: types.DidCloseTextDocumentParams) -> None:
@@ -62,7 +80,9 @@ def create_server() -> QcnServer:
         fs = to_fs_path(uri)
         index = ls.index_for(fs) if fs else None
         if index is not None:
-            index.close_document(fs)
+            # The disk version counts again: reading it is file I/O (and the path may be a FIFO
+            # or on a stalled mount), so never on the protocol thread.
+            threading.Thread(target=_close_in_index, args=(index, fs), name="qcn-close", daemon=True).start()
         ls.security.clear(uri)
 
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
@@ -123,7 +143,7 @@ def create_server() -> QcnServer:
         else:
             ls.state.settings, problems = merge(ls.state.settings, params.settings)
             for p in problems:
-                ls.tell(p, types.MessageType.Warning, show=True)
+                ls.notice_bad_input(p)
         after = ls.state.settings
         ls.security.settings_changed(before.security_diagnostics)
         if _model_settings(after) != _model_settings(before):
@@ -141,8 +161,7 @@ def create_server() -> QcnServer:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: QcnServer, params=None) -> None:
-        for pending in ls.state.pending.values():
-            pending.token.cancel()
+        ls.cancel_all()
         for path in list(ls.state.indexes):
             ls.remove_folder(path)
         if ls.state.engine is not None:
@@ -157,6 +176,23 @@ def _model_settings(s) -> tuple:
     """The settings that choose and open the backend: a change reloads it."""
     return (s.model_dir, s.execution_provider, s.checkpoints, s.checkpoint_memory_mb, s.backend, s.remote_url,
             s.remote_model, s.remote_api_key_env, s.remote_ca_bundle, s.remote_tokenizer)
+
+
+def _analysed(ls: QcnServer, uri: str, size: int) -> bool:
+    """The size policy: a document over ANALYSED_DOCUMENT_BYTES is kept but not indexed or scanned."""
+    if size <= ANALYSED_DOCUMENT_BYTES:
+        return True
+    log.info("%s has %d characters: not indexed or scanned", uri, size)
+    ls.notice_bad_input(f"documents over {ANALYSED_DOCUMENT_BYTES >> 20} MiB are completed from a window "
+                        "around the cursor, without repository context or security scans")
+    return False
+
+
+def _close_in_index(index, fs: str) -> None:
+    try:
+        index.close_document(fs)
+    except Exception:
+        log.exception("closing %s in the index failed", fs)
 
 
 def _folders(ls: QcnServer) -> list[str]:
@@ -176,4 +212,4 @@ async def _pull_configuration(ls: QcnServer) -> None:
     if values and isinstance(values[0], dict):
         ls.state.settings, problems = merge(ls.state.settings, values[0])
         for p in problems:
-            ls.tell(p, types.MessageType.Warning, show=True)
+            ls.notice_bad_input(p)

@@ -31,6 +31,8 @@ from qcn.indexer.security.findings import cwe_family
 from qcn.model.backend import CancelToken, GenerationRequest
 from qcn.model.remote import RemoteError
 from qcn.server.engine import utf16_len, utf16_to_index
+from qcn.server.positions import length, to_index
+from qcn.server.settings import ANALYSED_DOCUMENT_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -54,20 +56,30 @@ def _line(lines: list[str], n: int) -> str:
     return lines[n] if 0 <= n < len(lines) else ""
 
 
+class Lines(list):
+    """A document's lines and the position encoding its LSP columns are counted in."""
+
+    encoding = "utf-16"
+
+
 def to_lsp_range(rng: Range, lines: list[str]) -> types.Range:
+    enc = getattr(lines, "encoding", "utf-16")
     return types.Range(
-        types.Position(rng.start.line, utf16_column(_line(lines, rng.start.line), rng.start.character)),
-        types.Position(rng.end.line, utf16_column(_line(lines, rng.end.line), rng.end.character)))
+        types.Position(rng.start.line, length(_line(lines, rng.start.line)[:rng.start.character], enc)),
+        types.Position(rng.end.line, length(_line(lines, rng.end.line)[:rng.end.character], enc)))
 
 
 def from_lsp_range(rng: types.Range, lines: list[str]) -> Range:
-    return Range.of(rng.start.line, code_point_column(_line(lines, rng.start.line), rng.start.character),
-                    rng.end.line, code_point_column(_line(lines, rng.end.line), rng.end.character))
+    enc = getattr(lines, "encoding", "utf-16")
+    return Range.of(rng.start.line, to_index(_line(lines, rng.start.line), rng.start.character, enc),
+                    rng.end.line, to_index(_line(lines, rng.end.line), rng.end.character, enc))
 
 
-def text_lines(text: str) -> list[str]:
-    """Lines as the LSP counts them (``\\r`` kept out of the columns)."""
-    return [line.rstrip("\r") for line in text.split("\n")]
+def text_lines(text: str, encoding: str = "utf-16") -> list[str]:
+    """Lines as the LSP counts them (``\\r`` kept out of the columns), columns in ``encoding``."""
+    lines = Lines(line.rstrip("\r") for line in text.split("\n"))
+    lines.encoding = encoding
+    return lines
 
 
 def to_lsp_edits(edits, lines: list[str]) -> list[types.TextEdit]:
@@ -648,7 +660,7 @@ class SecurityFeature:
         scan = await self.scan(uri)
         if scan is None or self._generation.get(uri) != generation or not self.enabled:
             return  # superseded by a newer change, or closed
-        lines = text_lines(scan.text)
+        lines = text_lines(scan.text, self.server.position_encoding)
         self.server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
             uri=uri, version=scan.version, diagnostics=[to_diagnostic(f, lines, uri) for f in scan.findings]))
 
@@ -658,6 +670,8 @@ class SecurityFeature:
         if doc is None:
             return None
         text, version = doc.source, doc.version
+        if len(text) > ANALYSED_DOCUMENT_BYTES:  # the size policy: not scanned (the user was told once)
+            return _Scan(version, text, [])
         cached = self.scans.get(uri)
         if cached is not None and cached.version == version and cached.text == text:
             return cached
@@ -721,7 +735,7 @@ class SecurityFeature:
         if only and not any(types.CodeActionKind.QuickFix.value.startswith(str(getattr(k, "value", k)))
                             for k in only):
             return []
-        lines = text_lines(doc.source)
+        lines = text_lines(doc.source, self.server.position_encoding)
         actions: list[types.CodeAction] = []
         findings: list[CweFinding] = []
         if self.enabled:
@@ -808,7 +822,7 @@ class SecurityFeature:
             return self._refuse(action, "the document changed while the fix was being made; ask again")
         if edit is None:
             return self._refuse(action, "; ".join(result.verdict.reasons) or "the model gave nothing")
-        lines = text_lines(text)
+        lines = text_lines(text, self.server.position_encoding)
         action.edit = types.WorkspaceEdit(changes={uri: to_lsp_edits([edit], lines)})
         self.server.tell(f"{target.title}: verified ({', '.join(result.verdict.checked)})")
         return action
@@ -831,7 +845,8 @@ class SecurityFeature:
         action.edit = None
         action.title = f"{action.title}: no verified fix"
         action.disabled = types.CodeActionDisabled(reason=f"no verified fix: {why}")
-        self.server.tell(f"{action.title} ({why}); nothing was changed", types.MessageType.Info, show=True)
+        self.server.notice_bad_input(f"{action.title} ({why}); nothing was changed", types.MessageType.Info,
+                                     key=f"no verified fix: {why}")
         return action
 
     def close(self) -> None:

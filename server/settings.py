@@ -17,6 +17,10 @@ PROVIDERS = ("cpu", "cuda", "dml", "webgpu")
 BACKENDS = ("local", "service", "remote")  # service: the shared model service (not available yet)
 # Secrets are never read from settings (a workspace's settings file is shared and logged).
 SECRET_KEYS = ("remote_api_key", "api_key")
+# The size policy: documents larger than this (in characters) are kept, since the editor's text
+# is the truth, but not indexed, not scanned for CWE findings, and completed from a window of
+# lines around the cursor; the user is told once (docs/server.md, "Limits").
+ANALYSED_DOCUMENT_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
