@@ -229,6 +229,7 @@ def main() -> int:
     ap.add_argument("--model", type=Path, help="an existing export of the small config (skips building)")
     ap.add_argument("--package", default="asyncio", help="standard-library package to copy as the workspace")
     ap.add_argument("--keep", type=Path, help="keep the export and logs here")
+    ap.add_argument("--modes", default="on,off", help="checkpoints on, off or both (the summary needs both)")
     args = ap.parse_args()
     budgets = [int(b) for b in args.budgets.split(",")]
     root = args.keep or Path(tempfile.mkdtemp(prefix="qcn-keystroke-"))
@@ -248,7 +249,7 @@ def main() -> int:
         count = args.lines if budget < 65536 else args.lines_64k
         picks = [code_line(main_file.read_text().split("\n"), n_lines // 2 + 37 * k - 37 * (count // 2))
                  for k in range(count)]
-        for checkpoints in (True, False):
+        for checkpoints in [m == "on" for m in args.modes.split(",")]:
             results = [run_server(model, workspace, budget, checkpoints, main_file, other_file, ln, root)
                        for ln in picks]
             rows.append((budget, checkpoints, results))
@@ -267,6 +268,8 @@ def main() -> int:
                       f"{store.get('bytes', 0) / 2**20:.1f} MiB of {store.get('budget_bytes', 0) / 2**20:.0f} MiB, "
                       f"lanes' KV {store.get('kv_bytes', 0) / 2**20:.1f} MiB; hits {store.get('hits')}, "
                       f"misses {store.get('misses')}, evicted {store.get('evicted')}")
+    if {True, False} - {c for _, c, _ in rows}:
+        return 0
     print("\nsummary (median ms; ratio on/off)")
     print(f"{'budget':>7}  " + "".join(f"{n:>16}" for n in SCENARIOS))
     by = {(b, c): res for b, c, res in rows}

@@ -40,13 +40,7 @@ sys.path.insert(0, str(ROOT / "tests" / "model"))
 sys.path.insert(0, str(ROOT / "tests" / "remote"))
 
 
-def pct(xs, p):
-    xs = sorted(xs)
-    if not xs:
-        return float("nan")
-    k = (len(xs) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+from completion_bench import pct  # noqa: E402  (bench/ is on the path when run as a script)
 
 
 def build(tmp: Path):

@@ -21,7 +21,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "server"))
-from test_lsp import CAPS, inline, open_doc, utf16, wait_log  # noqa: E402  (the server tests' helpers)
+from test_lsp import inline, open_doc, start, utf16, wait_log  # noqa: E402  (the server tests' helpers)
 
 pytest.importorskip("torch")
 
@@ -37,15 +37,6 @@ KEYED = ClientServerConfig(server_command=[sys.executable, "-m", "qcn", "serve",
 
 # shop/cart.py of tests/server/conftest.py's workspace: (line, text before the cursor)
 POSITIONS = [(12, "        return "), (11, "        subtotal = "), (16, "        return"), (8, "        self.")]
-
-
-async def start(client: LanguageClient, workspace, **settings) -> None:
-    options = {"debounceMs": 0, **settings}
-    client.set_configuration({"qcn": options})
-    await client.initialize_session(types.InitializeParams(
-        capabilities=CAPS, initialization_options=options,
-        workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name=workspace.name)],
-        root_uri=workspace.as_uri()))
 
 
 @pytest_lsp.fixture(config=SERVER)
