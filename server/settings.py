@@ -10,6 +10,7 @@ typo in settings never stops the server.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass, field, fields
 
@@ -29,6 +30,10 @@ class Settings:
     security_diagnostics: bool = True  # CWE findings as diagnostics (and their code actions)
     checkpoints: bool = True  # reuse saved model state across lines and documents (off: one snapshot per document)
     checkpoint_memory_mb: int = 1024  # bound of the checkpoint store (least recently used out first)
+    # "auto": use (or start) the model service shared by every window; "off": the model in this
+    # process; or the path of a service's socket. $QCN_MODEL_SERVICE sets the default.
+    model_service: str = field(default_factory=lambda: os.environ.get("QCN_MODEL_SERVICE", "auto") or "auto")
+    model_service_idle_s: int = 600  # an auto-started service exits after this long without clients
 
     @classmethod
     def field_docs(cls) -> dict[str, str]:
@@ -40,6 +45,7 @@ _LIMITS = {
     "max_new_tokens": (1, 4096),
     "debounce_ms": (0, 5000),
     "checkpoint_memory_mb": (0, 1 << 20),
+    "model_service_idle_s": (0, 7 * 86400),
 }
 
 
@@ -77,6 +83,9 @@ def merge(base: Settings, payload: object) -> tuple[Settings, list[str]]:
             value = value or ""
         if name == "execution_provider" and ok and value not in PROVIDERS:
             ok = False
+        if name == "model_service" and ok:
+            value = value or "auto"
+            ok = value in ("auto", "off") or os.path.isabs(value)
         if ok:
             updates[name] = value
         else:
