@@ -261,7 +261,6 @@ class ServiceBackend:
                     stats = GenerationStats(**frame["done"]) if frame["done"] else GenerationStats()
                     if stopped:
                         stats.stop_reason = stopped
-                        stats.generated_tokens = len(text)
                     self._stats[key] = stats
                     self.problem = None
                     finished = True
