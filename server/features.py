@@ -126,7 +126,8 @@ def create_server() -> QcnServer:
                 ls.tell(p, types.MessageType.Warning, show=True)
         after = ls.state.settings
         ls.security.settings_changed(before.security_diagnostics)
-        model_keys = ("model_dir", "execution_provider", "checkpoints", "checkpoint_memory_mb")
+        model_keys = ("model_dir", "execution_provider", "checkpoints", "checkpoint_memory_mb", "model_service",
+                      "model_service_idle_s")
         if any(getattr(after, k) != getattr(before, k) for k in model_keys):
             ls.tell("model settings changed: reloading the model")
             threading.Thread(target=ls.load_model, name="qcn-load-model", daemon=True).start()
