@@ -261,3 +261,48 @@ def test_client_killed_mid_stream_frees_its_session(tiny_model, runtime_dir):
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_interactive_request_preempts_a_background_one_and_cancel_stops_it(tiny_model, runtime_dir):
+    from qcn.model.service_client import ServiceBackend
+
+    sock = runtime_dir / "m.sock"
+    proc = start_service(tiny_model, sock)
+    try:
+        wait_until(lambda: _answers(sock), what="the service")
+        ids = ServiceBackend(tiny_model, socket=sock).encode("def fibonacci(n):\n")
+        with connect(sock) as s:
+            send_frame(s, hello(None))
+            assert recv_frame(s)["type"] == "welcome"
+            send_frame(s, {"op": "generate", "id": 1, "prompt_ids": ids, "max_new_tokens": 2000,
+                           "session_key": "fix", "stop_tokens": [], "priority": "background"})
+            assert "tok" in recv_frame(s)  # the background request is decoding
+            send_frame(s, {"op": "generate", "id": 2, "prompt_ids": ids, "max_new_tokens": 40,
+                           "session_key": "doc", "stop_tokens": [], "priority": "interactive"})
+            order = []
+            while True:
+                frame = recv_frame(s)
+                order.append((frame["id"], "tok" if "tok" in frame else "done"))
+                if frame["id"] == 2 and "done" in frame:
+                    break
+            first = order.index((2, "tok"))
+            assert order.count((2, "tok")) == 40
+            # between the interactive request's first token and its end, the background one
+            # decoded at most the token it was already computing
+            assert sum(1 for rid, _ in order[first:] if rid == 1) <= 1, order
+            got = 0
+            while got < 3:  # and it resumes afterwards
+                frame = recv_frame(s)
+                got += frame["id"] == 1 and "tok" in frame
+            send_frame(s, {"op": "cancel", "id": 1})
+            received = 1 + 3 + sum(1 for rid, _ in order if rid == 1)
+            while True:
+                frame = recv_frame(s)
+                if "done" in frame:
+                    break
+                received += 1
+            assert frame["done"]["stop_reason"] == "cancelled"
+            assert frame["done"]["generated_tokens"] == received < 2000  # stopped, and every decoded token was sent
+    finally:
+        proc.terminate()
+        proc.wait(30)
