@@ -28,6 +28,7 @@ class GenerationRequest:
     checkpoints: Sequence[tuple[int, str]] = ()  # (position, kind): where to save state (FimPrompt.checkpoints)
     stop_tokens: Collection[int] | None = None  # None: the model's end-of-text and FIM/file tokens
     stop: Callable[[str], bool] | None = None  # asked with the text so far after each token
+    priority: str = "interactive"  # or "background" (fixes, read-ahead): a shared service runs interactive first
 
 
 class Backend(Protocol):
@@ -63,6 +64,10 @@ class LocalBackend:
     @property
     def info(self) -> ModelInfo:
         return self.runtime.info
+
+    @property
+    def mode(self) -> str:
+        return self.runtime.mode
 
     def encode(self, text: str) -> list[int]:
         return self.runtime.encode(text)

@@ -314,6 +314,19 @@ class Runtime:
             s = self._sessions.get(key)
         return None if s is None else s.last_stats
 
+    def drop_sessions(self, prefix: str) -> int:
+        """Close every session whose key starts with ``prefix`` (a client that left); returns how many.
+
+        A session still generating finishes its current token first (its lock), then closes.
+        """
+        with self._lock:
+            keys = [k for k in self._sessions if k.startswith(prefix)]
+            dropped = [self._sessions.pop(k) for k in keys]
+        for s in dropped:
+            s.retire()
+            s.close()
+        return len(dropped)
+
     def lanes(self) -> list:
         with self._lock:
             return [s.lane for s in self._sessions.values() if isinstance(s, CheckpointSession)]

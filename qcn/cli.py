@@ -18,6 +18,7 @@ from qcn import __version__
 
 COMMAND_MODULES = (
     "qcn.model.cli",
+    "qcn.model.service_cli",
     "qcn.indexer.security.cli",
     "qcn.indexer.cli",
     "qcn.server.cli",

@@ -207,8 +207,8 @@ class QcnServer(LanguageServer):
     # --- model ----------------------------------------------------------------------
     def load_model(self) -> None:
         """(Re)load the backend for the current settings; runs in a background thread."""
-        from qcn.model.backend import LocalBackend
         from qcn.model.runtime import ModelLoadError
+        from qcn.model.service import ServiceError
 
         with self._model_lock:
             st = self.state
@@ -227,23 +227,17 @@ class QcnServer(LanguageServer):
                         st.engine = CompletionEngine(backend)
                         self.tell(f"model ready: {describe_remote(backend)}")
                         return
-                    if st.settings.backend == "service":
-                        from qcn.server.backends import SERVICE_NOT_AVAILABLE
-
-                        self.tell(SERVICE_NOT_AVAILABLE, types.MessageType.Warning, show=True)
                     if not model_dir:
                         model_dir = str(default_model_dir())
                         self.tell(f"no model configured: using the embedded demo model ({model_dir})")
                     progress.report(f"loading {model_dir}")
-                    backend = LocalBackend(model_dir, provider=st.settings.execution_provider,
-                                           checkpoints=st.settings.checkpoints,
-                                           checkpoint_bytes=st.settings.checkpoint_memory_mb << 20)
+                    backend = self._backend(model_dir, st.settings)
                     if backend.info.fallback_reason:
                         self.tell(f"{backend.info.fallback_reason}; running on CPU", types.MessageType.Warning, show=True)
                     st.engine = CompletionEngine(backend)
                     self.tell(f"model ready: {model_dir} on {backend.info.provider} "
-                              f"(context {backend.info.context_length} tokens, {backend.runtime.mode})")
-                except (ModelLoadError, NoModelError, RemoteError) as exc:
+                              f"(context {backend.info.context_length} tokens, {backend.mode})")
+                except (ModelLoadError, NoModelError, RemoteError, ServiceError) as exc:
                     st.model_error = str(exc)
                     self.tell(f"completions are disabled: {exc}", types.MessageType.Error, show=True)
                 except Exception as exc:  # an unexpected failure must not take the server down
@@ -252,6 +246,23 @@ class QcnServer(LanguageServer):
                     self.tell(f"completions are disabled: {st.model_error}", types.MessageType.Error, show=True)
                 finally:
                     st.model_ready.set()
+
+    @staticmethod
+    def _backend(model_dir: str, settings):
+        """In-process (modelService off) or the shared model service (auto, or a socket path).
+
+        ``backend: service`` means the service even where modelService is off.
+        """
+        common = dict(provider=settings.execution_provider, checkpoints=settings.checkpoints,
+                      checkpoint_bytes=settings.checkpoint_memory_mb << 20)
+        if settings.model_service == "off" and settings.backend != "service":
+            from qcn.model.backend import LocalBackend
+
+            return LocalBackend(model_dir, **common)
+        from qcn.model.service_client import ServiceBackend
+
+        socket = None if settings.model_service == "auto" else settings.model_service
+        return ServiceBackend(model_dir, socket=socket, idle_timeout_s=settings.model_service_idle_s, **common)
 
     # --- workspace ------------------------------------------------------------------
     def add_folder(self, path: str) -> None:

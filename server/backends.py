@@ -2,20 +2,15 @@
 
 ``backend = local`` runs the exported model here (``LocalBackend``); ``remote``
 talks to vLLM, SGLang or llama.cpp's server over the OpenAI-compatible
-completions API (``qcn.model.remote.RemoteBackend``); ``service`` (one model
-process shared by every editor window) is not available yet and runs local.
+completions API (``qcn.model.remote.RemoteBackend``); ``service`` is the model
+service shared by every editor window (``qcn.model.service_client``; also what
+``local`` uses unless ``modelService`` is off).
 Both ``qcn serve`` and ``qcn complete``/``qcn fix`` open their backend here.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from qcn.server.settings import Settings
-
-SERVICE_NOT_AVAILABLE = ("backend 'service' (one model process shared by every editor window) is not "
-                         "available yet: running the model in this process instead")
-
 
 def remote_config(settings: Settings):
     """The ``RemoteConfig`` for ``settings``; the tokenizer is remoteTokenizer, else modelDir's, else the engine's."""

@@ -48,7 +48,7 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
         "OpenAI-compatible /v1/completions; qcn keeps the index, the prompt and the post-processing. The API key "
         "is read from the environment variable named by --remote-api-key-env, never from the command line.")
     g.add_argument("--backend", choices=("local", "service", "remote"), default=None,
-                   help="local: the model in this process (default); service: not available yet (runs local); "
+                   help="local: the model in this process (default); service: the shared model service (qcn model serve); "
                    "remote: the engine at --remote-url (implied by --remote-url)")
     g.add_argument("--remote-url", metavar="URL", default="", help="the engine's base URL, e.g. http://gpu-node:8000")
     g.add_argument("--remote-model", metavar="NAME", default="",
@@ -124,7 +124,8 @@ def open_model_and_index(model: Path | None, provider: str, workspace: Path | No
     from qcn.model.remote import RemoteError
     from qcn.model.runtime import ModelLoadError
     from qcn.server.app import NoModelError, default_model_dir
-    from qcn.server.backends import SERVICE_NOT_AVAILABLE, describe_remote, open_remote
+    from qcn.model.service import ServiceError
+    from qcn.server.backends import describe_remote, open_remote
     from qcn.server.settings import Settings
 
     kind = getattr(args, "backend", None) or ("remote" if getattr(args, "remote_url", "") else "local")
@@ -136,13 +137,16 @@ def open_model_and_index(model: Path | None, provider: str, workspace: Path | No
                 remote_ca_bundle=str(args.remote_ca_bundle or ""),
                 remote_tokenizer=str(args.remote_tokenizer or ""), model_dir=str(model or "")))
             model_dir = describe_remote(backend)
+        elif kind == "service":  # the shared model service (started if it is not running)
+            from qcn.model.service_client import ServiceBackend
+
+            model_dir = model or default_model_dir()
+            backend = ServiceBackend(model_dir, provider=provider, checkpoints=not getattr(args, "no_checkpoints", False))
         else:
-            if kind == "service":
-                print(f"qcn: {SERVICE_NOT_AVAILABLE}", file=sys.stderr)
             model_dir = model or default_model_dir()
             backend = LocalBackend(model_dir, provider=provider,
                                    checkpoints=not getattr(args, "no_checkpoints", False))
-    except (ModelLoadError, NoModelError, RemoteError) as exc:
+    except (ModelLoadError, NoModelError, RemoteError, ServiceError) as exc:
         raise CommandError(str(exc)) from exc
     index = None
     try:

@@ -174,8 +174,9 @@ def create_server() -> QcnServer:
 
 def _model_settings(s) -> tuple:
     """The settings that choose and open the backend: a change reloads it."""
-    return (s.model_dir, s.execution_provider, s.checkpoints, s.checkpoint_memory_mb, s.backend, s.remote_url,
-            s.remote_model, s.remote_api_key_env, s.remote_ca_bundle, s.remote_tokenizer)
+    return (s.model_dir, s.execution_provider, s.checkpoints, s.checkpoint_memory_mb, s.model_service,
+            s.model_service_idle_s, s.backend, s.remote_url, s.remote_model, s.remote_api_key_env,
+            s.remote_ca_bundle, s.remote_tokenizer)
 
 
 def _analysed(ls: QcnServer, uri: str, size: int) -> bool:

@@ -579,7 +579,8 @@ def model_fix(text: str, path: str, target: FixTarget, language: str, backend, *
     def over(so_far: str) -> bool:
         return len(so_far) > body_chars or function_end(so_far, language, header, indent) is not None
 
-    tokens = list(backend.stream(GenerationRequest(prompt.ids, limit, session_key, stop=over), cancel))
+    request = GenerationRequest(prompt.ids, limit, session_key, stop=over, priority="background")
+    tokens = list(backend.stream(request, cancel))
     generated = "".join(t.text for t in tokens)
     end = function_end(generated, language, header, indent)
     generated = generated if end is None else generated[:end]

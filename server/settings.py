@@ -10,11 +10,12 @@ typo in settings never stops the server.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass, field, fields
 
 PROVIDERS = ("cpu", "cuda", "dml", "webgpu")
-BACKENDS = ("local", "service", "remote")  # service: the shared model service (not available yet)
+BACKENDS = ("local", "service", "remote")  # service: always the shared model service, whatever modelService says
 # Secrets are never read from settings (a workspace's settings file is shared and logged).
 SECRET_KEYS = ("remote_api_key", "api_key")
 # The size policy: documents larger than this (in characters) are kept, since the editor's text
@@ -36,12 +37,16 @@ class Settings:
     security_diagnostics: bool = True  # CWE findings as diagnostics (and their code actions)
     checkpoints: bool = True  # reuse saved model state across lines and documents (off: one snapshot per document)
     checkpoint_memory_mb: int = 1024  # bound of the checkpoint store (least recently used out first)
-    backend: str = "local"  # local (in-process) | service (not available yet: runs local) | remote (a serving engine)
+    backend: str = "local"  # local (in-process) | service (the shared model service) | remote (a serving engine)
     remote_url: str = ""  # backend=remote: the engine's base URL (vLLM, SGLang, llama.cpp's server)
     remote_model: str = ""  # the served model name ("" = whatever the engine serves)
     remote_api_key_env: str = "QCN_API_KEY"  # environment variable with the API key (the key itself is never a setting)
     remote_ca_bundle: str = ""  # PEM CA bundle for an engine behind a private CA ("" = the system's)
     remote_tokenizer: str = ""  # folder with the served model's tokenizer.json ("" = modelDir's, else the engine's /tokenize)
+    # "auto": use (or start) the model service shared by every window; "off": the model in this
+    # process; or the path of a service's socket. $QCN_MODEL_SERVICE sets the default.
+    model_service: str = field(default_factory=lambda: os.environ.get("QCN_MODEL_SERVICE", "auto") or "auto")
+    model_service_idle_s: int = 600  # an auto-started service exits after this long without clients
 
     @classmethod
     def field_docs(cls) -> dict[str, str]:
@@ -53,6 +58,7 @@ _LIMITS = {
     "max_new_tokens": (1, 4096),
     "debounce_ms": (0, 5000),
     "checkpoint_memory_mb": (0, 1 << 20),
+    "model_service_idle_s": (0, 7 * 86400),
 }
 
 
@@ -96,6 +102,9 @@ def merge(base: Settings, payload: object) -> tuple[Settings, list[str]]:
             ok = False
         if name == "backend" and ok and value not in BACKENDS:
             ok = False
+        if name == "model_service" and ok:
+            value = value or "auto"
+            ok = value in ("auto", "off") or os.path.isabs(value)
         if ok:
             updates[name] = value
         else:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "model"))
+# Every `qcn serve` the tests start runs its model in-process unless a test asks for the shared
+# model service (tests/server/test_service.py does, with its own runtime folder).
+os.environ.setdefault("QCN_MODEL_SERVICE", "off")
 
 
 @pytest.fixture(scope="session")
