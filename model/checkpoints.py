@@ -40,10 +40,9 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -58,7 +57,6 @@ class StateLayout:
 
     states: dict[str, tuple[int, ...]]  # past.%d.conv / past.%d.recurrent → shape without the batch axis
     kv: dict[str, tuple[int, int]]  # past_key_values.%d.key|value → (kv heads, head dim)
-    vocab_size: int
 
     @classmethod
     def from_session(cls, session) -> StateLayout:
@@ -78,8 +76,7 @@ class StateLayout:
             missing.append("logits")
         if missing:
             raise ValueError(f"the graph lacks {', '.join(missing)}")
-        vocab = outputs["logits"].shape[-1]
-        return cls(states, kv, int(vocab) if isinstance(vocab, int) else 0)
+        return cls(states, kv)
 
     @property
     def state_bytes(self) -> int:
@@ -105,7 +102,6 @@ class Checkpoint:
     state: dict[str, np.ndarray]
     logits: np.ndarray  # of the last token before the checkpoint: the next token's distribution
     nbytes: int
-    created: float = field(default_factory=time.monotonic)
 
 
 class Lane:
@@ -125,10 +121,6 @@ class Lane:
         self.logits: np.ndarray | None = None  # after the last live token
         self.checkpoints: dict[int, Checkpoint] = {}
         self.closed = False
-
-    @property
-    def tokens(self) -> np.ndarray:
-        return self.ids[:self.length]
 
     @property
     def live_state(self) -> dict[str, np.ndarray]:
@@ -212,9 +204,6 @@ class CheckpointStore:
         self._lru: OrderedDict[tuple[int, int], Checkpoint] = OrderedDict()
         self.bytes = 0
         self.stats = StoreStats()
-
-    def __len__(self) -> int:
-        return len(self._lru)
 
     def save(self, lane: Lane, kind: str) -> Checkpoint | None:
         """A checkpoint of ``lane``'s live state (None if one state alone exceeds the budget)."""

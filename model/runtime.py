@@ -519,7 +519,6 @@ class SnapshotSession:
         (that token is yielded first). Statistics land in ``self.last_stats``.
         """
         prompt = _check_prompt(self.runtime, prompt_ids)
-        info = self.runtime.info
         stop_ids = self.runtime.stop_token_ids if stop_tokens is None else frozenset(stop_tokens)
         with self._lock:
             stats = GenerationStats(prompt_tokens=len(prompt), snapshot_at=snapshot_at)
@@ -647,6 +646,3 @@ class CheckpointSession:
                 raise
             finally:
                 stats.total_s = time.perf_counter() - t0
-
-
-Session = CheckpointSession  # the default kind; SnapshotSession is onnxruntime-genai's one-snapshot path

@@ -30,6 +30,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 
+from qcn.indexer.context import ELISION
 from qcn.model.backend import Backend, CancelToken, GenerationRequest, GenerationStats
 from qcn.model.prompt import ContextPiece, FimInput, PromptBuilder, PromptLimits
 from qcn.server.postprocess import Cursor, StopRule, finalize, healable_space
@@ -359,14 +360,9 @@ def _aligned(fresh: _LineContext, kept: _LineContext) -> _LineContext:
     return replace(fresh, pieces=[fresh.pieces[i] for i in order], described=[fresh.described[i] for i in order])
 
 
-def _piece_lines(piece: ContextPiece) -> frozenset[str]:
-    return frozenset(x for x in piece.text.splitlines() if x.strip() != _elision())
-
-
-def _elision() -> str:
-    from qcn.indexer.context import ELISION
-
-    return ELISION
+def _piece_lines(piece) -> frozenset[str]:
+    """The lines a piece (or snippet) shows, elision marks left out."""
+    return frozenset(x for x in piece.text.splitlines() if x.strip() != ELISION)
 
 
 def _stable_lines(snippets) -> dict[str, frozenset[str]]:
@@ -374,7 +370,7 @@ def _stable_lines(snippets) -> dict[str, frozenset[str]]:
     out: dict[str, set[str]] = {}
     for s in snippets:
         if not s.volatile:
-            out.setdefault(s.path, set()).update(x for x in s.text.splitlines() if x.strip() != _elision())
+            out.setdefault(s.path, set()).update(_piece_lines(s))
     return {p: frozenset(v) for p, v in out.items()}
 
 
