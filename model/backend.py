@@ -29,10 +29,15 @@ class GenerationRequest:
     stop_tokens: Collection[int] | None = None  # None: the model's end-of-text and FIM/file tokens
     stop: Callable[[str], bool] | None = None  # asked with the text so far after each token
     priority: str = "interactive"  # or "background" (fixes, read-ahead): a shared service runs interactive first
+    prefill_chunk: int | None = None  # read the prompt in chunks of at most this many tokens (None: the runtime's)
 
 
 class Backend(Protocol):
     name: str
+    # True when a request with ``max_new_tokens=0`` reads its prompt into checkpoints that later
+    # requests of any session restore (the checkpoint tree): the engine then refreshes context in
+    # the background. Backends without it (remote engines, snapshot mode) get context at once.
+    prefills: bool
 
     @property
     def info(self) -> ModelInfo: ...
@@ -69,17 +74,24 @@ class LocalBackend:
     def mode(self) -> str:
         return self.runtime.mode
 
+    @property
+    def prefills(self) -> bool:
+        return self.runtime.mode == "checkpoints"
+
     def encode(self, text: str) -> list[int]:
         return self.runtime.encode(text)
 
     def decode(self, ids: Sequence[int]) -> str:
         return self.runtime.decode(ids)
 
-    def stream(self, request: GenerationRequest, cancel: CancelToken | None = None) -> Iterator[Token]:
+    def stream(self, request: GenerationRequest, cancel: CancelToken | None = None,
+               between_chunks: Callable[[], None] | None = None) -> Iterator[Token]:
+        """``between_chunks`` is called before each chunk of the prompt is read (the service's yield point)."""
         session = self.runtime.session(request.session_key)
         return session.generate(
             request.prompt_ids, request.max_new_tokens, snapshot_at=request.snapshot_at,
             checkpoints=request.checkpoints, stop_tokens=request.stop_tokens, stop=request.stop, cancel=cancel,
+            prefill_chunk=request.prefill_chunk, between_chunks=between_chunks,
         )
 
     def last_stats(self, session_key: str) -> GenerationStats | None:

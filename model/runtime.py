@@ -421,6 +421,8 @@ class SnapshotSession:
         self._generator = None
         self._tokens: list[int] = []  # what the generator has read and produced, in order
         self._snapshot: list[int] | None = None  # tokens up to the snapshot point
+        self._chunk: int | None = None  # this request's prefill chunk (None: the runtime's)
+        self._between: Callable[[], None] | None = None  # called before each chunk is read
         self.last_stats: GenerationStats | None = None
 
     @property
@@ -447,8 +449,10 @@ class SnapshotSession:
 
     def _append(self, ids: Sequence[int], cancel: CancelToken | None) -> bool:
         """Run ``ids`` through the model in chunks; False if cancelled part way."""
-        chunk = self.runtime.prefill_chunk
+        chunk = self._chunk or self.runtime.prefill_chunk
         for start in range(0, len(ids), chunk):
+            if self._between is not None:
+                self._between()
             if cancel is not None and cancel.cancelled:
                 return False
             part = list(ids[start:start + chunk])
@@ -509,6 +513,8 @@ class SnapshotSession:
         stop_tokens: Collection[int] | None = None,
         stop: Callable[[str], bool] | None = None,
         cancel: CancelToken | None = None,
+        prefill_chunk: int | None = None,
+        between_chunks: Callable[[], None] | None = None,
     ) -> Iterator[Token]:
         """Stream the greedy continuation of ``prompt_ids``.
 
@@ -516,11 +522,15 @@ class SnapshotSession:
         prompt that starts with the same tokens only reads what follows. ``stop_tokens``
         (default: the runtime's end-of-text and FIM/file tokens) end generation without being
         yielded; ``checkpoints`` are ignored here (one snapshot only); ``stop(text_so_far)`` is asked after each token and ends generation when true
-        (that token is yielded first). Statistics land in ``self.last_stats``.
+        (that token is yielded first). ``prefill_chunk`` overrides the runtime's chunk for this
+        request (background reads use small ones, so a cancel lands soon); ``between_chunks`` is
+        called before each chunk (a shared service pauses background work there). Statistics
+        land in ``self.last_stats``.
         """
         prompt = _check_prompt(self.runtime, prompt_ids)
         stop_ids = self.runtime.stop_token_ids if stop_tokens is None else frozenset(stop_tokens)
         with self._lock:
+            self._chunk, self._between = prefill_chunk, between_chunks
             stats = GenerationStats(prompt_tokens=len(prompt), snapshot_at=snapshot_at)
             self.last_stats = stats
             t0 = time.perf_counter()
@@ -578,6 +588,8 @@ class CheckpointSession:
         stop_tokens: Collection[int] | None = None,
         stop: Callable[[str], bool] | None = None,
         cancel: CancelToken | None = None,
+        prefill_chunk: int | None = None,
+        between_chunks: Callable[[], None] | None = None,
     ) -> Iterator[Token]:
         """Stream the greedy continuation of ``prompt_ids``, starting from the best saved state.
 
@@ -619,7 +631,9 @@ class CheckpointSession:
                     stats.restored_from = ("live" if cp is None else
                                            f"checkpoint:{cp.kind}" if source is lane else f"other:{cp.kind}")
                 stats.reused_tokens = length
-                for end in driver.plan(length, len(prompt), list(marks), self.runtime.prefill_chunk):
+                for end in driver.plan(length, len(prompt), list(marks), prefill_chunk or self.runtime.prefill_chunk):
+                    if between_chunks is not None:
+                        between_chunks()
                     if cancel is not None and cancel.cancelled:
                         stats.stop_reason = "cancelled"  # the lane stays valid at what it has read
                         stats.prefilled_tokens = lane.length - length

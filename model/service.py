@@ -397,8 +397,10 @@ class ModelService:
                     msg["prompt_ids"], int(msg["max_new_tokens"]), key, snapshot_at=msg.get("snapshot_at"),
                     checkpoints=[tuple(c) for c in msg.get("checkpoints", ())],
                     stop_tokens=None if stop_tokens is None else frozenset(stop_tokens),
-                    stop=None if interactive else (lambda _text: self.priority.yield_to_interactive(cancel) or False))
-                for tok in self.backend.stream(request, cancel):
+                    stop=None if interactive else (lambda _text: self.priority.yield_to_interactive(cancel) or False),
+                    prefill_chunk=int(msg["prefill_chunk"]) if msg.get("prefill_chunk") else None)
+                pause = None if interactive else (lambda: self.priority.yield_to_interactive(cancel))
+                for tok in self.backend.stream(request, cancel, between_chunks=pause):
                     send({"id": rid, "tok": [tok.id, tok.text]})
             stats = self.backend.last_stats(key)
             send({"id": rid, "done": asdict(stats) if stats is not None else {}})

@@ -128,6 +128,8 @@ class ServiceBackend:
         self.problem: str | None = None  # the last reason a request got an empty answer
         conn = self._connection()  # fail early with a clear message (refused, cannot start)
         self.info = self._info(conn.welcome["info"])
+        # the service's runtime keeps a checkpoint tree: background prefills are restored by any session
+        self.prefills = conn.welcome.get("mode") == "checkpoints"
 
     @staticmethod
     def _info(d: dict) -> ModelInfo:
@@ -228,7 +230,7 @@ class ServiceBackend:
                "max_new_tokens": int(request.max_new_tokens), "session_key": key,
                "snapshot_at": request.snapshot_at, "checkpoints": [list(c) for c in request.checkpoints],
                "stop_tokens": None if request.stop_tokens is None else sorted(int(t) for t in request.stop_tokens),
-               "priority": request.priority}
+               "priority": request.priority, "prefill_chunk": request.prefill_chunk}
         text: list[str] = []
         stopped = ""
         finished = False
