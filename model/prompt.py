@@ -35,6 +35,7 @@ those encodings, so ``len(prompt.ids)`` never exceeds the budget.
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -96,27 +97,32 @@ class FimPrompt:
 
 
 class _Cache:
-    """Bounded LRU of text → token ids."""
+    """Bounded LRU of text → token ids; safe to share between threads (the engine's background
+    context refresh builds prompts beside the requests)."""
 
     def __init__(self, encode: Callable[[str], list[int]], max_chars: int):
         self.encode, self.max_chars = encode, max_chars
         self._items: OrderedDict[str, list[int]] = OrderedDict()
         self._chars = 0
+        self._lock = threading.Lock()
         self.hits = self.misses = 0
 
     def __call__(self, text: str) -> list[int]:
-        ids = self._items.get(text)
-        if ids is not None:
-            self._items.move_to_end(text)
-            self.hits += 1
-            return ids
-        self.misses += 1
-        ids = list(self.encode(text)) if text else []
-        self._items[text] = ids
-        self._chars += len(text)
-        while self._chars > self.max_chars and len(self._items) > 1:
-            old, _ = self._items.popitem(last=False)
-            self._chars -= len(old)
+        with self._lock:
+            ids = self._items.get(text)
+            if ids is not None:
+                self._items.move_to_end(text)
+                self.hits += 1
+                return ids
+            self.misses += 1
+        ids = list(self.encode(text)) if text else []  # outside the lock: encoding is the slow part
+        with self._lock:
+            if text not in self._items:
+                self._items[text] = ids
+                self._chars += len(text)
+            while self._chars > self.max_chars and len(self._items) > 1:
+                old, _ = self._items.popitem(last=False)
+                self._chars -= len(old)
         return ids
 
 

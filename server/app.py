@@ -215,7 +215,7 @@ class QcnServer(LanguageServer):
             st.model_ready.clear()
             old, st.engine, st.model_error = st.engine, None, None
             if old is not None:
-                old.backend.close()
+                old.close()
             model_dir = st.settings.model_dir
             with self.progress("qcn: loading model") as progress:
                 try:

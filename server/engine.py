@@ -19,6 +19,19 @@ the new line shares everything up to the window's last block with the old
 one, and the backend restores the checkpoint there (``FimPrompt.checkpoints``)
 instead of reading the prompt again. A completion the user types through is
 served from the previous answer without asking the model (``reuse``).
+
+Context refresh: where the backend keeps a checkpoint tree (``Backend.prefills``),
+new context never delays an answer. A line whose fresh context shows
+something new is answered with the context the file already has; the new
+context (the kept one with the new pieces added, ``_merge``) becomes the
+document's *candidate*, and ``_Refresher`` reads its prompt up to
+``<|fim_middle|>`` in the background on a lane of its own, in small chunks,
+cancelled by the next request. Only when that read is complete does the
+candidate replace the kept context, so the next request restores the
+refresher's checkpoint instead of reading the file again. A file with no
+context of its own yet starts from the most recent file's (its shared head
+is already read) and refreshes the same way. Backends without a checkpoint
+tree (remote engines, snapshot mode) take the merged context at once.
 """
 
 from __future__ import annotations
@@ -95,6 +108,99 @@ class _Bounded(OrderedDict):
 
 
 _DOCUMENTS_KEPT = 64  # documents whose context, anchor and last answer are remembered
+REFRESH_LANE = "qcn-context-refresh"  # the session key background context reads run on
+REFRESH_CHUNK = 256  # tokens per background read step: a cancel waits at most this long
+
+
+@dataclass
+class _RefreshJob:
+    path: str
+    candidate: _LineContext
+    fim: FimInput
+    limits: PromptLimits
+    cancel: CancelToken = field(default_factory=CancelToken)
+
+
+class _Refresher:
+    """Owns the thread that reads candidate contexts in the background (one job at a time).
+
+    ``submit`` replaces whatever job is queued; ``pause`` cancels the running one and clears the
+    queue (a foreground request is about to run); ``close`` stops the thread and joins it.
+    ``wait_idle`` returns once nothing is queued or running (for the ``qcn/completionStats``
+    debug request and tests: they wait on this, never on time).
+    """
+
+    def __init__(self, engine: "CompletionEngine"):
+        self.engine = engine
+        self._cond = threading.Condition()
+        self._queued: _RefreshJob | None = None
+        self._running: _RefreshJob | None = None
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self.stats = {"submitted": 0, "completed": 0, "cancelled": 0, "committed": 0, "failed": 0,
+                      "tokens_read": 0}
+
+    def _start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="qcn-context-refresh", daemon=True)
+            self._thread.start()
+
+    def submit(self, job: _RefreshJob) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            self._start()
+            if self._queued is not None:
+                self._queued.cancel.cancel()
+            self._queued = job
+            self.stats["submitted"] += 1
+            self._cond.notify_all()
+
+    def pause(self) -> None:
+        with self._cond:
+            for job in (self._queued, self._running):
+                if job is not None:
+                    job.cancel.cancel()
+            self._queued = None
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._queued is None and self._running is None, timeout)
+
+    def snapshot(self) -> dict:
+        with self._cond:
+            return {**self.stats, "queued": self._queued is not None, "running": self._running is not None}
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            for job in (self._queued, self._running):
+                if job is not None:
+                    job.cancel.cancel()
+            self._queued = None
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._queued is not None or self._closed)
+                if self._closed:
+                    return
+                job, self._queued = self._queued, None
+                self._running = job
+            outcome = "failed"
+            try:
+                outcome = self.engine._run_refresh(job)
+            except Exception:  # a failed background read must not stop later ones
+                log.exception("background context refresh for %s failed", job.path)
+            with self._cond:
+                self.stats[outcome] = self.stats.get(outcome, 0) + 1
+                self._running = None
+                self._cond.notify_all()
 
 
 @dataclass
@@ -116,13 +222,28 @@ class CompletionEngine:
         self._region_context: _Bounded = _Bounded(_DOCUMENTS_KEPT)  # path → context kept across lines
         self._anchors: _Bounded = _Bounded(_DOCUMENTS_KEPT)  # session key → prefix window anchor
         self._answers: _Bounded = _Bounded(_DOCUMENTS_KEPT)
+        self._candidates: _Bounded = _Bounded(_DOCUMENTS_KEPT)  # path → context being read in the background
         self._lock = threading.Lock()
+        self.refresher = _Refresher(self)
+
+    @property
+    def background_refresh(self) -> bool:
+        """True when new context is read in the background (the backend keeps a checkpoint tree)."""
+        return bool(getattr(self.backend, "prefills", False))
+
+    def close(self) -> None:
+        """Stop background work, then close the backend."""
+        self.refresher.close()
+        self.backend.close()
+
+    def refresh_stats(self) -> dict:
+        return self.refresher.snapshot()
 
     def forget(self, key: str, path: str | None = None) -> None:
         """Drop what is kept for a closed document."""
         with self._lock:
-            for cache, k in ((self._answers, key), (self._anchors, key),
-                             (self._line_context, path), (self._region_context, path)):
+            for cache, k in ((self._answers, key), (self._anchors, key), (self._line_context, path),
+                             (self._region_context, path), (self._candidates, path)):
                 if k is not None:
                     cache.pop(k, None)
 
@@ -185,6 +306,7 @@ class CompletionEngine:
             result.timings_ms = {"total": (time.perf_counter() - t0) * 1000}
             return result
 
+        self.refresher.pause()  # the model is this request's now
         limits = self.limits(settings)
         pieces, described = self._context(path, text, line, utf16_len(line_prefix), offset, index, limits)
         t_ctx = time.perf_counter()
@@ -196,8 +318,8 @@ class CompletionEngine:
         model_cursor = replace(cursor, line_prefix=line_prefix[:len(line_prefix) - len(heal)]) if heal else cursor
         with self._lock:
             anchor = self._anchors.get(key)
-        prompt = self.builder.build(FimInput(path, text[:offset - len(heal)], text[offset:], pieces, repo_name,
-                                             prefix_anchor=anchor), limits)
+        fim = FimInput(path, text[:offset - len(heal)], text[offset:], pieces, repo_name, prefix_anchor=anchor)
+        prompt = self.builder.build(fim, limits)
         with self._lock:
             self._anchors[key] = prompt.prefix_start
         t_prompt = time.perf_counter()
@@ -240,7 +362,42 @@ class CompletionEngine:
         if completion and not (cancel is not None and cancel.cancelled):
             with self._lock:
                 self._answers[key] = _Answer(path, line, text[:offset], text[offset:], completion)
+        with self._lock:
+            candidate = self._candidates.get(path)
+        if candidate is not None and not (cancel is not None and cancel.cancelled):
+            self.refresher.submit(_RefreshJob(path, candidate, replace(fim, context=candidate.pieces,
+                                                                       prefix_anchor=prompt.prefix_start), limits))
         return result
+
+    def _run_refresh(self, job: _RefreshJob) -> str:
+        """Read ``job``'s prompt up to ``<|fim_middle|>``; on success make its context the kept one."""
+        if job.cancel.cancelled:
+            return "cancelled"
+        prompt = self.builder.build(job.fim, job.limits)
+        end = prompt.snapshot_at
+        request = GenerationRequest(prompt.ids[:end], 0, REFRESH_LANE,
+                                    checkpoints=[c for c in prompt.checkpoints if c[0] <= end],
+                                    priority="background", prefill_chunk=REFRESH_CHUNK)
+        for _ in self.backend.stream(request, job.cancel):
+            pass
+        stats = self.backend.last_stats(REFRESH_LANE)
+        if stats is not None:
+            with self.refresher._cond:
+                self.refresher.stats["tokens_read"] += stats.prefilled_tokens
+        if job.cancel.cancelled or stats is None or stats.stop_reason != "max_new_tokens":
+            return "cancelled" if job.cancel.cancelled or stats is None or stats.stop_reason == "cancelled" \
+                else "failed"
+        with self._lock:
+            if self._candidates.get(job.path) is not job.candidate:
+                return "completed"  # a newer candidate replaced it meanwhile
+            del self._candidates[job.path]
+            self._region_context[job.path] = job.candidate
+            line = self._line_context.get(job.path)
+            if line is not None and line.key == job.candidate.key:
+                self._line_context[job.path] = job.candidate
+        log.info("context for %s refreshed in the background (%d tokens read)", job.path,
+                 stats.prefilled_tokens)
+        return "committed"
 
     @staticmethod
     def _insert_text(completion: str, cursor: Cursor) -> str:
@@ -285,16 +442,41 @@ class CompletionEngine:
             [{"path": s.path, "start_line": s.start_line, "end_line": s.end_line, "reason": s.reason,
               "tokens": s.tokens, "source": s.source} for s in snippets],
             _stable_lines(snippets))
+        background = self.background_refresh
         with self._lock:
             kept = self._region_context.get(path)
-            if kept is not None and kept.key[2] == limits:
-                chosen = _merge(kept, fresh, snippets, budget)
-                chosen = replace(chosen, key=key)
-            else:
+            if kept is not None and kept.key[2] != limits:
+                kept = None
+            if kept is None and background:
+                kept = self._borrowed(path, limits)
+            self._candidates.pop(path, None)
+            if kept is None:
                 chosen = fresh
+            else:
+                merged = _merge(kept, fresh, snippets, budget)
+                if merged is kept or not background:
+                    chosen = replace(merged, key=key)
+                else:
+                    # answer with what is kept; read the merged context in the background
+                    chosen = replace(kept, key=key)
+                    self._candidates[path] = replace(merged, key=key)
             self._region_context[path] = chosen
             self._line_context[path] = chosen
         return chosen.pieces, chosen.described
+
+    def _borrowed(self, path: str, limits: PromptLimits) -> _LineContext | None:
+        """The most recent other file's context (same budget), as it is.
+
+        A file's first request starts from it: all of that context is then already read, and the
+        file's own context follows in the background. Pieces of ``path`` itself stay (an outline
+        of the file above its own text costs nothing to keep; removing it would change the
+        prompt from there on). Caller holds the lock.
+        """
+        for other in reversed(self._region_context):
+            ctx = self._region_context[other]
+            if other != path and ctx.key[2] == limits:
+                return ctx
+        return None
 
 
 def _merge(kept: _LineContext, fresh: _LineContext, snippets, budget: int) -> _LineContext:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import logging
 import threading
 
@@ -130,10 +132,25 @@ def create_server() -> QcnServer:
         return types.CompletionList(is_incomplete=True, items=[item])
 
     @server.feature("qcn/completionStats")
-    def completion_stats(ls: QcnServer, params=None) -> dict:
-        """Debug request: the last model answer's token counts and timings per document, and the
-        checkpoint store's counters ({"documents": [{"uri": …, …}]}); see docs/server.md."""
-        return {"documents": [{"uri": uri, **stats} for uri, stats in ls.state.last_results.items()]}
+    async def completion_stats(ls: QcnServer, params=None) -> dict:
+        """Debug request: the last model answer's token counts and timings per document, the
+        checkpoint store's counters and the background context refresh's
+        ({"documents": [{"uri": …, …}], "refresh": {…}}); see docs/server.md.
+
+        ``{"waitRefresh": SECONDS}`` first waits (at most that long) until no background context
+        read is queued or running; ``refresh.idle`` says whether it got there.
+        """
+        engine = ls.state.engine
+        refresh: dict = {}
+        if engine is not None:
+            wait = _param(params, "waitRefresh")
+            idle = True
+            if isinstance(wait, (int, float)) and wait > 0:
+                idle = await asyncio.get_running_loop().run_in_executor(
+                    None, engine.refresher.wait_idle, min(float(wait), 600.0))
+            refresh = {**engine.refresh_stats(), "enabled": engine.background_refresh, "idle": idle}
+        return {"documents": [{"uri": uri, **stats} for uri, stats in ls.state.last_results.items()],
+                "refresh": refresh}
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: QcnServer, params: types.DidChangeConfigurationParams) -> None:
@@ -165,7 +182,7 @@ def create_server() -> QcnServer:
         for path in list(ls.state.indexes):
             ls.remove_folder(path)
         if ls.state.engine is not None:
-            ls.state.engine.backend.close()
+            ls.state.engine.close()
         ls.pool.shutdown(wait=False, cancel_futures=True)
         ls.security.close()
 
@@ -214,3 +231,12 @@ async def _pull_configuration(ls: QcnServer) -> None:
         ls.state.settings, problems = merge(ls.state.settings, values[0])
         for p in problems:
             ls.notice_bad_input(p)
+
+
+def _param(params, name: str):
+    """``params[name]`` for a request whose params may be None, a dict or pygls' attribute object."""
+    if params is None:
+        return None
+    if isinstance(params, dict):
+        return params.get(name)
+    return getattr(params, name, None)
