@@ -42,7 +42,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -94,14 +94,17 @@ def present(past_name: str) -> str:
     return "present." + past_name[len("past."):]
 
 
-@dataclass
+@dataclass(eq=False)
 class Checkpoint:
-    lane: Lane
     length: int
     kind: str  # which prompt boundary it marks (context, prefix, fim_middle, …)
-    state: dict[str, np.ndarray]
+    state: dict[str, np.ndarray]  # never written after the save: lanes holding it share the arrays
     logits: np.ndarray  # of the last token before the checkpoint: the next token's distribution
     nbytes: int
+    # Lanes whose KV rows [0, length) this state continues: the lane that saved it, and every lane
+    # that copied those rows from a holder since (``CheckpointStore.adopt``). It stays in the store
+    # while one of them still has it, so a lane read anew from token 0 does not lose it for the others.
+    holders: list = field(default_factory=list)
 
 
 class Lane:
@@ -201,7 +204,7 @@ class CheckpointStore:
     def __init__(self, budget_bytes: int):
         self.budget_bytes = int(budget_bytes)
         self.lock = threading.RLock()
-        self._lru: OrderedDict[tuple[int, int], Checkpoint] = OrderedDict()
+        self._lru: OrderedDict[int, Checkpoint] = OrderedDict()  # id(checkpoint) → checkpoint, oldest first
         self.bytes = 0
         self.stats = StoreStats()
 
@@ -214,33 +217,52 @@ class CheckpointStore:
         nbytes = sum(a.nbytes for a in state.values()) + logits.nbytes
         if nbytes > self.budget_bytes:
             return None
-        cp = Checkpoint(lane, lane.length, kind, state, logits, nbytes)
+        cp = Checkpoint(lane.length, kind, state, logits, nbytes, [lane])
         with self.lock:
             if lane.closed:  # withdrawn while the copy was made
                 return None
             old = lane.checkpoints.pop(lane.length, None)
             if old is not None:
-                self._remove(old)
+                self._release(old, lane)
             lane.checkpoints[lane.length] = cp
-            self._lru[(id(lane), lane.length)] = cp
+            self._lru[id(cp)] = cp
             self.bytes += nbytes
             self.stats.saved += 1
             while self.bytes > self.budget_bytes:
                 _, victim = self._lru.popitem(last=False)
-                victim.lane.checkpoints.pop(victim.length, None)
+                for holder in victim.holders:
+                    if holder.checkpoints.get(victim.length) is victim:
+                        del holder.checkpoints[victim.length]
+                victim.holders = []
                 self.bytes -= victim.nbytes
                 self.stats.evicted += 1
         return cp
 
-    def _remove(self, cp: Checkpoint) -> None:
-        if self._lru.pop((id(cp.lane), cp.length), None) is not None:
+    def _release(self, cp: Checkpoint, lane: Lane) -> None:
+        """``lane`` no longer has ``cp``; out of the store once no lane has it."""
+        cp.holders = [h for h in cp.holders if h is not lane]
+        if not cp.holders and self._lru.pop(id(cp), None) is not None:
             self.bytes -= cp.nbytes
+
+    def adopt(self, lane: Lane, source: Lane, length: int) -> int:
+        """``lane`` now has ``source``'s KV rows [0, ``length``): it holds ``source``'s checkpoints up to there too.
+
+        Nothing is copied (the states are shared). Returns how many it took.
+        """
+        taken = 0
+        with self.lock:
+            for n, cp in source.checkpoints.items():
+                if n <= length and n not in lane.checkpoints:
+                    lane.checkpoints[n] = cp
+                    cp.holders.append(lane)
+                    taken += 1
+        return taken
 
     def cut(self, lane: Lane, length: int) -> None:
         """Cut ``lane`` back to ``length`` tokens, dropping its checkpoints beyond."""
         with self.lock:
             for n in [n for n in lane.checkpoints if n > length]:
-                self._remove(lane.checkpoints.pop(n))
+                self._release(lane.checkpoints.pop(n), lane)
                 self.stats.dropped += 1
             lane.length = min(lane.length, length)
 
@@ -248,13 +270,14 @@ class CheckpointStore:
         """Withdraw all of ``lane``'s checkpoints; its live state is left to its owner (it may be running)."""
         with self.lock:
             for n in list(lane.checkpoints):
-                self._remove(lane.checkpoints.pop(n))
+                self._release(lane.checkpoints.pop(n), lane)
                 self.stats.dropped += 1
             lane.closed = True
 
     def touch(self, cp: Checkpoint) -> None:
         with self.lock:
-            self._lru.move_to_end((id(cp.lane), cp.length), last=True)
+            if id(cp) in self._lru:
+                self._lru.move_to_end(id(cp), last=True)
 
     def best(self, lane: Lane, prompt: np.ndarray, lanes: Iterable[Lane]) -> tuple[Lane, int, Checkpoint | None]:
         """Where to start ``prompt`` on ``lane``: (source lane, length, checkpoint or None for its live state).
@@ -355,6 +378,7 @@ class OrtDriver:
             lane.ids[:length] = source.ids[:length]
             lane.load(checkpoint.state, checkpoint.logits, length)
             store.touch(checkpoint)
+            store.adopt(lane, source, length)  # the rows are the same now: so are the states along them
             store.stats.copied_kv_tokens += length
             return True
 

@@ -99,6 +99,38 @@ def test_another_documents_checkpoint_is_copied_not_reread(model_dir):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * float(np.abs(want).max()))
 
 
+def test_a_copied_lane_keeps_the_checkpoints_when_their_first_lane_is_read_anew(model_dir):
+    """Lane B copied lane A's rows; A then reads something else from token 0. B still holds A's
+    checkpoints along the copied rows, so a third document restores them (from B) and gets what a
+    fresh run gives."""
+    rt = Runtime(model_dir)
+    prompt = fim_prompt(rt)
+    marks = dict((k, p) for p, k in prompt.checkpoints)
+    a, b, c = rt.session("a"), rt.session("b"), rt.session("c")
+    prefill_logits(a, prompt.ids, checkpoints=prompt.checkpoints)
+    tail = prompt.ids[:marks["context"]] + [int(t) for t in np.random.default_rng(1).integers(10, 400, 50)]
+    prefill_logits(b, tail)
+    assert b.last_stats.restored_from == "other:context"
+    held = sorted(b.lane.checkpoints)
+    assert held == [p for p, _ in prompt.checkpoints if p <= marks["context"]]
+    before = rt.checkpoint_stats()["checkpoints"]
+
+    unrelated = [int(t) for t in np.random.default_rng(2).integers(10, 400, 300)]
+    prefill_logits(a, unrelated)
+    assert a.last_stats.reused_tokens == 0 and not [n for n in a.lane.checkpoints if n <= marks["context"]]
+    assert sorted(b.lane.checkpoints) == held  # still B's
+    # the shared states are counted once, and the ones only A had (beyond "context") are gone
+    assert rt.checkpoint_stats()["checkpoints"] == before - (len(prompt.checkpoints) - len(held))
+
+    at = marks["context:outline"]
+    probe = prompt.ids[:at] + [int(t) for t in np.random.default_rng(3).integers(10, 400, 20)]
+    got = prefill_logits(c, probe)
+    assert c.last_stats.restored_from == "other:context:outline" and c.last_stats.reused_tokens == at
+    fresh = Runtime(model_dir)
+    want = prefill_logits(fresh.session("fresh"), probe)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * float(np.abs(want).max()))
+
+
 def test_moving_down_a_line_restores_before_fim_suffix(model_dir):
     """The anchored window: the next line's prompt starts with the old one up to its window's end."""
     rt = Runtime(model_dir)
