@@ -17,6 +17,14 @@ answers, in order:
   300 away      another function ~300 lines away
   other file    the middle of another file of the package (opened now)
 
+and, after each of "40 up" and "other file", the same line again once the
+server's background context read is done (``… paused``: the user paused; the
+bench waits on ``qcn/completionStats``' ``waitRefresh``, not on time), with the
+cursor at the end of the line (the same spot would be served from the last
+answer). The first request on a line or file answers with the context the
+file (or the last file) already has; the new line's own context is read in the
+background and used from the paused request on.
+
 once with checkpoints (the default) and once with ``checkpoints: false`` (the
 previous design: onnxruntime-genai's one snapshot per document), in the same
 run. Prints per scenario the median latency, its ratio to that server's cold
@@ -45,7 +53,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "model"))
 
-SCENARIOS = ("cold", "keystroke", "next line", "40 up", "300 away", "other file")
+SCENARIOS = ("cold", "keystroke", "next line", "40 up", "40 up paused", "300 away", "other file",
+             "other paused")
 
 
 class Client:
@@ -157,7 +166,7 @@ def run_server(model: Path, workspace: Path, budget: int, checkpoints: bool, mai
                other_file: Path, line: int, log_dir: Path) -> dict[str, dict]:
     env = dict(os.environ)
     log = open(log_dir / f"serve-{budget}-{'on' if checkpoints else 'off'}-{line}.log", "wb")
-    client = Client([sys.executable, "-m", "qcn", "serve"], env, log)
+    client = Client([sys.executable, "-m", "qcn", "-v", "serve"], env, log)
     options = {"modelDir": str(model), "contextBudget": budget, "checkpoints": checkpoints,
                "debounceMs": 0, "maxNewTokens": 16, "securityDiagnostics": False}
     client.request("initialize", {"processId": os.getpid(), "rootUri": workspace.as_uri(),
@@ -188,6 +197,10 @@ def run_server(model: Path, workspace: Path, budget: int, checkpoints: bool, mai
         return {"ms": ms, "read": stats.get("prefilled_tokens", 0), "prompt": stats.get("prompt_tokens", 0),
                 "from": stats.get("restored_from", ""), "store": stats.get("checkpoint_store", {})}
 
+    def wait_refresh() -> dict:
+        """Wait until the server's background context read is done; its counters."""
+        return client.request("qcn/completionStats", {"waitRefresh": 600}).get("refresh", {})
+
     out = {}
     uri = open_doc(main_file)
     lines = docs[uri]
@@ -210,12 +223,18 @@ def run_server(model: Path, workspace: Path, budget: int, checkpoints: bool, mai
     out["next line"] = ask(uri, nxt, indentation(lines[nxt]))
     up = code_line(lines, nxt - 40)
     out["40 up"] = ask(uri, up, indentation(lines[up]))
+    refresh = [wait_refresh()]
+    out["40 up paused"] = ask(uri, up, len(lines[up]))
     far = code_line(lines, line + 300 if line + 300 < len(lines) else line - 300)
     out["300 away"] = ask(uri, far, indentation(lines[far]))
     other = open_doc(other_file)
     olines = docs[other]
     mid = code_line(olines, len(olines) // 2)
     out["other file"] = ask(other, mid, indentation(olines[mid]))
+    refresh.append(wait_refresh())
+    out["other paused"] = ask(other, mid, len(olines[mid]))
+    refresh.append(wait_refresh())
+    out["refresh"] = refresh
     client.close()
     log.close()
     return out
@@ -262,6 +281,10 @@ def main() -> int:
                 prompt = statistics.median(r[name]["prompt"] for r in results)
                 where = ",".join(sorted({r[name]["from"] or "start" for r in results}))
                 print(f"{name:<12}{ms:>11.0f}{ms / cold:>9.3f}{read:>8.0f}{prompt:>8.0f}  {where}")
+            last = results[-1]["refresh"][-1]
+            if last.get("enabled"):
+                print(f"background context reads: {last['submitted']} submitted, {last['committed']} used, "
+                      f"{last['cancelled']} cancelled; {last['tokens_read']} tokens read in the background")
             store = results[-1]["other file"]["store"]
             if store:
                 print(f"checkpoint store: {store.get('checkpoints', 0)} checkpoints, "
