@@ -294,7 +294,7 @@ def main() -> int:
     if {True, False} - {c for _, c, _ in rows}:
         return 0
     print("\nsummary (median ms; ratio on/off)")
-    print(f"{'budget':>7}  " + "".join(f"{n:>16}" for n in SCENARIOS))
+    print(f"{'budget':>7}  " + "".join(f"{n:>20}" for n in SCENARIOS))
     by = {(b, c): res for b, c, res in rows}
     for budget in budgets:
         on, off = by[(budget, True)], by[(budget, False)]
@@ -302,7 +302,7 @@ def main() -> int:
         for name in SCENARIOS:
             a = statistics.median(r[name]["ms"] for r in on)
             b = statistics.median(r[name]["ms"] for r in off)
-            cells.append(f"{a:>7.0f}/{b:<6.0f}{a / b:>3.2f}"[:16].rjust(16))
+            cells.append(f"{a:.0f}/{b:.0f} {a / b:.3f}".rjust(20))
         print(f"{budget:>7}  " + "".join(cells))
     return 0
 
