@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-import tiny
-from tiny import run_onnx
+torch = pytest.importorskip("torch")
+
+import tiny  # noqa: E402
+from tiny import run_onnx  # noqa: E402
 
 # The 512-token configs; real_vocab (151,936 rows) has its own checks in test_real_vocab.py.
 CONFIGS = [name for name in tiny.CONFIGS if name != "real_vocab"]
