@@ -105,9 +105,12 @@ def create_server() -> QcnServer:
 
     @server.feature("qcn/completionStats")
     def completion_stats(ls: QcnServer, params=None) -> dict:
-        """Debug request: the last model answer's token counts and timings per document, and the
-        checkpoint store's counters ({"documents": [{"uri": …, …}]}); see docs/server.md."""
-        return {"documents": [{"uri": uri, **stats} for uri, stats in ls.state.last_results.items()]}
+        """Debug request: the last model answer's token counts and timings per document, the
+        checkpoint store's counters, and how many documents the engine's caches hold
+        ({"documents": [{"uri": …, …}], "cached": {…}}); see docs/server.md."""
+        engine = ls.state.engine
+        return {"documents": [{"uri": uri, **stats} for uri, stats in ls.state.last_results.items()],
+                "cached": engine.cached() if engine is not None else {}}
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: QcnServer, params: types.DidChangeConfigurationParams) -> None:

@@ -419,3 +419,21 @@ def params(uri: str, line: int, character: int) -> types.InlineCompletionParams:
     return types.InlineCompletionParams(
         text_document=types.TextDocumentIdentifier(uri), position=types.Position(line, character),
         context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic))
+
+
+async def test_closing_a_document_forgets_what_was_kept_for_it(remote_client: LanguageClient):
+    client, engine = remote_client, remote_client.qcn_engine
+    ws = client.qcn_workspace
+    await start(client, ws, **engine.settings())
+    await wait_ready(client)
+    await wait_indexed(client)
+    uri = open_typing(client, ws)
+    line, head = TYPING
+    assert answered(await inline(client, uri, line, utf16(head))) == [ANSWER]
+    stats = _plain(await client.protocol.send_request_async("qcn/completionStats", {}))
+    assert [d["uri"] for d in stats["documents"]] == [uri]
+    assert stats["cached"] == {"answers": 1, "anchors": 1, "line_context": 1, "region_context": 1}
+    client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
+    stats = _plain(await client.protocol.send_request_async("qcn/completionStats", {}))  # after didClose: message order
+    assert stats["documents"] == []
+    assert stats["cached"] == {"answers": 0, "anchors": 0, "line_context": 0, "region_context": 0}
