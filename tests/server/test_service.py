@@ -18,7 +18,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 
 from qcn import __version__
 from qcn.model.service import PROTOCOL, ServiceError, connect, hello, recv_frame, request_once, send_frame
-from test_lsp import inline, open_doc, start, utf16, wait_log
+from test_lsp import follow_status, inline, open_doc, start, utf16, wait_indexed, wait_ready
 from test_lsp_checkpoints import plain
 
 POSITIONS = [(12, "        return "), (11, "        subtotal = "), (16, "        return")]
@@ -78,9 +78,10 @@ async def stats(client: LanguageClient, uri: str) -> dict:
 
 async def open_window(cfg: ClientServerConfig, ws: Path, model: Path, **settings) -> tuple[LanguageClient, str]:
     client = await cfg.start()
+    follow_status(client)
     await start(client, ws, modelDir=str(model), maxNewTokens=8, **settings)
-    await wait_log(client, "model ready")
-    await wait_log(client, "indexed")
+    assert (await wait_ready(client))["state"] == "ready"
+    await wait_indexed(client)
     return client, open_doc(client, ws / "shop" / "cart.py")
 
 
