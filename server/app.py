@@ -312,20 +312,20 @@ class QcnServer(LanguageServer):
 
         def on_progress(done: int, total: int) -> None:
             progress_box[0].report(f"{done}/{total} files", int(100 * done / max(total, 1)))
-            self.status.folder(path, "indexing", done=done, total=total)
+            self.status.folder(path, "indexing", owner=owner, done=done, total=total)
 
         def on_ready(stats) -> None:
-            self.status.folder(path, "ready", done=stats.files, total=stats.files, files=stats.files)
+            self.status.folder(path, "ready", owner=owner, done=stats.files, total=stats.files, files=stats.files)
             self.tell(f"indexed {path}: {stats.files} files, {stats.definitions} definitions "
                       f"in {stats.seconds:.1f} s")
 
         def on_failed(exc: BaseException) -> None:
-            self.status.folder(path, "failed", reason=str(exc))
+            self.status.folder(path, "failed", owner=owner, reason=str(exc))
             self.tell(f"indexing {path} failed: {exc}", types.MessageType.Warning, show=True)
 
         owner = FolderIndexer(index, on_progress=on_progress, on_ready=on_ready, on_failed=on_failed, wrap=wrap)
         self.state.folders[path] = owner
-        self.status.folder(path, "indexing")
+        self.status.track(path, owner)  # from here on only this owner's reports show
         owner.start()
 
     def remove_folder(self, path: str) -> None:
@@ -333,8 +333,8 @@ class QcnServer(LanguageServer):
         self.state.indexes.pop(path, None)
         owner = self.state.folders.pop(path, None)
         if owner is not None:
+            self.status.untrack(path)  # first: a last report of the stopping build is ignored
             owner.stop()
-            self.status.folder(path, None)
 
     def relpath_of(self, uri: str) -> str:
         """The path the engine knows a document by: workspace-relative, else the file's name."""

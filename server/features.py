@@ -40,7 +40,6 @@ def create_server() -> QcnServer:
         if ls.state.supports_configuration:
             await _pull_configuration(ls)
         ls.status.completions(ls.state.settings.enable)
-        ls.status.model("loading", model=ls.state.settings.model_dir or None)
         threading.Thread(target=ls.load_model, name="qcn-load-model", daemon=True).start()
         for folder in _folders(ls):
             ls.add_folder(folder)

@@ -37,6 +37,7 @@ class StatusReporter:
         self._lock = threading.Lock()
         self._status: dict = {"state": "loading", "model": None, "provider": None, "mode": None,
                               "reason": None, "completions": True, "index": []}
+        self._owners: dict[str, object] = {}  # folder -> the object whose reports count (its FolderIndexer)
 
     @property
     def current(self) -> dict:
@@ -66,19 +67,41 @@ class StatusReporter:
             self._status["completions"] = enabled
             self._publish()
 
-    def folder(self, folder: str, state: str | None, *, done: int = 0, total: int = 0,
+    def track(self, folder: str, owner: object) -> None:
+        """``folder`` is being indexed by ``owner``: from now on only its reports count."""
+        with self._lock:
+            self._owners[folder] = owner
+        self.folder(folder, "indexing", owner=owner)
+
+    def untrack(self, folder: str) -> None:
+        """The folder left the workspace: its entry goes, and late reports of its old owner are ignored."""
+        with self._lock:
+            self._owners.pop(folder, None)
+            self._set_folder(folder, None)
+            self._publish()
+
+    def folder(self, folder: str, state: str, *, owner: object, done: int = 0, total: int = 0,
                files: int | None = None, reason: str | None = None) -> None:
-        """A workspace folder's index: indexing (done/total), ready (files), failed (reason); None removes it."""
-        if state is not None and state not in INDEX_STATES:
+        """A report from ``owner`` on its folder's index: indexing (done/total), ready (files), failed (reason).
+
+        Ignored unless ``owner`` is the folder's current owner (``track``): a build that is being
+        stopped may report once more after its folder was removed.
+        """
+        if state not in INDEX_STATES:
             raise ValueError(f"unknown index state {state!r}")
         with self._lock:
-            entries = [e for e in self._status["index"] if e["folder"] != folder]
-            if state is not None:
-                entries.append({"folder": folder, "state": state, "done": done, "total": total,
-                                "files": files, "reason": reason})
-                entries.sort(key=lambda e: e["folder"])
-            self._status["index"] = entries
+            if self._owners.get(folder) is not owner:
+                return
+            self._set_folder(folder, {"folder": folder, "state": state, "done": done, "total": total,
+                                      "files": files, "reason": reason})
             self._publish()
+
+    def _set_folder(self, folder: str, entry: dict | None) -> None:
+        entries = [e for e in self._status["index"] if e["folder"] != folder]
+        if entry is not None:
+            entries.append(entry)
+            entries.sort(key=lambda e: e["folder"])
+        self._status["index"] = entries
 
     def _publish(self) -> None:
         """Send a copy of the status; called with the lock held, so notifications leave in order."""

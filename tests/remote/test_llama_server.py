@@ -21,7 +21,8 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "server"))
-from test_lsp import follow_status, inline, open_doc, start, utf16, wait_indexed, wait_ready, wait_status  # noqa: E402  (the server tests' helpers)
+from test_lsp import (follow_status, inline, open_doc, start, utf16, wait_indexed, wait_ready,  # noqa: E402
+                      wait_log, wait_shown, wait_status)  # the server tests' helpers
 
 pytest.importorskip("torch")
 
@@ -73,8 +74,8 @@ async def test_completions_come_from_the_engine_and_resume_after_an_outage(clien
                 maxNewTokens=24)
     ready = await wait_ready(client)
     assert (ready["state"], ready["provider"]) == ("ready", "remote")
-    assert any("remote engine" in m.message and engine.url in m.message and "tokenizer: local" in m.message
-               for m in client.log_messages)  # and the log says so for people
+    told = await wait_log(client, "remote engine")  # and the log says so, for people
+    assert engine.url in told.message and "tokenizer: local" in told.message
     await wait_indexed(client)
     uri = open_doc(client, workspace / "shop" / "cart.py")
 
@@ -164,7 +165,8 @@ async def test_a_wrong_api_key_is_a_401_message_and_no_key_is_logged(keyed_clien
                 remoteApiKey="sk-in-settings-0000")  # refused: a key never comes from settings
     error = await wait_ready(client)
     assert error["state"] == "disabled" and "401" in error["reason"] and "QCN_API_KEY" in error["reason"]
-    assert shown(client, "401") and shown(client, "remoteApiKey")
+    await wait_shown(client, "401")  # the status comes first; the user is told too
+    await wait_shown(client, "remoteApiKey")
     uri = open_doc(client, workspace / "shop" / "cart.py")
     result = await inline(client, uri, POSITIONS[0][0], utf16(POSITIONS[0][1]))
     assert isinstance(result, types.InlineCompletionList) and len(result.items) == 0

@@ -93,3 +93,22 @@ def test_stop_before_start_closes_the_index(index):
     assert owner.join(1) and index.cache_path is None
     with pytest.raises(IndexClosed):
         index.build()
+
+
+def test_a_removed_folder_never_comes_back_in_the_status():
+    """A build being stopped may report once more after its folder was removed: that report is ignored."""
+    from qcn.server.status import StatusReporter
+
+    sent = []
+    status = StatusReporter(sent.append)
+    old, new = object(), object()
+    status.track("/ws", old)
+    status.folder("/ws", "indexing", owner=old, done=1, total=3)
+    status.untrack("/ws")
+    status.folder("/ws", "indexing", owner=old, done=2, total=3)  # late: the folder is gone
+    status.folder("/ws", "ready", owner=old, files=3)
+    assert sent[-1]["index"] == [] and len(sent) == 3
+    status.track("/ws", new)  # added again: only the new owner's reports count
+    status.folder("/ws", "ready", owner=old, files=3)
+    status.folder("/ws", "ready", owner=new, done=3, total=3, files=3)
+    assert [(e["state"], e["files"]) for e in sent[-1]["index"]] == [("ready", 3)] and len(sent) == 5

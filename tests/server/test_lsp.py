@@ -92,6 +92,17 @@ async def wait_indexed(client: LanguageClient, folder=None, timeout: float = 120
     return await wait_status(client, done, timeout)
 
 
+async def wait_shown(client: LanguageClient, needle: str, timeout: float = 60) -> types.ShowMessageParams:
+    """A message shown to the user (window/showMessage) containing ``needle``."""
+    async def poll():
+        while True:
+            for m in client.messages:
+                if needle in m.message:
+                    return m
+            await client.wait_for_notification(types.WINDOW_SHOW_MESSAGE)
+    return await asyncio.wait_for(poll(), timeout)
+
+
 async def wait_log(client: LanguageClient, needle: str, timeout: float = 120) -> types.LogMessageParams:
     """A message meant for the user (a warning, an error): tests of what people read use this."""
     async def poll():
@@ -362,11 +373,8 @@ async def test_missing_model_is_reported_and_server_keeps_serving(client: Langua
     status = await wait_ready(client)
     assert status["state"] == "disabled" and "does not exist" in status["reason"]
 
-    async def shown():  # and the user is told (window/showMessage)
-        while not any("does not exist" in m.message for m in client.messages):
-            await client.wait_for_notification(types.WINDOW_SHOW_MESSAGE)
-    await asyncio.wait_for(shown(), 60)
-    assert any("does not exist" in m.message and m.type == types.MessageType.Error for m in client.messages)
+    shown = await wait_shown(client, "does not exist")  # and the user is told (window/showMessage)
+    assert shown.type == types.MessageType.Error
     uri = open_doc(client, ws / "shop" / "cart.py")
     result = await inline(client, uri, 12, 15)
     assert result is None or not result.items
