@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -307,3 +308,30 @@ def test_interactive_request_preempts_a_background_one_and_cancel_stops_it(tiny_
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_shutdown_stops_and_joins_every_thread_of_the_service(tiny_model, tmp_path):
+    """The service owns its client and request threads: after serve_forever returns nothing of
+    it runs, even with a client connected and a long generation in flight."""
+    from qcn.model.backend import GenerationRequest
+    from qcn.model.service import ModelService
+    from qcn.model.service_client import ServiceBackend
+
+    sock = Path(tempfile.mkdtemp(prefix="qcn-own-", dir="/tmp")) / "s.sock"
+    service = ModelService(tiny_model, path=sock, idle_timeout_s=0)
+    service.bind()
+    server = threading.Thread(target=service.serve_forever, name="test-service")
+    server.start()
+    backend = ServiceBackend(tiny_model, socket=sock)
+    ids = backend.encode("def fibonacci(n):\n")
+    tokens = backend.stream(GenerationRequest(ids, 100_000, "long", stop_tokens=()))
+    next(tokens)  # a request thread is generating now
+    mine = lambda: [t for t in threading.enumerate() if t.name.startswith("qcn-service-") and  # noqa: E731
+                    t.name != "qcn-service-reader"]  # the client's reader is the client's, not the service's
+    assert mine()
+    service._stop.set()  # what the "stop" op and the idle timeout do
+    server.join(60)
+    assert not server.is_alive()
+    assert mine() == []  # joined: no decode loop of the service goes on
+    list(tokens)  # the client sees its stream end
+    backend.close()
