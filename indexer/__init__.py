@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "Index": "index",
     "IndexStats": "index",
+    "IndexClosed": "index",
     "ParsedFile": "index",
     "RecentEdit": "index",
     "IndexConfig": "config",
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
     from .context import Snippet, approx_tokens, context_for, total_tokens
     from .discovery import is_secret
     from .documents import Document, Position, TextChange
-    from .index import Index, IndexStats, ParsedFile, RecentEdit
+    from .index import Index, IndexClosed, IndexStats, ParsedFile, RecentEdit
     from .languages import LANGUAGES, detect_language, language_for, parser_for
     from .symbols import Definition, FileSymbols, Import
 

@@ -60,6 +60,10 @@ _SYMBOLS_DEBOUNCE_S = 0.05
 _RESOLUTION_CONFIGS = frozenset({"go.mod", "tsconfig.json", "jsconfig.json", "Cargo.toml"})
 
 
+class IndexClosed(RuntimeError):
+    """The index was closed: it no longer builds, opens its cache or watches the folder."""
+
+
 @dataclass
 class IndexStats:
     """What a build found; ``qcn index --json`` prints ``to_dict()``."""
@@ -167,6 +171,7 @@ class Index:
         self._rank_lock = threading.Lock()
         self._ranker = Debouncer(self._compute_rank, 1.0, 5.0, "qcn-index-rank")
         self._watcher: Watcher | None = None
+        self._closed = False  # close() was called: no build, cache or watcher any more
         self._symbols = Debouncer(self._extract_buffers, _SYMBOLS_DEBOUNCE_S, 1.0, "qcn-index-symbols")
         self.chunks = ChunkIndex()  # similar-code windows, per file version
         self.stats: IndexStats | None = None
@@ -193,6 +198,8 @@ class Index:
     # ------------------------------------------------------------ build
 
     def _open_cache(self) -> IndexCache | None:
+        if self._closed:
+            raise IndexClosed(f"the index of {self.root} is closed")
         if self._cache is None and self._use_cache:
             self._cache = IndexCache(self.root, self._cache_dir, f"{grammar_fingerprint()}/x{EXTRACTOR_VERSION}")
         return self._cache if self._cache is not None and self._cache.enabled else None
@@ -208,6 +215,8 @@ class Index:
         ``progress(done, total)`` is called from this thread as files finish
         (a few dozen times, the last with done == total).
         """
+        if self._closed:
+            raise IndexClosed(f"the index of {self.root} is closed")
         started = time.perf_counter()
         with _gc_paused():
             stats = self._build(progress, started)
@@ -521,12 +530,18 @@ class Index:
         """Follow file-system changes with watchdog (idempotent); ``close()`` stops it."""
         from .live.watch import Watcher
 
-        if self._watcher is None:
-            self._watcher = Watcher(self, debounce_s=debounce_s, max_delay_s=max_delay_s)
-            self._watcher.start()
-        return self._watcher
+        with self._lock:
+            if self._closed:
+                raise IndexClosed(f"the index of {self.root} is closed: it cannot watch")
+            if self._watcher is None:
+                self._watcher = Watcher(self, debounce_s=debounce_s, max_delay_s=max_delay_s)
+                self._watcher.start()
+            return self._watcher
 
     def close(self) -> None:
+        """Stop the watcher and background work and close the cache; the index stays readable."""
+        with self._lock:
+            self._closed = True
         self._symbols.stop()
         self._ranker.stop()
         if self._watcher is not None:

@@ -216,7 +216,11 @@ class _Priority:
 
 
 class ModelService:
-    """Owns one ``LocalBackend``; one thread per client connection and one per running request."""
+    """Owns one ``LocalBackend``; one thread per client connection and one per running request.
+
+    The service owns those threads: ``shutdown()`` cancels every request, closes every
+    connection and joins them, so nothing generates after ``serve_forever`` returns.
+    """
 
     def __init__(self, model_dir: str | Path, provider: str = "cpu", checkpoints: bool = True,
                  checkpoint_bytes: int | None = None, path: Path | None = None,
@@ -239,6 +243,21 @@ class ModelService:
         self._listener: socket.socket | None = None
         self._idle_since = time.monotonic()
         self.served = 0
+        self._threads: set[threading.Thread] = set()  # client and request threads still running
+
+    def _spawn(self, target, args: tuple, name: str) -> None:
+        """Start a thread the service owns (``shutdown`` joins it)."""
+        def run() -> None:
+            try:
+                target(*args)
+            finally:
+                with self._lock:
+                    self._threads.discard(threading.current_thread())
+
+        thread = threading.Thread(target=run, daemon=True, name=name)
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
 
     # --- socket ---
     def bind(self) -> None:
@@ -283,11 +302,12 @@ class ModelService:
                         log.info("no clients for %.0f s: exiting", self.idle_timeout_s)
                         break
                     continue
-                threading.Thread(target=self._client, args=(conn,), daemon=True, name="qcn-service-client").start()
+                self._spawn(self._client, (conn,), "qcn-service-client")
         finally:
             self.shutdown()
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout_s: float = 10) -> None:
+        """Stop listening, cancel every request, close every connection, join the service's threads."""
         self._stop.set()
         if self._listener is not None:
             self._listener.close()
@@ -295,6 +315,20 @@ class ModelService:
             with contextlib.suppress(OSError):
                 if os.lstat(self.path).st_ino == self._inode:  # a successor may own the path by now
                     os.unlink(self.path)
+        with self._lock:
+            clients = list(self._clients.values())
+            threads = [t for t in self._threads if t is not threading.current_thread()]
+        for client in clients:
+            for token in list(client["requests"].values()):
+                token.cancel()  # decode loops stop between tokens
+            with contextlib.suppress(OSError):
+                client["conn"].shutdown(socket.SHUT_RDWR)  # wakes the client thread's read
+        deadline = time.monotonic() + timeout_s
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        alive = [t.name for t in threads if t.is_alive()]
+        if alive:
+            log.warning("model service: %d threads still running after %g s: %s", len(alive), timeout_s, alive)
 
     # --- clients ---
     def _client(self, conn: socket.socket) -> None:
@@ -321,7 +355,7 @@ class ModelService:
                       "identity": self.identity})
                 return
             with self._lock:
-                self._clients[cid] = {"pid": first.get("pid"), "requests": {}, "since": time.time()}
+                self._clients[cid] = {"pid": first.get("pid"), "requests": {}, "since": time.time(), "conn": conn}
             send({"type": "welcome", "protocol": PROTOCOL, "version": __version__, "identity": self.identity,
                   "info": info_to_wire(self.backend.info), "mode": self.backend.runtime.mode, "pid": os.getpid()})
             while True:
@@ -368,8 +402,7 @@ class ModelService:
             token = CancelToken()
             with self._lock:
                 self._clients[cid]["requests"][rid] = token
-            threading.Thread(target=self._generate, args=(cid, rid, msg, token, send), daemon=True,
-                             name="qcn-service-generate").start()
+            self._spawn(self._generate, (cid, rid, msg, token, send), "qcn-service-generate")
         elif op == "cancel":
             with self._lock:
                 token = self._clients.get(cid, {}).get("requests", {}).get(rid)

@@ -32,6 +32,8 @@ from qcn.server import positions
 from qcn.server.engine import CompletionEngine, CompletionResult
 from qcn.server.protocol import QcnProtocol, hard_exit, read_frames, stdin_reader
 from qcn.server.settings import ANALYSED_DOCUMENT_BYTES, Settings, merge
+from qcn.server.status import METHOD as STATUS_METHOD
+from qcn.server.status import StatusReporter
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class State:
     model_error: str | None = None
     model_ready: threading.Event = field(default_factory=threading.Event)
     indexes: dict[str, object] = field(default_factory=dict)  # folder path -> qcn.indexer.Index
+    folders: dict[str, object] = field(default_factory=dict)  # folder path -> its FolderIndexer (the owner)
     pending: dict[str, _Pending] = field(default_factory=dict)
     last_results: dict[str, dict] = field(default_factory=dict)  # uri → stats of its last model answer
     running: set = field(default_factory=set)  # the CancelTokens of every completion in flight
@@ -86,6 +89,7 @@ class QcnServer(LanguageServer):
         from qcn.server.security import SecurityFeature
 
         self.security = SecurityFeature(self)  # CWE diagnostics and fixes, on threads of their own
+        self.status = StatusReporter(self._send_status)  # qcn/status (server/status.py)
 
     def on_loop(self, fn, *args) -> None:
         """Run ``fn(*args)`` on the event loop thread: pygls writes to the client from there only."""
@@ -103,6 +107,12 @@ class QcnServer(LanguageServer):
             loop.call_soon_threadsafe(fn, *args)
 
     # --- messages -----------------------------------------------------------------
+    def _send_status(self, status: dict) -> None:
+        """qcn/status to the client, from any thread; nothing before ``initialized`` or after ``exit``."""
+        if self.loop is None or self._stopping:
+            return
+        self.on_loop(self.protocol.notify, STATUS_METHOD, status)
+
     def tell(self, message: str, kind: types.MessageType = types.MessageType.Info, show: bool = False) -> None:
         """Log to the client's output and, for problems, show it to the user."""
         {types.MessageType.Error: log.error, types.MessageType.Warning: log.warning}.get(kind, log.info)(message)
@@ -217,6 +227,8 @@ class QcnServer(LanguageServer):
             if old is not None:
                 old.close()
             model_dir = st.settings.model_dir
+            self.status.model("loading", model=st.settings.remote_url if st.settings.backend == "remote"
+                              else model_dir or None)
             with self.progress("qcn: loading model") as progress:
                 try:
                     if st.settings.backend == "remote":
@@ -225,6 +237,10 @@ class QcnServer(LanguageServer):
                         progress.report(f"connecting to {st.settings.remote_url}")
                         backend = open_remote(st.settings)
                         st.engine = CompletionEngine(backend)
+                        meta = backend.info.metadata
+                        st.remote_problem = None
+                        self.status.model("ready", model=meta.get("model") or ", ".join(
+                            meta.get("served_models") or []) or meta["url"], provider="remote", mode="remote")
                         self.tell(f"model ready: {describe_remote(backend)}")
                         return
                     if not model_dir:
@@ -235,14 +251,18 @@ class QcnServer(LanguageServer):
                     if backend.info.fallback_reason:
                         self.tell(f"{backend.info.fallback_reason}; running on CPU", types.MessageType.Warning, show=True)
                     st.engine = CompletionEngine(backend)
+                    self.status.model("ready", model=model_dir, provider=backend.info.provider,
+                                      mode=getattr(backend, "mode", None))
                     self.tell(f"model ready: {model_dir} on {backend.info.provider} "
                               f"(context {backend.info.context_length} tokens, {backend.mode})")
                 except (ModelLoadError, NoModelError, RemoteError, ServiceError) as exc:
                     st.model_error = str(exc)
+                    self.status.model("disabled", reason=st.model_error)
                     self.tell(f"completions are disabled: {exc}", types.MessageType.Error, show=True)
                 except Exception as exc:  # an unexpected failure must not take the server down
                     log.exception("loading the model failed")
                     st.model_error = f"{type(exc).__name__}: {exc}"
+                    self.status.model("disabled", reason=st.model_error)
                     self.tell(f"completions are disabled: {st.model_error}", types.MessageType.Error, show=True)
                 finally:
                     st.model_ready.set()
@@ -266,7 +286,9 @@ class QcnServer(LanguageServer):
 
     # --- workspace ------------------------------------------------------------------
     def add_folder(self, path: str) -> None:
+        """Index ``path``: a ``FolderIndexer`` owns the build thread and then the watcher."""
         from qcn.indexer import Index, IndexConfig
+        from qcn.server.folders import FolderIndexer
 
         if path in self.state.indexes:
             return
@@ -281,33 +303,44 @@ class QcnServer(LanguageServer):
             fs = to_fs_path(doc.uri)
             if fs and self.index_for(fs) is index:
                 index.open_document(fs, doc.source, doc.version)
+        progress_box: list = []
 
-        def build():
+        def wrap(run) -> None:
             with self.progress(f"qcn: indexing {Path(path).name}") as progress:
-                def report(done: int, total: int) -> None:
-                    if self.state.indexes.get(path) is not index:  # the folder was removed meanwhile
-                        raise _FolderRemoved(path)
-                    progress.report(f"{done}/{total} files", int(100 * done / max(total, 1)))
+                progress_box.append(progress)
+                run()
 
-                try:
-                    stats = index.build(progress=report)
-                    if self.state.indexes.get(path) is not index:
-                        raise _FolderRemoved(path)
-                    index.watch()
-                    self.tell(f"indexed {path}: {stats.files} files, {stats.definitions} definitions "
-                              f"in {stats.seconds:.1f} s")
-                except _FolderRemoved:
-                    log.info("indexing %s stopped: the folder was removed from the workspace", path)
-                except Exception as exc:
-                    log.exception("indexing %s failed", path)
-                    self.tell(f"indexing {path} failed: {exc}", types.MessageType.Warning, show=True)
+        def on_progress(done: int, total: int) -> None:
+            progress_box[0].report(f"{done}/{total} files", int(100 * done / max(total, 1)))
+            self.status.folder(path, "indexing", owner=owner, done=done, total=total)
 
-        threading.Thread(target=build, name=f"qcn-index-{Path(path).name}", daemon=True).start()
+        def on_ready(stats) -> None:
+            self.status.folder(path, "ready", owner=owner, done=stats.files, total=stats.files, files=stats.files)
+            self.tell(f"indexed {path}: {stats.files} files, {stats.definitions} definitions "
+                      f"in {stats.seconds:.1f} s")
+
+        def on_failed(exc: BaseException) -> None:
+            self.status.folder(path, "failed", owner=owner, reason=str(exc))
+            self.tell(f"indexing {path} failed: {exc}", types.MessageType.Warning, show=True)
+
+        owner = FolderIndexer(index, on_progress=on_progress, on_ready=on_ready, on_failed=on_failed, wrap=wrap)
+        self.state.folders[path] = owner
+        self.status.track(path, owner)  # from here on only this owner's reports show
+        owner.start()
 
     def remove_folder(self, path: str) -> None:
-        index = self.state.indexes.pop(path, None)
-        if index is not None:
-            index.close()
+        """Stop the folder's build and watcher; its index closes once the build thread lets go of it."""
+        self.state.indexes.pop(path, None)
+        owner = self.state.folders.pop(path, None)
+        if owner is not None:
+            self.status.untrack(path)  # first: a last report of the stopping build is ignored
+            owner.stop()
+
+    def relpath_of(self, uri: str) -> str:
+        """The path the engine knows a document by: workspace-relative, else the file's name."""
+        fs_path = to_fs_path(uri) or uri
+        index = self.index_for(fs_path)
+        return index.relpath(fs_path) if index is not None else Path(fs_path).name
 
     def index_for(self, fs_path: str):
         best = None
@@ -319,44 +352,61 @@ class QcnServer(LanguageServer):
 
     # --- completion -------------------------------------------------------------------
     async def complete(self, uri: str, position: types.Position) -> CompletionResult | None:
+        """The completion at ``position`` of the document as it was when the request arrived.
+
+        The text and the settings are taken first, before any wait (model loading, an answer
+        being typed through, the debounce): the position belongs to that text, and a later
+        edit must not move it. A ``$/cancelRequest`` ends the request wherever it waits.
+        """
         st = self.state
-        if not st.settings.enable:
-            return None
-        if not st.model_ready.is_set():
-            await asyncio.get_running_loop().run_in_executor(None, st.model_ready.wait, 120)
-        engine = st.engine
-        if engine is None:
+        settings = st.settings
+        if not settings.enable:
             return None
         doc = self.workspace.text_documents.get(uri)  # never the disk: the file may be a FIFO
         if doc is None:
             return None
-        line_text = self.line_of(doc, position.line)
+        text = doc.source
+        lines = text.splitlines(True)
+        line_text = lines[position.line].rstrip("\r\n") if 0 <= position.line < len(lines) else ""
         character = positions.convert(line_text, position.character, self.position_encoding, "utf-16")
         prefix = line_text[: positions.to_index(line_text, character, "utf-16")]
         st.seq += 1
         me = _Pending(st.seq, CancelToken(), position.line, prefix)
         previous = st.pending.get(uri)
         st.pending[uri] = me
-        if previous is not None:
-            typing_through = (previous.line == me.line and prefix.startswith(previous.prefix)
-                              and previous.future is not None and not previous.future.done())
-            if typing_through:
-                try:  # let it finish: its answer will be reused below
-                    await asyncio.shield(previous.future)
-                except (asyncio.CancelledError, Exception):
-                    pass
-            else:
-                previous.token.cancel()
-        if st.settings.debounce_ms:
-            await asyncio.sleep(st.settings.debounce_ms / 1000)
+        try:
+            if previous is not None:
+                typing_through = (previous.line == me.line and prefix.startswith(previous.prefix)
+                                  and previous.future is not None and not previous.future.done())
+                if typing_through:
+                    try:  # let it finish: its answer will be reused below
+                        await asyncio.shield(previous.future)
+                    except asyncio.CancelledError:
+                        if asyncio.current_task().cancelling():
+                            raise  # $/cancelRequest for this request: it must not go on to generate
+                    except Exception:  # the older request's failure is its own answer, not ours
+                        pass
+                else:
+                    previous.token.cancel()
+            if not st.model_ready.is_set():
+                await asyncio.get_running_loop().run_in_executor(None, st.model_ready.wait, 120)
+            if settings.debounce_ms:
+                await asyncio.sleep(settings.debounce_ms / 1000)
+        except asyncio.CancelledError:
+            if st.pending.get(uri) is me:
+                st.pending.pop(uri, None)
+            raise
+        engine = st.engine
+        if engine is None:
+            return None
         if st.pending.get(uri) is not me:
             return None  # coalesced: a newer request for this document will answer
         fs_path = to_fs_path(uri) or uri
         index = self.index_for(fs_path)
-        rel = index.relpath(fs_path) if index is not None else Path(fs_path).name
+        rel = self.relpath_of(uri)
         repo = Path(index.root).name if index is not None else ""
         loop = asyncio.get_running_loop()
-        text, first_line = doc.source, 0
+        first_line = 0
         if len(text) > ANALYSED_DOCUMENT_BYTES:
             text, first_line = window(text, position.line)
             self.notice_bad_input(f"documents over {ANALYSED_DOCUMENT_BYTES >> 20} MiB are completed from a window "
@@ -375,7 +425,7 @@ class QcnServer(LanguageServer):
             try:
                 return engine.complete(
                     text=text, path=rel, line=position.line - first_line, character=character,
-                    settings=st.settings, index=index, repo_name=repo, cancel=me.token, session_key=uri)
+                    settings=settings, index=index, repo_name=repo, cancel=me.token, session_key=uri)
             except PromptError as exc:  # e.g. a current line longer than the whole budget
                 log.info("no completion at %s:%d: %s", rel, position.line + 1, exc)
                 return None
@@ -419,11 +469,13 @@ class QcnServer(LanguageServer):
         if exc is None:
             if st.remote_problem is not None:
                 st.remote_problem = None
+                self.status.model("ready")
                 self.tell("the remote engine answers again: completions resumed")
             return
         kind = getattr(exc, "kind", type(exc).__name__)
         if st.remote_problem != kind:
             st.remote_problem = kind
+            self.status.model("paused", reason=str(exc))
             self.tell(f"completions are paused: {exc}", types.MessageType.Error, show=True)
         else:
             log.info("remote engine still failing: %s", exc)
@@ -440,10 +492,6 @@ def completion_stats(result: CompletionResult) -> dict:
 
 class NoModelError(Exception):
     pass
-
-
-class _FolderRemoved(Exception):
-    """Raised inside an index build's progress callback to abandon it (its worker processes stop)."""
 
 
 def window(text: str, line: int) -> tuple[str, int]:

@@ -247,6 +247,13 @@ class CompletionEngine:
                 if k is not None:
                     cache.pop(k, None)
 
+    def cached(self) -> dict[str, int]:
+        """How many documents each per-document cache holds (each bounded by _DOCUMENTS_KEPT)."""
+        with self._lock:
+            return {"answers": len(self._answers), "anchors": len(self._anchors),
+                    "line_context": len(self._line_context), "region_context": len(self._region_context),
+                    "candidates": len(self._candidates)}
+
     def count_tokens(self, text: str) -> int:
         return len(self.builder.encode(text))
 

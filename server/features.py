@@ -31,6 +31,8 @@ def create_server() -> QcnServer:
         ls.state.settings, problems = merge(ls.state.settings, params.initialization_options)
         for p in problems:
             ls.notice_bad_input(p)
+        method = register_completion(ls, caps)
+        log.info("completions through %s", method)
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: QcnServer, params: types.InitializedParams) -> None:
@@ -39,6 +41,7 @@ def create_server() -> QcnServer:
         ls.loop = asyncio.get_running_loop()
         if ls.state.supports_configuration:
             await _pull_configuration(ls)
+        ls.status.completions(ls.state.settings.enable)
         threading.Thread(target=ls.load_model, name="qcn-load-model", daemon=True).start()
         for folder in _folders(ls):
             ls.add_folder(folder)
@@ -76,9 +79,12 @@ def create_server() -> QcnServer:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: QcnServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
-        ls.state.pending.pop(uri, None)
+        pending = ls.state.pending.pop(uri, None)
+        if pending is not None:
+            pending.token.cancel()  # nobody will read its answer
+        ls.state.last_results.pop(uri, None)
         if ls.state.engine is not None:
-            ls.state.engine.forget(uri)
+            ls.state.engine.forget(uri, ls.relpath_of(uri))
         fs = to_fs_path(uri)
         index = ls.index_for(fs) if fs else None
         if index is not None:
@@ -98,44 +104,12 @@ def create_server() -> QcnServer:
         """A model fix: the model rewrites the enclosing function; only a verified edit comes back."""
         return await ls.security.resolve(params)
 
-    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
-    async def inline_completion(ls: QcnServer, params: types.InlineCompletionParams):
-        uri = params.text_document.uri
-        if uri not in ls.workspace.text_documents:
-            ls.tell(f"inline completion for a document that is not open: {uri}", types.MessageType.Warning)
-            return None
-        result = await ls.complete(uri, params.position)
-        if result is None or not result.completion:
-            return types.InlineCompletionList(items=[])
-        rng = types.Range(types.Position(result.line, result.start_character),
-                          types.Position(result.line, result.end_character))
-        return types.InlineCompletionList(items=[types.InlineCompletionItem(insert_text=result.insert_text, range=rng)])
-
-    @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "]))
-    async def completion(ls: QcnServer, params: types.CompletionParams):
-        """Fallback for clients without inline completion (Neovim 0.11): one item with qcn's answer."""
-        uri = params.text_document.uri
-        if uri not in ls.workspace.text_documents:
-            return types.CompletionList(is_incomplete=True, items=[])
-        result = await ls.complete(uri, params.position)
-        if result is None or not result.completion:
-            return types.CompletionList(is_incomplete=True, items=[])
-        rng = types.Range(types.Position(result.line, result.start_character),
-                          types.Position(result.line, result.end_character))
-        first = result.completion.strip().splitlines()[0] if result.completion.strip() else result.completion
-        item = types.CompletionItem(
-            label=first[:80], kind=types.CompletionItemKind.Snippet, detail="qcn",
-            documentation=result.completion,
-            text_edit=types.TextEdit(rng, result.insert_text), insert_text_format=types.InsertTextFormat.PlainText,
-            filter_text=result.insert_text, sort_text="0",
-        )
-        return types.CompletionList(is_incomplete=True, items=[item])
-
     @server.feature("qcn/completionStats")
     async def completion_stats(ls: QcnServer, params=None) -> dict:
         """Debug request: the last model answer's token counts and timings per document, the
-        checkpoint store's counters and the background context refresh's
-        ({"documents": [{"uri": …, …}], "refresh": {…}}); see docs/server.md.
+        checkpoint store's counters, how many documents the engine's caches hold and the
+        background context refresh's counters
+        ({"documents": [{"uri": …, …}], "cached": {…}, "refresh": {…}}); see docs/server.md.
 
         ``{"waitRefresh": SECONDS}`` first waits (at most that long) until no background context
         read is queued or running; ``refresh.idle`` says whether it got there.
@@ -150,7 +124,7 @@ def create_server() -> QcnServer:
                     None, engine.refresher.wait_idle, min(float(wait), 600.0))
             refresh = {**engine.refresh_stats(), "enabled": engine.background_refresh, "idle": idle}
         return {"documents": [{"uri": uri, **stats} for uri, stats in ls.state.last_results.items()],
-                "refresh": refresh}
+                "cached": engine.cached() if engine is not None else {}, "refresh": refresh}
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: QcnServer, params: types.DidChangeConfigurationParams) -> None:
@@ -162,6 +136,7 @@ def create_server() -> QcnServer:
             for p in problems:
                 ls.notice_bad_input(p)
         after = ls.state.settings
+        ls.status.completions(after.enable)
         ls.security.settings_changed(before.security_diagnostics)
         if _model_settings(after) != _model_settings(before):
             ls.tell("model settings changed: reloading the model")
@@ -179,7 +154,7 @@ def create_server() -> QcnServer:
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: QcnServer, params=None) -> None:
         ls.cancel_all()
-        for path in list(ls.state.indexes):
+        for path in list(ls.state.folders):
             ls.remove_folder(path)
         if ls.state.engine is not None:
             ls.state.engine.close()
@@ -187,6 +162,55 @@ def create_server() -> QcnServer:
         ls.security.close()
 
     return server
+
+
+# --- completion: one of the two, chosen at initialize ------------------------------------------
+def register_completion(server: QcnServer, caps: types.ClientCapabilities) -> str:
+    """Offer inline completion to clients that have it, else the ``textDocument/completion`` fallback.
+
+    Never both: a client that asked both would get two requests per keystroke sharing one
+    pending slot per document, each cancelling the other. Returns the method registered.
+    """
+    text_document = caps.text_document
+    if text_document is not None and text_document.inline_completion is not None:
+        server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())(inline_completion)
+        return types.TEXT_DOCUMENT_INLINE_COMPLETION
+    server.feature(types.TEXT_DOCUMENT_COMPLETION,
+                   types.CompletionOptions(trigger_characters=[".", "(", " "]))(completion)
+    return types.TEXT_DOCUMENT_COMPLETION
+
+
+async def inline_completion(ls: QcnServer, params: types.InlineCompletionParams):
+    uri = params.text_document.uri
+    if uri not in ls.workspace.text_documents:
+        ls.tell(f"inline completion for a document that is not open: {uri}", types.MessageType.Warning)
+        return None
+    result = await ls.complete(uri, params.position)
+    if result is None or not result.completion:
+        return types.InlineCompletionList(items=[])
+    rng = types.Range(types.Position(result.line, result.start_character),
+                      types.Position(result.line, result.end_character))
+    return types.InlineCompletionList(items=[types.InlineCompletionItem(insert_text=result.insert_text, range=rng)])
+
+
+async def completion(ls: QcnServer, params: types.CompletionParams):
+    """Fallback for clients without inline completion (Neovim 0.11): one item with qcn's answer."""
+    uri = params.text_document.uri
+    if uri not in ls.workspace.text_documents:
+        return types.CompletionList(is_incomplete=True, items=[])
+    result = await ls.complete(uri, params.position)
+    if result is None or not result.completion:
+        return types.CompletionList(is_incomplete=True, items=[])
+    rng = types.Range(types.Position(result.line, result.start_character),
+                      types.Position(result.line, result.end_character))
+    first = result.completion.strip().splitlines()[0] if result.completion.strip() else result.completion
+    item = types.CompletionItem(
+        label=first[:80], kind=types.CompletionItemKind.Snippet, detail="qcn",
+        documentation=result.completion,
+        text_edit=types.TextEdit(rng, result.insert_text), insert_text_format=types.InsertTextFormat.PlainText,
+        filter_text=result.insert_text, sort_text="0",
+    )
+    return types.CompletionList(is_incomplete=True, items=[item])
 
 
 def _model_settings(s) -> tuple:

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("torch")
-
 EXAMPLE = Path(__file__).parents[2] / "examples" / "shop"
 EXTENSION = Path(__file__).parents[2] / "vscode-extension"
 NPM = shutil.which("npm")

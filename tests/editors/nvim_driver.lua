@@ -30,13 +30,6 @@ vim.api.nvim_create_autocmd("LspProgress", {
   end,
 })
 
-local function logged(needle)
-  for _, m in ipairs(out.log) do
-    if m:find(needle, 1, true) then return true end
-  end
-  return false
-end
-
 -- Send a request and wait for its answer (the client's own async request, not request_sync,
 -- so the event loop keeps running and notifications keep arriving).
 local function request(client, method, params, bufnr, timeout_ms)
@@ -69,8 +62,20 @@ local function main()
     code_action = client.server_capabilities.codeActionProvider ~= nil,
   }
   step("attached")
-  wait_for("the model to load", 180000, function() return logged("model ready") end)
-  wait_for("the index", 180000, function() return logged("indexed") end)
+  -- docs/neovim.md's qcn/status handler keeps the server's state in vim.g.qcn_status.
+  local function status() return vim.g.qcn_status or { state = "none", index = {} } end
+  wait_for("the model to load", 180000, function()
+    return status().state == "ready" or status().state == "disabled"
+  end)
+  wait_for("the index", 180000, function()
+    local index = status().index
+    if #index == 0 then return false end
+    for _, folder in ipairs(index) do
+      if folder.state == "indexing" then return false end
+    end
+    return true
+  end)
+  out.status = status()
   step("ready")
 
   -- Completion (the textDocument/completion fallback Neovim 0.11 uses): the first position

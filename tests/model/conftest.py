@@ -14,12 +14,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
-
-from tiny import Models  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def models(tmp_path_factory) -> Models:
+def models(tmp_path_factory):
+    """tiny.Models: needs torch and transformers (the tests that do not use it run without them)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from tiny import Models
+
     return Models(tmp_path_factory.mktemp("models"))

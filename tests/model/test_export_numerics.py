@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-import tiny
-from tiny import run_onnx
+torch = pytest.importorskip("torch")
+
+import tiny  # noqa: E402
+from tiny import run_onnx  # noqa: E402
 
 # The 512-token configs; real_vocab (151,936 rows) has its own checks in test_real_vocab.py.
 CONFIGS = [name for name in tiny.CONFIGS if name != "real_vocab"]
+
+# Relative to the largest logit. Measured here (onnxruntime 1.31.1, CPU): against transformers
+# 0.78e-6 / 1.01e-6 / 1.29e-6 for the three configs, chunked vs one prefill 0.15e-6 / 0.28e-6 /
+# 0.33e-6 (summation order only). The bounds sit ~10x above the worst, so a real regression
+# (a wrong norm, a dropped gate: 1e-3 and more) fails, and a different BLAS does not.
+PARITY_RTOL = 1e-5
+CHUNKED_RTOL = 3e-6
 
 
 def prompt(length: int = 48, seed: int = 1) -> list[int]:
@@ -32,7 +40,7 @@ def test_prefill_logits_match_transformers(models, name):
     got = run_onnx(models.export(name, precision="fp32", logits="all"), np.array([ids]))
     assert got.shape == expected.shape == (1, 48, 512)
     # fp32 on both sides; differences come only from summation order.
-    assert np.abs(got - expected).max() <= 1e-4 * np.abs(expected).max()
+    assert np.abs(got - expected).max() <= PARITY_RTOL * np.abs(expected).max()
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -63,7 +71,7 @@ def test_chunked_append_equals_one_prefill(models, name):
 
     whole = logits_after([ids])
     chunked = logits_after([ids[:5], ids[5:6], ids[6:29], ids[29:]])
-    assert np.abs(whole - chunked).max() <= 1e-4 * np.abs(whole).max()
+    assert np.abs(whole - chunked).max() <= CHUNKED_RTOL * np.abs(whole).max()
 
     from qcn.model.runtime import Runtime
 

@@ -167,3 +167,37 @@ def test_snapshot_at_end_of_prompt_is_reusable(model_dir, generated):
     again = [t.id for t in session.generate(prompt + ids(3, seed=9), 4, snapshot_at=len(prompt), stop_tokens=())]
     assert session.last_stats.reused_tokens >= len(prompt) - 1
     assert again == [t.id for t in Runtime(model_dir).generate(prompt + ids(3, seed=9), 4, stop_tokens=())]
+
+
+@pytest.mark.parametrize("checkpoints", [True, False], ids=["checkpoints", "snapshot"])
+def test_a_new_session_never_waits_for_a_busy_one_it_evicts(model_dir, checkpoints):
+    """Evicting the least recently used session retires it without waiting for its generation
+    (it used to be closed under the runtime's lock, which waited for the whole decode)."""
+    rt = Runtime(model_dir, max_sessions=1, checkpoints=checkpoints)
+    busy = rt.session("busy")
+    evictions: list[bool] = []
+
+    def stop(text):  # inside busy's decode loop, with its lock held: another thread opens a session
+        if not evictions:
+            other = threading.Thread(target=rt.session, args=("newer",))
+            other.start()
+            other.join(60)
+            evictions.append(not other.is_alive())
+        return False
+
+    got = [t.id for t in busy.generate(ids(), 6, stop=stop, stop_tokens=())]
+    assert evictions == [True]  # the new session was made while "busy" was still generating
+    assert len(got) == 6  # and the evicted session finished its answer
+    assert rt.session("busy") is not busy
+
+
+def test_reading_stats_neither_creates_nor_evicts_sessions(model_dir):
+    from qcn.model.backend import GenerationRequest, LocalBackend
+
+    backend = LocalBackend(model_dir, max_sessions=1)
+    list(backend.stream(GenerationRequest(ids(), 2, "a", snapshot_at=10)))
+    session = backend.runtime.session("a")
+    assert backend.last_stats("nobody") is None
+    assert backend.runtime.session("a") is session  # "a" was not evicted by a stats read
+    assert backend.last_stats("a").generated_tokens == 2
+    backend.close()

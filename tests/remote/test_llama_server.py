@@ -21,7 +21,8 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "server"))
-from test_lsp import inline, open_doc, start, utf16, wait_log  # noqa: E402  (the server tests' helpers)
+from test_lsp import (follow_status, inline, open_doc, start, utf16, wait_indexed, wait_ready,  # noqa: E402
+                      wait_log, wait_shown, wait_status)  # the server tests' helpers
 
 pytest.importorskip("torch")
 
@@ -41,12 +42,14 @@ POSITIONS = [(12, "        return "), (11, "        subtotal = "), (16, "       
 
 @pytest_lsp.fixture(config=SERVER)
 async def client(lsp_client: LanguageClient):
+    follow_status(lsp_client)
     yield
     await lsp_client.shutdown_session()
 
 
 @pytest_lsp.fixture(config=KEYED)
 async def keyed_client(lsp_client: LanguageClient):
+    follow_status(lsp_client)
     yield
     await lsp_client.shutdown_session()
 
@@ -69,9 +72,11 @@ async def test_completions_come_from_the_engine_and_resume_after_an_outage(clien
     engine = llama_server()
     await start(client, workspace, backend="remote", remoteUrl=engine.url, modelDir=str(tiny_model),
                 maxNewTokens=24)
-    ready = await wait_log(client, "model ready")
-    assert "remote engine" in ready.message and engine.url in ready.message and "tokenizer: local" in ready.message
-    await wait_log(client, "indexed")
+    ready = await wait_ready(client)
+    assert (ready["state"], ready["provider"]) == ("ready", "remote")
+    told = await wait_log(client, "remote engine")  # and the log says so, for people
+    assert engine.url in told.message and "tokenizer: local" in told.message
+    await wait_indexed(client)
     uri = open_doc(client, workspace / "shop" / "cart.py")
 
     before = engine.metric("llamacpp:prompt_tokens_total")
@@ -83,6 +88,9 @@ async def test_completions_come_from_the_engine_and_resume_after_an_outage(clien
     engine.stop()
     down = await answers(client, uri, POSITIONS[2:])  # positions never answered: they need the engine
     assert all(items == [] for items in down.values())
+    paused = client.qcn_status[-1]  # sent before the answers (one stream, in order)
+    assert paused["state"] == "paused" and "cannot connect" in paused["reason"]
+    mark = len(client.qcn_status)
     message = shown(client, "cannot connect")
     assert len(message) == 1, client.messages  # told once, not per request
     assert engine.url.removeprefix("http://") in message[0]
@@ -90,7 +98,7 @@ async def test_completions_come_from_the_engine_and_resume_after_an_outage(clien
     engine.start()
     back = await answers(client, uri, POSITIONS[2:])
     assert any(back.values()), "no completion after the engine came back"
-    await wait_log(client, "answers again")
+    await wait_status(client, lambda st: st["state"] == "ready", since=mark)
     assert len(shown(client, "cannot connect")) == 1
 
 
@@ -98,8 +106,8 @@ async def test_the_prompt_prefix_is_served_from_the_engine_cache(client, llama_s
     engine = llama_server()
     await start(client, workspace, backend="remote", remoteUrl=engine.url, modelDir=str(tiny_model),
                 maxNewTokens=8)
-    await wait_log(client, "model ready")
-    await wait_log(client, "indexed")
+    await wait_ready(client)
+    await wait_indexed(client)
     path = workspace / "shop" / "cart.py"
     uri = open_doc(client, path)
     line, head = POSITIONS[0]
@@ -123,8 +131,8 @@ async def test_cancelling_a_request_closes_the_stream_and_the_engine_aborts(clie
     engine = llama_server()  # the tiny model repeats itself for thousands of tokens: a long generation
     await start(client, workspace, backend="remote", remoteUrl=engine.url, modelDir=str(tiny_model),
                 maxNewTokens=3000, multiline=True)
-    await wait_log(client, "model ready")
-    await wait_log(client, "indexed")
+    await wait_ready(client)
+    await wait_indexed(client)
     uri = open_doc(client, workspace / "shop" / "cart.py")
     line, head = POSITIONS[0]
     params = types.InlineCompletionParams(
@@ -155,9 +163,10 @@ async def test_a_wrong_api_key_is_a_401_message_and_no_key_is_logged(keyed_clien
     engine = llama_server("--api-key", ENGINE_KEY)
     await start(client, workspace, backend="remote", remoteUrl=engine.url, modelDir=str(tiny_model),
                 remoteApiKey="sk-in-settings-0000")  # refused: a key never comes from settings
-    error = await wait_log(client, "completions are disabled")
-    assert "401" in error.message and "QCN_API_KEY" in error.message
-    assert shown(client, "401") and shown(client, "remoteApiKey")
+    error = await wait_ready(client)
+    assert error["state"] == "disabled" and "401" in error["reason"] and "QCN_API_KEY" in error["reason"]
+    await wait_shown(client, "401")  # the status comes first; the user is told too
+    await wait_shown(client, "remoteApiKey")
     uri = open_doc(client, workspace / "shop" / "cart.py")
     result = await inline(client, uri, POSITIONS[0][0], utf16(POSITIONS[0][1]))
     assert isinstance(result, types.InlineCompletionList) and len(result.items) == 0

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("torch")
-
 WORKSPACE = {
     "shop/__init__.py": "",
     "shop/pricing.py": (

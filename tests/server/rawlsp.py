@@ -19,9 +19,10 @@ from pathlib import Path
 
 import psutil
 
+# A client without inline completion (Neovim 0.11): the server offers textDocument/completion.
 INIT_CAPS = {
     "window": {"workDoneProgress": True},
-    "textDocument": {"inlineCompletion": {}, "completion": {}, "publishDiagnostics": {}},
+    "textDocument": {"completion": {}, "publishDiagnostics": {}},
 }
 
 
@@ -124,8 +125,12 @@ class RawServer:
         self.send(message)
 
     # --- sessions -----------------------------------------------------------------------
-    def initialize(self, workspace: Path | None = None, encodings: list[str] | None = None, **options) -> dict:
+    def initialize(self, workspace: Path | None = None, encodings: list[str] | None = None,
+                   inline: bool = False, **options) -> dict:
+        """``inline``: offer inlineCompletion too (the server then registers it instead of completion)."""
         caps = json.loads(json.dumps(INIT_CAPS))
+        if inline:
+            caps["textDocument"]["inlineCompletion"] = {}
         if encodings is not None:
             caps["general"] = {"positionEncodings": encodings}
         params = {"processId": os.getpid(), "capabilities": caps, "initializationOptions": options}
@@ -141,7 +146,25 @@ class RawServer:
                    for m in list(self.messages))
 
     def wait_log(self, needle: str, timeout: float = 120) -> None:
+        """A message meant for people; tests that wait for the server's state use wait_status."""
         self.wait_for(lambda: self.logged(needle), timeout)
+
+    def statuses(self) -> list[dict]:
+        """Every qcn/status notification so far (docs/server.md, "Status notification")."""
+        return [m["params"] for m in list(self.messages) if m.get("method") == "qcn/status"]
+
+    def wait_status(self, predicate, timeout: float = 120) -> dict:
+        return self.wait_for(lambda: next((s for s in self.statuses() if predicate(s)), None), timeout)
+
+    def wait_ready(self, timeout: float = 120) -> dict:
+        """The model loaded (state "ready") or failed ("disabled"): the status says which."""
+        return self.wait_status(lambda s: s["state"] in ("ready", "disabled"), timeout)
+
+    def wait_indexed(self, folder: Path | None = None, timeout: float = 120) -> dict:
+        def done(s):
+            entries = [e for e in s["index"] if folder is None or e["folder"] == str(folder)]
+            return bool(entries) and all(e["state"] != "indexing" for e in entries)
+        return self.wait_status(done, timeout)
 
     def shown(self) -> list[str]:
         return [m["params"]["message"] for m in list(self.messages) if m.get("method") == "window/showMessage"]

@@ -84,10 +84,11 @@ def test_diagnostics_and_incremental_edits_follow_the_negotiated_encoding(server
     assert server.exit() == 0
 
 
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "completion"])
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32"])
-def test_completion_ranges_follow_the_negotiated_encoding(server, workspace, tiny_model, encoding):
-    server.initialize(workspace, encodings=[encoding], modelDir=str(tiny_model), debounceMs=0)
-    server.wait_log("model ready")
+def test_completion_ranges_follow_the_negotiated_encoding(server, workspace, tiny_model, encoding, inline):
+    server.initialize(workspace, encodings=[encoding], inline=inline, modelDir=str(tiny_model), debounceMs=0)
+    server.wait_ready()
     path = workspace / "shop" / "cart.py"
     lines = path.read_text(encoding="utf-8").split("\n")
     lines[CART_LINE] = HEAD + "str(len(self.items))"
@@ -96,8 +97,8 @@ def test_completion_ranges_follow_the_negotiated_encoding(server, workspace, tin
     answered = 0
     for cut in (len(HEAD), len(HEAD) - 2, len(HEAD) + 4):  # the tiny random model is silent at some places
         head = lines[CART_LINE][:cut]
-        for method, params in (("textDocument/inlineCompletion", {"context": {"triggerKind": 2}}),
-                               ("textDocument/completion", {})):
+        for method, params in ((("textDocument/inlineCompletion", {"context": {"triggerKind": 2}}),) if inline
+                               else (("textDocument/completion", {}),)):
             result = server.request(method, {"textDocument": {"uri": uri},
                                              "position": {"line": CART_LINE, "character": length(head, encoding)},
                                              **params})["result"]

@@ -184,16 +184,13 @@ class ScriptedModel:
         pass
 
 
-def test_model_fix_with_the_tiny_model_is_verified_or_refused(backend):
+def test_model_fix_with_the_tiny_model_refuses_its_noise(backend):
+    """The real model path end to end: the tiny random model writes noise, and noise is refused
+    with the reason (a verified fix from the model is test_model_fix_prompt_and_accepted_candidate)."""
     finding = sqli()
     result = model_fix(SQLI, "app.py", FixTarget.of(finding), "python", backend, max_new_tokens=48)
-    edit = result.edit(SQLI)
-    if result.ok:  # the contract: an edit only when verify_fix accepts the resulting text
-        fixed = apply_edits(SQLI, [edit])
-        assert verify_fix(SQLI, fixed, finding, "python").ok
-        assert result.region.start_line <= edit.range.start.line <= edit.range.end.line <= result.region.end_line
-    else:
-        assert edit is None and result.candidate is None and result.verdict.reasons
+    assert not result.ok and result.edit(SQLI) is None and result.candidate is None
+    assert result.verdict.reasons
     assert result.prompt_tokens > 0
 
 
@@ -223,7 +220,7 @@ def test_model_fix_prompt_and_accepted_candidate(backend):
 
 # -- qcn fix ------------------------------------------------------------------------------------
 
-def test_qcn_fix_cli(tiny_model, tmp_path, capsys):
+def test_qcn_fix_cli_refuses_and_writes_nothing(tiny_model, tmp_path, capsys):
     from qcn.cli import main
 
     app = tmp_path / "app.py"
@@ -232,16 +229,35 @@ def test_qcn_fix_cli(tiny_model, tmp_path, capsys):
     rc = main(["fix", f"{app}:{f.line1}:{f.col1 + 2}", "--model", str(tiny_model), "--json", "--write",
                "--max-new-tokens", "32"])
     out = json.loads(capsys.readouterr().out)
-    assert rc == (0 if out["verified"] else 1)
+    assert rc == 1 and not out["verified"]  # the tiny random model's noise
     assert out["finding"]["code"] == "CWE-89"
-    if out["verified"]:
-        assert out["written"] and out["diff"].startswith("--- ")
-        assert verify_fix(SQLI, app.read_text(encoding="utf-8"), f, "python").ok
-    else:
-        assert out["reasons"] and out["edit"] is None and out["diff"] == ""
-        assert app.read_text(encoding="utf-8") == SQLI  # nothing written
+    assert out["reasons"] and out["edit"] is None and out["diff"] == ""
+    assert app.read_text(encoding="utf-8") == SQLI  # nothing written
     rc = main(["fix", f"{app}:1:1", "--model", str(tiny_model)])
     assert rc == 2 and "no finding at" in capsys.readouterr().err
+
+
+def test_qcn_fix_cli_writes_a_verified_fix(tmp_path, capsys):
+    """qcn fix against a scripted engine (backend remote) that writes the safe body."""
+    from scripted_engine import ScriptedEngine
+
+    from qcn.cli import main
+
+    body = "\n".join(SQLI.split("\n")[5:9]).replace(VULN_LINE, SAFE_LINE) + "\n"
+    engine = ScriptedEngine(body + "\n")
+    try:
+        app = tmp_path / "app.py"
+        app.write_text(SQLI, encoding="utf-8")
+        f = sqli()
+        rc = main(["fix", f"{app}:{f.line1}:{f.col1 + 2}", "--backend", "remote", "--remote-url", engine.url,
+                   "--remote-model", "scripted", "--remote-tokenizer", str(engine.settings()["remoteTokenizer"]),
+                   "--json", "--write"])
+        out = json.loads(capsys.readouterr().out)
+    finally:
+        engine.close()
+    assert rc == 0 and out["verified"] and out["written"] and out["diff"].startswith("--- ")
+    assert app.read_text(encoding="utf-8") == SQLI.replace(VULN_LINE, SAFE_LINE)
+    assert verify_fix(SQLI, app.read_text(encoding="utf-8"), f, "python").ok
 
 
 def test_generation_stops_where_the_function_ends():

@@ -60,8 +60,8 @@ def session(tmp_path_factory, tiny_model):
         (root / rel).write_text(text, encoding="utf-8")
     server = RawServer()
     server.initialize(root, modelDir=str(tiny_model), debounceMs=0, maxNewTokens=8)
-    server.wait_log("model ready")
-    server.wait_log("indexed")
+    server.wait_ready()
+    server.wait_indexed()
     cart = root / "shop" / "cart.py"
     uri = cart.as_uri()
     server.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,

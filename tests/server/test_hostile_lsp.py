@@ -36,7 +36,7 @@ def open_doc(server, uri: str, text: str) -> None:
 def test_a_fifo_in_the_workspace_never_stops_the_server(server, workspace):
     os.mkfifo(workspace / "shop" / "pipe.py")
     server.initialize(workspace, debounceMs=0)
-    server.wait_log("indexed")
+    server.wait_indexed()
     uri = (workspace / "shop" / "pipe.py").as_uri()
     open_doc(server, uri, "def f():\n    return 1\n")
     server.notify("textDocument/didClose", {"textDocument": {"uri": uri}})  # the disk counts again: a FIFO
@@ -84,8 +84,8 @@ def test_a_killed_server_leaves_no_processes(server, workspace, tmp_path):
 
 def test_a_5_mb_document_is_bounded_and_told_once(server, workspace, tiny_model):
     server.initialize(workspace, modelDir=str(tiny_model), debounceMs=0)
-    server.wait_log("model ready")
-    server.wait_log("indexed")
+    server.wait_ready()
+    server.wait_indexed()
     line = "value_{0} = compute({0}, 'payload')  # a long enough line of code\n"
     text = "".join(line.format(i) for i in range(5 * MiB // len(line)))
     assert len(text) > 5 * MiB - len(line)

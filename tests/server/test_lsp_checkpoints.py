@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest_lsp
 from pytest_lsp import LanguageClient
 
-from test_lsp import SERVER, inline, open_doc, start, utf16, wait_log
+from test_lsp import SERVER, follow_status, inline, open_doc, start, utf16, wait_indexed, wait_ready
 
 
 @pytest_lsp.fixture(config=SERVER)
 async def client(lsp_client: LanguageClient, workspace, tiny_model):
     lsp_client.qcn_workspace = workspace
     lsp_client.qcn_model = tiny_model
+    follow_status(lsp_client)
     yield
     await lsp_client.shutdown_session()
 
@@ -41,8 +42,8 @@ async def refresh_idle(client: LanguageClient) -> dict:
 async def test_line_changes_read_only_the_changed_tail(client: LanguageClient):
     ws = client.qcn_workspace
     await start(client, ws, modelDir=str(client.qcn_model), maxNewTokens=8)
-    await wait_log(client, "model ready")
-    await wait_log(client, "indexed")
+    await wait_ready(client)
+    await wait_indexed(client)
     path = ws / "shop" / "cart.py"
     uri = open_doc(client, path)
     lines = path.read_text(encoding="utf-8").split("\n")

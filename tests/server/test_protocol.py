@@ -161,7 +161,7 @@ def test_huge_content_length_does_not_end_the_server(server, workspace):
 
 def test_surrogates_and_nul_in_text_are_taken_without_a_traceback(server, workspace, tiny_model):
     server.initialize(workspace, modelDir=str(tiny_model), debounceMs=0)
-    server.wait_log("model ready")
+    server.wait_ready()
     uri = (workspace / "shop" / "odd.py").as_uri()
     # "\ud800" is valid JSON but not text: built by hand, json.dumps would escape it the same way
     opened = b'{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"' + uri.encode() + \
@@ -181,7 +181,7 @@ def test_surrogates_and_nul_in_text_are_taken_without_a_traceback(server, worksp
 
 def test_exit_while_a_completion_is_in_flight_ends_quietly(server, workspace, tiny_model):
     server.initialize(workspace, modelDir=str(tiny_model), debounceMs=0, maxNewTokens=4096)
-    server.wait_log("model ready")
+    server.wait_ready()
     path = workspace / "shop" / "cart.py"
     uri = path.as_uri()
     server.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,

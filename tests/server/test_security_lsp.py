@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
@@ -11,19 +12,38 @@ from pytest_lsp import LanguageClient
 from qcn.indexer.security import scan_source
 from qcn.indexer.security.fixes import apply_edits
 from qcn.server.security import from_lsp_range, text_lines, verify_fix
-from test_fix import SQLI, VULN_LINE
-from test_lsp import SERVER, start, utf16, wait_log
+from test_fix import SAFE_LINE, SQLI, VULN_LINE
+from test_lsp import SERVER, follow_status, start, utf16, wait_log, wait_ready
 
 YAML = "import yaml\n\n\ndef load_config(path):\n    with open(path) as fh:\n        return yaml.load(fh)\n"
 
 
+SAFE_BODY = "\n".join(SQLI.split("\n")[5:9]).replace(VULN_LINE, SAFE_LINE) + "\n"
+
+
+def scripted_fix(prompt: str) -> str:
+    """The scripted engine's answer: the safe body for the CWE-89 fix, broken code for anything else."""
+    return SAFE_BODY + "\n" if "CWE-89" in prompt else "    return (\n"
+
+
+@pytest.fixture
+def engine():
+    from scripted_engine import ScriptedEngine
+
+    e = ScriptedEngine(scripted_fix)
+    yield e
+    e.close()
+
+
 @pytest_lsp.fixture(config=SERVER)
-async def client(lsp_client: LanguageClient, workspace, tiny_model):
+async def client(lsp_client: LanguageClient, workspace, engine):
+    """`qcn serve` on the scripted engine (backend remote): scans are real, the model's text is known."""
     (workspace / "svc").mkdir()
     (workspace / "svc" / "app.py").write_text(SQLI, encoding="utf-8")
     (workspace / "svc" / "conf.py").write_text(YAML, encoding="utf-8")
     lsp_client.qcn_workspace = workspace
-    lsp_client.qcn_model = tiny_model
+    lsp_client.qcn_settings = engine.settings()
+    follow_status(lsp_client)
     yield
     await lsp_client.shutdown_session()
 
@@ -83,7 +103,7 @@ def apply(text: str, edit: types.WorkspaceEdit, uri: str) -> str:
 async def open_and_scan(client: LanguageClient, name: str, text: str, code: str):
     """Start the server, open svc/``name``; the URI and the one diagnostic with ``code``."""
     record(client)
-    await start(client, client.qcn_workspace, modelDir=str(client.qcn_model))
+    await start(client, client.qcn_workspace, **client.qcn_settings)
     uri = open_text(client, client.qcn_workspace / "svc" / name, text)
     [diag] = [d for d in await diagnostics(client, uri, 1) if d.code == code]
     return uri, diag
@@ -107,24 +127,19 @@ async def test_diagnostics_code_actions_and_model_fix(client: LanguageClient):
     assert "Fix with Qwen3-Coder-Next (CWE-89)" in titles and "Fix with Qwen3-Coder-Next" in titles
     model_action = next(a for a in got if a.title == "Fix with Qwen3-Coder-Next (CWE-89)")
     assert model_action.edit is None and model_action.data and model_action.diagnostics[0].code == "CWE-89"
-    await wait_log(client, "model ready")
+    assert (await wait_ready(client))["state"] == "ready"
     resolved = await client.code_action_resolve_async(model_action)
-    if resolved.edit is not None:  # verified: applying it removes the finding, touches only `lookup`
-        fixed = apply(SQLI, resolved.edit, uri)
-        assert verify_fix(SQLI, fixed, scan_source("app.py", SQLI, "python")[0], "python").ok
-    else:  # the tiny random model writes noise: refused, with the reason, and nothing edited
-        assert resolved.title.endswith("no verified fix")
-        assert resolved.disabled is not None and resolved.disabled.reason.startswith("no verified fix: ")
-        msg = await wait_log(client, "no verified fix")
-        assert "nothing was changed" in msg.message
+    # verified: applying it removes the finding and touches only `lookup`
+    fixed = apply(SQLI, resolved.edit, uri)
+    assert fixed == SQLI.replace(VULN_LINE, SAFE_LINE)
+    assert verify_fix(SQLI, fixed, scan_source("app.py", SQLI, "python")[0], "python").ok
 
-    # the same contract for another server's diagnostic (qcn cannot re-run pyright: no "finding gone" check)
+    # another server's diagnostic, and a model that writes broken code: refused, with the reason
     other = await client.code_action_resolve_async(next(a for a in got if a.title == "Fix with Qwen3-Coder-Next"))
-    if other.edit is not None:
-        fixed = apply(SQLI, other.edit, uri)
-        assert verify_fix(SQLI, fixed, None, "python", target_range=from_lsp_range(foreign.range, lines)).ok
-    else:
-        assert other.disabled.reason.startswith("no verified fix: ")
+    assert other.edit is None and other.title.endswith("no verified fix")
+    assert other.disabled is not None and other.disabled.reason.startswith("no verified fix: ")
+    msg = await wait_log(client, "no verified fix")  # the user reads why
+    assert "nothing was changed" in msg.message
 
     # an edit that removes the vulnerability clears the diagnostic (after the debounce)
     safe = SQLI.replace(VULN_LINE, "    cur.execute(\"SELECT * FROM users WHERE name = ?\", (name,))")
@@ -150,24 +165,28 @@ async def test_deterministic_quick_fix_applies(client: LanguageClient):
 async def test_rapid_changes_publish_once_for_the_newest_version(client: LanguageClient):
     record(client)
     ws = client.qcn_workspace
-    await start(client, ws, modelDir=str(client.qcn_model))
+    await start(client, ws, **client.qcn_settings)
     uri = open_text(client, ws / "svc" / "conf.py", YAML)
-    for version in range(2, 7):  # faster than the 300 ms debounce: only the last is scanned
+    for version in range(2, 7):
         change(client, uri, YAML + "#" * version + "\n", version)
     await diagnostics(client, uri, 6)
-    assert client.qcn_versions == [6]
+    # Whatever the timing (a scan may finish between two changes on a loaded machine), a version
+    # is published only while it is the newest: never out of order, never a superseded one
+    # after a newer one, and the newest last. Five changes sent back to back normally coalesce
+    # into that one publish; the test does not depend on it.
+    assert client.qcn_versions[-1] == 6
+    assert client.qcn_versions == sorted(set(client.qcn_versions))
 
 
 async def test_setting_off_means_no_security_diagnostics_or_actions(client: LanguageClient):
     record(client)
     ws = client.qcn_workspace
-    await start(client, ws, modelDir=str(client.qcn_model), securityDiagnostics=False)
+    await start(client, ws, **client.qcn_settings, securityDiagnostics=False)
     uri = open_text(client, ws / "svc" / "conf.py", YAML)
     rng = types.Range(types.Position(5, 15), types.Position(5, 28))
     got = await actions(client, uri, [], rng)
     assert not got  # no finding is reported, so none is offered
     # turning it on publishes them
-    client.set_configuration({"qcn": {"modelDir": str(client.qcn_model), "debounceMs": 0,
-                                      "securityDiagnostics": True}})
+    client.set_configuration({"qcn": {**client.qcn_settings, "debounceMs": 0, "securityDiagnostics": True}})
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
     assert [d.code for d in await diagnostics(client, uri, 1)] == ["CWE-502"]

@@ -106,7 +106,8 @@ def test_serve_over_tcp(tmp_path):
             while "id" not in reply:
                 reply = _read(f)
             caps = reply["result"]["capabilities"]
-            assert caps["inlineCompletionProvider"] is not None and caps["completionProvider"] is not None
+            # a client that announces no inline completion is offered the completion fallback only
+            assert caps["completionProvider"] is not None and "inlineCompletionProvider" not in caps
             assert reply["result"]["serverInfo"]["name"] == "qcn"
             _rpc(sock, 2, "shutdown")
             reply = _read(f)

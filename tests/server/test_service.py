@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 
 from qcn import __version__
 from qcn.model.service import PROTOCOL, ServiceError, connect, hello, recv_frame, request_once, send_frame
-from test_lsp import inline, open_doc, start, utf16, wait_log
+from test_lsp import follow_status, inline, open_doc, start, utf16, wait_indexed, wait_ready
 from test_lsp_checkpoints import plain
 
 POSITIONS = [(12, "        return "), (11, "        subtotal = "), (16, "        return")]
@@ -78,9 +79,10 @@ async def stats(client: LanguageClient, uri: str) -> dict:
 
 async def open_window(cfg: ClientServerConfig, ws: Path, model: Path, **settings) -> tuple[LanguageClient, str]:
     client = await cfg.start()
+    follow_status(client)
     await start(client, ws, modelDir=str(model), maxNewTokens=8, **settings)
-    await wait_log(client, "model ready")
-    await wait_log(client, "indexed")
+    assert (await wait_ready(client))["state"] == "ready"
+    await wait_indexed(client)
     return client, open_doc(client, ws / "shop" / "cart.py")
 
 
@@ -306,3 +308,30 @@ def test_interactive_request_preempts_a_background_one_and_cancel_stops_it(tiny_
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_shutdown_stops_and_joins_every_thread_of_the_service(tiny_model, tmp_path):
+    """The service owns its client and request threads: after serve_forever returns nothing of
+    it runs, even with a client connected and a long generation in flight."""
+    from qcn.model.backend import GenerationRequest
+    from qcn.model.service import ModelService
+    from qcn.model.service_client import ServiceBackend
+
+    sock = Path(tempfile.mkdtemp(prefix="qcn-own-", dir="/tmp")) / "s.sock"
+    service = ModelService(tiny_model, path=sock, idle_timeout_s=0)
+    service.bind()
+    server = threading.Thread(target=service.serve_forever, name="test-service")
+    server.start()
+    backend = ServiceBackend(tiny_model, socket=sock)
+    ids = backend.encode("def fibonacci(n):\n")
+    tokens = backend.stream(GenerationRequest(ids, 100_000, "long", stop_tokens=()))
+    next(tokens)  # a request thread is generating now
+    mine = lambda: [t for t in threading.enumerate() if t.name.startswith("qcn-service-") and  # noqa: E731
+                    t.name != "qcn-service-reader"]  # the client's reader is the client's, not the service's
+    assert mine()
+    service._stop.set()  # what the "stop" op and the idle timeout do
+    server.join(60)
+    assert not server.is_alive()
+    assert mine() == []  # joined: no decode loop of the service goes on
+    list(tokens)  # the client sees its stream end
+    backend.close()

@@ -6,14 +6,15 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import {
-  CloseAction, ErrorAction, LanguageClient, LogMessageNotification, MessageType, WorkDoneProgress,
-  WorkDoneProgressCreateRequest, type ErrorHandler, type LanguageClientOptions, type ServerOptions,
+  CloseAction, ErrorAction, LanguageClient, LogMessageNotification, MessageType,
+  type ErrorHandler, type LanguageClientOptions, type ServerOptions,
 } from "vscode-languageclient/node";
 
 import { Backoff, exitReason } from "./backoff";
 import { exportCommand, LANGUAGES, RESTART_KEYS, readConfig, serverCommand, serverSettings,
          type QcnConfig } from "./config";
-import { initialState, reduce, view, type StatusEvent, type StatusState } from "./status";
+import { initialState, parseStatus, reduce, STATUS_NOTIFICATION, view, type StatusEvent,
+         type StatusState } from "./status";
 
 let controller: Controller | undefined;
 
@@ -114,15 +115,15 @@ class Controller {
           configuration: (params) => params.items.map((item) =>
             item.section === "qcn" ? serverSettings(currentConfig()) : null),
         },
-        // The server also answers textDocument/completion, for editors without inline completion
-        // (Neovim 0.11). VS Code shows the same answer as ghost text; don't repeat it in the list.
-        provideCompletionItem: () => undefined,
+        // No completion-list workaround: the server offers inline completion to clients that
+        // announce it (this one does) and textDocument/completion only to those that don't.
       },
       errorHandler: this.errorHandler(() => client),
     };
 
     const client = new LanguageClient("qcn", "qcn", serverOptions, clientOptions);
     this.client = client;
+    this.listen(client); // before start: the first qcn/status follows `initialized` at once
     try {
       await client.start();
     } catch (err) {
@@ -131,26 +132,20 @@ class Controller {
       this.crashed(client, reason);
       return;
     }
-    this.listen(client);
     this.feed({ kind: "running" });
   }
 
-  /** $/progress and log messages feed the status bar (and still go to the output channel). */
+  /** qcn/status feeds the status bar; log messages go to the output channel, for people. */
   private listen(client: LanguageClient): void {
-    client.onRequest(WorkDoneProgressCreateRequest.type, ({ token }) => {
-      const key = String(token);
-      const sub = client.onProgress(WorkDoneProgress.type, token, (value) => {
-        if (value.kind === "begin") this.feed({ kind: "progressBegin", token: key, title: value.title });
-        else if (value.kind === "report") this.feed({ kind: "progressReport", token: key, message: value.message });
-        else { this.feed({ kind: "progressEnd", token: key }); sub.dispose(); }
-      });
+    client.onNotification(STATUS_NOTIFICATION, (params: unknown) => {
+      const status = parseStatus(params);
+      if (status) this.feed({ kind: "status", status });
+      else this.output.warn(`ignored a ${STATUS_NOTIFICATION} notification this extension does not understand`);
     });
     client.onNotification(LogMessageNotification.type, ({ type, message }) => {
-      const level = type === MessageType.Error ? "error" : type === MessageType.Warning ? "warning" : "info";
-      if (level === "error") this.output.error(message);
-      else if (level === "warning") this.output.warn(message);
+      if (type === MessageType.Error) this.output.error(message);
+      else if (type === MessageType.Warning) this.output.warn(message);
       else this.output.info(message);
-      this.feed({ kind: "log", type: level, message });
     });
   }
 
