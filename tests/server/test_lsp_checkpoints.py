@@ -84,8 +84,8 @@ async def test_new_context_is_read_in_the_background_then_used(client: LanguageC
         "def discounted(price):\n    value = apply_discount(price, 10)\n    return value\n\n\n"
         "def order(item):\n    held = reserve(item, 1)\n    return held\n", encoding="utf-8")
     await start(client, ws, modelDir=str(client.qcn_model), maxNewTokens=4)
-    await wait_log(client, "model ready")
-    await wait_log(client, "indexed")
+    await wait_ready(client)
+    await wait_indexed(client)
     orders = open_doc(client, ws / "shop" / "orders.py")
     await inline(client, orders, 5, 4)
     first = await stats(client, orders)
