@@ -28,7 +28,7 @@ _EXPORTS = {
     "ParsedFile": "index",
     "RecentEdit": "index",
     "IndexConfig": "config",
-    "Position": "documents",
+    "Position": "positions",
     "TextChange": "documents",
     "Document": "documents",
     "Snippet": "context",
@@ -51,7 +51,8 @@ if TYPE_CHECKING:
     from .config import IndexConfig
     from .context import Snippet, approx_tokens, context_for, total_tokens
     from .discovery import is_secret
-    from .documents import Document, Position, TextChange
+    from .documents import Document, TextChange
+    from .positions import Position
     from .index import Index, IndexStats, ParsedFile, RecentEdit
     from .languages import LANGUAGES, detect_language, language_for, parser_for
     from .symbols import Definition, FileSymbols, Import

@@ -50,11 +50,12 @@ def _fix(args: argparse.Namespace) -> int:
     from qcn.errors import CommandError
     from qcn.indexer.security import scan_source
     from qcn.indexer.security.fixes import apply_edits
+    from qcn.indexer.security.parsing import scan_language
     from qcn.server.cli import open_model_and_index, read_target
-    from qcn.server.security import FixTarget, finding_at, model_fix, scan_language
+    from qcn.server.security import FixTarget, finding_at, model_fix
 
     path, line, col, text = read_target(args.target)
-    language = scan_language(str(path))
+    language = scan_language(str(path), content=text.encode("utf-8"))
     if language is None:
         raise CommandError(f"qcn has no security rules for {path.suffix or path.name} files")
     findings = scan_source(str(path), text, language)
