@@ -55,6 +55,15 @@ def shown(client: LanguageClient, needle: str) -> list[str]:
     return [m.message for m in client.messages if needle in m.message]
 
 
+async def wait_shown(client: LanguageClient, needle: str, timeout: float = 60) -> list[str]:
+    """The window/showMessage texts with ``needle``, once there is one (the server logs before it shows)."""
+    async def poll():
+        while not shown(client, needle):
+            await client.wait_for_notification(types.WINDOW_SHOW_MESSAGE)
+        return shown(client, needle)
+    return await asyncio.wait_for(poll(), timeout)
+
+
 async def answers(client, uri, positions) -> dict[tuple, list[str]]:
     out = {}
     for line, head in positions:
@@ -157,7 +166,7 @@ async def test_a_wrong_api_key_is_a_401_message_and_no_key_is_logged(keyed_clien
                 remoteApiKey="sk-in-settings-0000")  # refused: a key never comes from settings
     error = await wait_log(client, "completions are disabled")
     assert "401" in error.message and "QCN_API_KEY" in error.message
-    assert shown(client, "401") and shown(client, "remoteApiKey")
+    assert await wait_shown(client, "401") and await wait_shown(client, "remoteApiKey")
     uri = open_doc(client, workspace / "shop" / "cart.py")
     result = await inline(client, uri, POSITIONS[0][0], utf16(POSITIONS[0][1]))
     assert isinstance(result, types.InlineCompletionList) and len(result.items) == 0
