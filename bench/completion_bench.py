@@ -101,7 +101,8 @@ def run(model_dir: Path, workspace: Path, budget: int, reuse: bool, lines_per_fi
         most: int = 1 << 30):
     from qcn.indexer import Index
     from qcn.model.backend import LocalBackend
-    from qcn.server.engine import CompletionEngine, utf16_len
+    from qcn.indexer.positions import length
+    from qcn.server.engine import CompletionEngine
     from qcn.server.settings import Settings
 
     backend = LocalBackend(model_dir, max_sessions=2)
@@ -130,7 +131,7 @@ def run(model_dir: Path, workspace: Path, budget: int, reuse: bool, lines_per_fi
                 sync = time.perf_counter() - t0
                 engine._answers.clear()
                 key = rel if reuse else f"{rel}#{n}"
-                r = engine.complete(text=doc, path=rel, line=ln, character=utf16_len(head), settings=settings,
+                r = engine.complete(text=doc, path=rel, line=ln, character=length(head, "utf-16"), settings=settings,
                                     index=index, repo_name="email", session_key=key)
                 if not reuse:
                     backend.runtime.session(key).close()

@@ -112,7 +112,8 @@ def main() -> int:
     from qcn.indexer import Index
     from qcn.model.backend import CancelToken, GenerationRequest
     from qcn.model.remote import RemoteBackend, RemoteConfig
-    from qcn.server.engine import CompletionEngine, utf16_len
+    from qcn.indexer.positions import length
+    from qcn.server.engine import CompletionEngine
     from qcn.server.settings import Settings
 
     tmp = Path(tempfile.mkdtemp(prefix="qcn-remote-bench-"))
@@ -139,7 +140,7 @@ def main() -> int:
             for n, (line, head) in enumerate(keystrokes):
                 doc = doc_with(text, line, head)
                 if layout == "qcn":
-                    result = engine.complete(text=doc, path=rel, line=line, character=utf16_len(head),
+                    result = engine.complete(text=doc, path=rel, line=line, character=length(head, "utf-16"),
                                              settings=settings, index=index, repo_name="shop", session_key=rel)
                     stats = backend.last_stats(rel)
                     ids_for_raw = None

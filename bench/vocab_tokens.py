@@ -79,7 +79,8 @@ def main() -> int:
     import qwen_vocab
     from qcn.indexer import Index
     from qcn.model.demo import demo_model_dir
-    from qcn.server.engine import CompletionEngine, utf16_len
+    from qcn.indexer.positions import length
+    from qcn.server.engine import CompletionEngine
     from qcn.server.settings import Settings
 
     demo = TokenizerBackend(Tokenizer.from_file(str(demo_model_dir() / "tokenizer.json")))
@@ -99,7 +100,7 @@ def main() -> int:
                 head = lines[line][: len(lines[line]) // 2]
                 doc = "\n".join(lines[:line] + [head] + lines[line + 1:])
                 for engine in engines.values():
-                    engine.complete(text=doc, path=rel, line=line, character=utf16_len(head), settings=settings,
+                    engine.complete(text=doc, path=rel, line=line, character=length(head, "utf-16"), settings=settings,
                                     index=index, repo_name="email", session_key=rel)
                 demo_ids, qwen_ids = demo.prompts[-1], qwen.prompts[-1]
                 demo_text = demo.decode(demo_ids)

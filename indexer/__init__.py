@@ -29,7 +29,7 @@ _EXPORTS = {
     "ParsedFile": "index",
     "RecentEdit": "index",
     "IndexConfig": "config",
-    "Position": "documents",
+    "Position": "positions",
     "TextChange": "documents",
     "Document": "documents",
     "Snippet": "context",
@@ -52,8 +52,9 @@ if TYPE_CHECKING:
     from .config import IndexConfig
     from .context import Snippet, approx_tokens, context_for, total_tokens
     from .discovery import is_secret
-    from .documents import Document, Position, TextChange
+    from .documents import Document, TextChange
     from .index import Index, IndexClosed, IndexStats, ParsedFile, RecentEdit
+    from .positions import Position
     from .languages import LANGUAGES, detect_language, language_for, parser_for
     from .symbols import Definition, FileSymbols, Import
 

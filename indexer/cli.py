@@ -77,7 +77,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _make_index(root: Path, args: argparse.Namespace, position_encoding: str = "utf-16"):
-    from qcn.cli import CommandError
+    from qcn.errors import CommandError
     from qcn.indexer.config import IndexConfig
     from qcn.indexer.index import Index
 
@@ -139,9 +139,9 @@ def _workspace_for(file: Path) -> Path:
 
 
 def _run_context(args: argparse.Namespace) -> int:
-    from qcn.cli import CommandError
+    from qcn.errors import CommandError
     from qcn.indexer.context import approx_tokens, estimate_note, total_tokens
-    from qcn.indexer.documents import Position
+    from qcn.indexer.positions import Position
 
     try:
         file, line, col = parse_location(args.location)

@@ -309,6 +309,7 @@ class Workspace:
             reason = self.ignore_reason(rel, True)
             if reason:
                 self._dir_verdicts[rel] = reason
+                log.debug("skipping %s: %s folder", rel, reason)
                 return
             if entry.name in _SECRET_DIR_NAMES:
                 self._skip(result, rel, "secret folder")

@@ -3,7 +3,8 @@
 Positions are 0-based (line, character) as in LSP. What a character is
 depends on the position encoding the editor and server agreed on: "utf-16"
 (LSP's default: UTF-16 code units), "utf-8" (bytes) or "utf-32" (code points,
-which is what `qcn context FILE:LINE:COL` counts).
+which is what `qcn context FILE:LINE:COL` counts); the conversions are
+``qcn.indexer.positions``'.
 """
 
 from __future__ import annotations
@@ -15,22 +16,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .parse import parse_source
+from .positions import Position, byte_to_column, column_to_byte
+from .positions import line_starts as _line_starts
 
 if TYPE_CHECKING:
     import tree_sitter
 
 log = logging.getLogger(__name__)
-
-ENCODINGS = ("utf-16", "utf-8", "utf-32")
-
-
-@dataclass(frozen=True, slots=True)
-class Position:
-    """0-based line and character (in the index's position encoding)."""
-
-    line: int
-    character: int
-
 
 @dataclass(frozen=True, slots=True)
 class TextChange:
@@ -61,43 +53,6 @@ def as_change(value: Any) -> TextChange:
         return TextChange(text, rng)
     rng = getattr(value, "range", None)
     return TextChange(value.text, None if rng is None else (as_position(rng.start), as_position(rng.end)))
-
-
-def _line_starts(source: bytes) -> list[int]:
-    starts = [0]
-    find = source.find
-    i = find(b"\n")
-    while i != -1:
-        starts.append(i + 1)
-        i = find(b"\n", i + 1)
-    return starts
-
-
-def column_to_byte(line: bytes, character: int, encoding: str) -> int:
-    """Byte offset inside ``line`` (no newline) of ``character`` units; clamped to the line."""
-    if character <= 0:
-        return 0
-    if encoding == "utf-8" or line.isascii():
-        return min(character, len(line))
-    text = line.decode("utf-8", "surrogateescape")
-    if encoding == "utf-32":
-        return len(text[:character].encode("utf-8", "surrogateescape"))
-    units = 0
-    for index, char in enumerate(text):  # utf-16: astral characters count twice
-        if units >= character:
-            return len(text[:index].encode("utf-8", "surrogateescape"))
-        units += 2 if ord(char) > 0xFFFF else 1
-    return len(line)
-
-
-def byte_to_column(line: bytes, byte: int, encoding: str) -> int:
-    """Inverse of ``column_to_byte``."""
-    if encoding == "utf-8" or line.isascii():
-        return min(byte, len(line))
-    text = line[:byte].decode("utf-8", "surrogateescape")
-    if encoding == "utf-32":
-        return len(text)
-    return sum(2 if ord(c) > 0xFFFF else 1 for c in text)
 
 
 class Document:

@@ -34,7 +34,8 @@ from urllib.parse import unquote, urlparse
 from .cache import CachedFile, IndexCache, content_hash
 from .config import IndexConfig
 from .discovery import Workspace, content_skip_reason, is_secret, read_regular
-from .documents import ENCODINGS, Document, Position, as_position
+from .documents import Document, as_position
+from .positions import ENCODINGS, Position
 from .graph import FileRecord, RepoGraph, file_rank
 from .languages import detect_language, grammar_fingerprint
 from .lexical import ChunkIndex

@@ -47,30 +47,33 @@ class LanguageSpec:
     extensions: tuple[str, ...]
     shipped_tags: bool  # the wheel ships a usable TAGS_QUERY
     query_files: tuple[str, ...]  # our own .scm files under queries/
+    aliases: tuple[str, ...] = ()  # other names clients use (LSP language ids: "typescriptreact", ...)
 
 
 LANGUAGES: dict[str, LanguageSpec] = {
     spec.name: spec
     for spec in (
         LanguageSpec("python", "python", "tree_sitter_python", "language",
-                     (".py", ".pyi", ".pyw"), True, ("python.scm",)),
+                     (".py", ".pyi", ".pyw"), True, ("python.scm",), ("py",)),
         LanguageSpec("javascript", "javascript", "tree_sitter_javascript", "language",
-                     (".js", ".jsx", ".mjs", ".cjs"), True, ("ecmascript.scm", "javascript.scm")),
+                     (".js", ".jsx", ".mjs", ".cjs"), True, ("ecmascript.scm", "javascript.scm"),
+                     ("js", "javascriptreact", "jsx")),
         LanguageSpec("typescript", "javascript", "tree_sitter_typescript", "language_typescript",
-                     (".ts", ".mts", ".cts"), False, ("ecmascript.scm", "typescript.scm")),
+                     (".ts", ".mts", ".cts"), False, ("ecmascript.scm", "typescript.scm"), ("ts",)),
         LanguageSpec("tsx", "javascript", "tree_sitter_typescript", "language_tsx",
-                     (".tsx",), False, ("ecmascript.scm", "typescript.scm")),
-        LanguageSpec("go", "go", "tree_sitter_go", "language", (".go",), True, ("go.scm",)),
-        LanguageSpec("rust", "rust", "tree_sitter_rust", "language", (".rs",), True, ("rust.scm",)),
+                     (".tsx",), False, ("ecmascript.scm", "typescript.scm"), ("typescriptreact",)),
+        LanguageSpec("go", "go", "tree_sitter_go", "language", (".go",), True, ("go.scm",), ("golang",)),
+        LanguageSpec("rust", "rust", "tree_sitter_rust", "language", (".rs",), True, ("rust.scm",), ("rs",)),
         LanguageSpec("java", "java", "tree_sitter_java", "language", (".java",), True, ("java.scm",)),
         LanguageSpec("c", "c", "tree_sitter_c", "language", (".c", ".h"), True, ("c.scm",)),
         LanguageSpec("cpp", "c", "tree_sitter_cpp", "language",
                      (".cc", ".cpp", ".cxx", ".c++", ".hh", ".hpp", ".hxx", ".h++", ".ipp", ".tpp", ".inl"),
-                     True, ("cpp.scm",)),
+                     True, ("cpp.scm",), ("c++", "cuda-cpp")),
     )
 }
 
 _BY_EXTENSION: dict[str, str] = {ext: spec.name for spec in LANGUAGES.values() for ext in spec.extensions}
+_BY_NAME: dict[str, str] = {alias: spec.name for spec in LANGUAGES.values() for alias in (spec.name, *spec.aliases)}
 
 # A `.h` file is C unless it shows C++-only syntax in its first bytes.
 _CPP_HEADER_MARKERS = (b"namespace ", b"template<", b"template <", b"class ", b"public:", b"private:",
@@ -94,6 +97,19 @@ def detect_language(path: str | PurePath, content: bytes | None = None) -> str |
         head = content[:16384]
         if any(marker in head for marker in _CPP_HEADER_MARKERS):
             return "cpp"
+    return language
+
+
+def language_named(name: str) -> str | None:
+    """The language for a name a client or user gives (``"typescriptreact"``, ``"py"``, ``"cpp"``), or None."""
+    return _BY_NAME.get(name.strip().lower())
+
+
+def normalise_language(name: str) -> str:
+    """Like ``language_named``, but an unknown name is an error that lists the known ones."""
+    language = language_named(name)
+    if language is None:
+        raise ValueError(f"unknown language {name!r}; known: {', '.join(sorted(LANGUAGES))}")
     return language
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from qcn.model.providers import PROVIDERS
+
 EXPORT_EPILOG = """\
 examples:
   qcn export ~/models/Qwen3-Coder-Next ~/models/qcn-int4-cpu --precision int4
@@ -36,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "fp16 (GPU providers), fp32 (reference accuracy)",
     )
     p.add_argument(
-        "--ep", choices=("cpu", "cuda", "dml", "webgpu"), default="cpu",
+        "--ep", choices=PROVIDERS, default="cpu",
         help="execution provider the model is built for (default: cpu)",
     )
     p.add_argument(
@@ -72,13 +74,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("model_dir", metavar="MODEL_DIR", type=Path, help="a folder written by `qcn export`")
     g.add_argument("--prompt", required=True, help="the text to continue (use $'...' for newlines in bash)")
     g.add_argument("--max-new-tokens", type=int, default=64, metavar="N", help="stop after N tokens (default: 64)")
-    g.add_argument("--ep", choices=("cpu", "cuda", "dml", "webgpu"), default="cpu",
+    g.add_argument("--ep", choices=PROVIDERS, default="cpu",
                    help="execution provider; falls back to CPU with a logged reason (default: cpu)")
     g.set_defaults(func=_run_generate)
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from qcn.cli import CommandError
+    from qcn.errors import CommandError
     from qcn.model.export.errors import ExportError
     from qcn.model.export.exporter import ExportOptions, export_checkpoint
 
@@ -103,7 +105,7 @@ def _run_export(args: argparse.Namespace) -> int:
 def _run_generate(args: argparse.Namespace) -> int:
     import sys
 
-    from qcn.cli import CommandError
+    from qcn.errors import CommandError
     from qcn.model.runtime import ModelLoadError, Runtime
 
     try:

@@ -48,9 +48,10 @@ from pathlib import Path
 
 import numpy as np
 
+from qcn.model.providers import PROVIDERS
+
 log = logging.getLogger(__name__)
 
-PROVIDERS = ("cpu", "cuda", "dml", "webgpu")
 SPECIAL_TOKENS = (
     "<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>",
     "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>",

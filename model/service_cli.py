@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from qcn.model.providers import PROVIDERS
+
 EPILOG = """\
 examples:
   qcn model serve --model ~/models/qcn-int4-cpu          # foreground; Ctrl-C stops it
@@ -30,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = msub.add_parser("serve", help="load a model and serve it until stopped or idle",
                         description="Load MODEL once and serve generation to every qcn serve of this user.")
     s.add_argument("--model", default="", metavar="DIR", help="exported model folder (default: the embedded demo model)")
-    s.add_argument("--ep", choices=("cpu", "cuda", "dml", "webgpu"), default="cpu", help="execution provider")
+    s.add_argument("--ep", choices=PROVIDERS, default="cpu", help="execution provider")
     s.add_argument("--socket", type=Path, default=None, metavar="PATH",
                    help="listen here instead of the runtime folder's socket for this model identity")
     s.add_argument("--idle-timeout", type=float, default=600, metavar="SECONDS",
@@ -52,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from qcn.cli import CommandError
+    from qcn.errors import CommandError
     from qcn.model.runtime import ModelLoadError
     from qcn.model.service import ModelService, ServiceError
 
@@ -108,7 +110,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
-    from qcn.cli import CommandError
+    from qcn.errors import CommandError
     from qcn.model.service import ServiceError, request_once
 
     targets = _targets(args)

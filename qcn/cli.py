@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from qcn import __version__
+from qcn.errors import CommandError
 
 COMMAND_MODULES = (
     "qcn.model.cli",
@@ -30,10 +31,6 @@ qcn turns Qwen3-Coder-Next, running locally through ONNX Runtime GenAI, into
 inline completions, quick fixes and security-aware fix suggestions for any
 editor that speaks the Language Server Protocol.
 """
-
-
-class CommandError(Exception):
-    """A user-facing failure: printed as one line, exit status 2, no traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,9 +26,9 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from qcn import __version__
+from qcn.indexer import positions
 from qcn.model.backend import CancelToken
 from qcn.model.remote import RemoteError
-from qcn.server import positions
 from qcn.server.engine import CompletionEngine, CompletionResult
 from qcn.server.protocol import QcnProtocol, hard_exit, read_frames, stdin_reader
 from qcn.server.settings import ANALYSED_DOCUMENT_BYTES, Settings, merge

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from qcn.model.providers import PROVIDERS
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser(
@@ -28,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("target", metavar="FILE:LINE:COL")
     c.add_argument("--workspace", type=Path, help="repository root for context (default: FILE's folder)")
     c.add_argument("--model", type=Path, help="exported model folder (default: the embedded demo model)")
-    c.add_argument("--ep", choices=("cpu", "cuda", "dml", "webgpu"), default="cpu", help="execution provider")
+    c.add_argument("--ep", choices=PROVIDERS, default="cpu", help="execution provider")
     c.add_argument("--budget", type=int, default=16384, metavar="TOKENS", help="prompt budget (default: 16384)")
     c.add_argument("--max-new-tokens", type=int, default=128, metavar="N")
     c.add_argument("--single-line", action="store_true", help="one line at a time")
@@ -64,7 +66,7 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import logging
 
-    from qcn.cli import CommandError
+    from qcn.errors import CommandError
     from qcn.server.features import create_server
 
     if args.log_file:
@@ -87,7 +89,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _parse_target(target: str) -> tuple[Path, int, int]:
-    from qcn.cli import CommandError
+    from qcn.errors import CommandError
 
     path, sep1, rest = target.rpartition(":")
     path2, sep2, line = path.rpartition(":")
@@ -98,7 +100,7 @@ def _parse_target(target: str) -> tuple[Path, int, int]:
 
 def read_target(target: str) -> tuple[Path, int, int, str]:
     """FILE:LINE:COL → (path, line, col, text), with one-line errors for a missing or non-UTF-8 file."""
-    from qcn.cli import CommandError
+    from qcn.errors import CommandError
 
     path, line, col = _parse_target(target)
     if not path.is_file():
@@ -119,7 +121,7 @@ def open_model_and_index(model: Path | None, provider: str, workspace: Path | No
     """
     import sys
 
-    from qcn.cli import CommandError
+    from qcn.errors import CommandError
     from qcn.model.backend import LocalBackend
     from qcn.model.remote import RemoteError
     from qcn.model.runtime import ModelLoadError
@@ -165,8 +167,9 @@ def _complete(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from qcn.cli import CommandError
-    from qcn.server.engine import CompletionEngine, utf16_len
+    from qcn.errors import CommandError
+    from qcn.indexer.positions import length
+    from qcn.server.engine import CompletionEngine
     from qcn.server.settings import Settings
 
     path, line, col, text = read_target(args.target)
@@ -186,7 +189,7 @@ def _complete(args: argparse.Namespace) -> int:
                         multiline=not args.single_line, debounce_ms=0)
     try:
         engine = CompletionEngine(backend)
-        result = engine.complete(text=text, path=rel, line=line - 1, character=utf16_len(body[: col - 1]),
+        result = engine.complete(text=text, path=rel, line=line - 1, character=length(body[: col - 1], "utf-16"),
                                  settings=settings, index=index, repo_name=workspace.name)
     except RemoteError as exc:
         raise CommandError(str(exc)) from exc

@@ -44,6 +44,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 
 from qcn.indexer.context import ELISION
+from qcn.indexer.positions import length, to_index
 from qcn.model.backend import Backend, CancelToken, GenerationRequest, GenerationStats
 from qcn.model.prompt import ContextPiece, FimInput, PromptBuilder, PromptLimits
 from qcn.server.postprocess import Cursor, StopRule, finalize, healable_space
@@ -69,20 +70,6 @@ class CompletionResult:
     stop_reason: str = ""
     from_cache: bool = False
     checkpoint_store: dict = field(default_factory=dict)  # the store's counters after this request
-
-
-def utf16_to_index(line: str, character: int) -> int:
-    """Python string index of a UTF-16 column in ``line`` (clamped to the line)."""
-    units = 0
-    for i, ch in enumerate(line):
-        if units >= character:
-            return i
-        units += 2 if ord(ch) > 0xFFFF else 1
-    return len(line)
-
-
-def utf16_len(text: str) -> int:
-    return sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
 
 
 @dataclass
@@ -296,11 +283,11 @@ class CompletionEngine:
         line = min(max(line, 0), len(lines) - 1)
         line_text = lines[line]
         body = line_text[:-1] if line_text.endswith("\r") else line_text
-        col = utf16_to_index(body, character)
+        col = to_index(body, character, "utf-16")
         offset = sum(len(x) + 1 for x in lines[:line]) + col
         line_prefix, line_suffix = body[:col], body[col:]
-        result = CompletionResult(None, line=line, start_character=utf16_len(line_prefix),
-                                  end_character=utf16_len(body))
+        result = CompletionResult(None, line=line, start_character=length(line_prefix, "utf-16"),
+                                  end_character=length(body, "utf-16"))
         cursor = Cursor(line_prefix, line_suffix, tuple(x.rstrip("\r") for x in lines[line + 1: line + 9]),
                         settings.multiline)
 
@@ -315,7 +302,7 @@ class CompletionEngine:
 
         self.refresher.pause()  # the model is this request's now
         limits = self.limits(settings)
-        pieces, described = self._context(path, text, line, utf16_len(line_prefix), offset, index, limits)
+        pieces, described = self._context(path, text, line, length(line_prefix, "utf-16"), offset, index, limits)
         t_ctx = time.perf_counter()
         # Whitespace healing: byte-level BPE tokenizers (Qwen's included) attach a space to the
         # word after it (" total"), so a prompt ending in "return " ends on a lone-space token the

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from qcn.model.providers import PROVIDERS
+
 FIX_EPILOG = """\
 examples:
   qcn fix app.py:7:5                  print a unified diff of the verified fix (nothing is written)
@@ -29,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("target", metavar="FILE:LINE:COL")
     p.add_argument("--write", action="store_true", help="write the verified fix to FILE")
     p.add_argument("--model", type=Path, help="exported model folder (default: the embedded demo model)")
-    p.add_argument("--ep", choices=("cpu", "cuda", "dml", "webgpu"), default="cpu", help="execution provider")
+    p.add_argument("--ep", choices=PROVIDERS, default="cpu", help="execution provider")
     p.add_argument("--workspace", type=Path, help="repository root for definitions (default: FILE's folder)")
     p.add_argument("--budget", type=int, default=8192, metavar="TOKENS", help="prompt budget (default: 8192)")
     p.add_argument("--max-new-tokens", type=int, default=1024, metavar="N")
@@ -45,14 +47,15 @@ def _fix(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from qcn.cli import CommandError
+    from qcn.errors import CommandError
     from qcn.indexer.security import scan_source
     from qcn.indexer.security.fixes import apply_edits
+    from qcn.indexer.security.parsing import scan_language
     from qcn.server.cli import open_model_and_index, read_target
-    from qcn.server.security import FixTarget, finding_at, model_fix, scan_language
+    from qcn.server.security import FixTarget, finding_at, model_fix
 
     path, line, col, text = read_target(args.target)
-    language = scan_language(str(path))
+    language = scan_language(str(path), content=text.encode("utf-8"))
     if language is None:
         raise CommandError(f"qcn has no security rules for {path.suffix or path.name} files")
     findings = scan_source(str(path), text, language)

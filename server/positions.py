@@ -1,54 +1,51 @@
-"""Columns in the three LSP position encodings.
+"""lsprotocol glue over ``qcn.indexer.positions`` (where every unit conversion lives).
 
-The client and the server agree on one at ``initialize`` (``positionEncodings``
-offered by the client in order of preference; the server announces its choice
-as ``positionEncoding``): "utf-16" (the default: UTF-16 code units), "utf-8"
-(bytes) or "utf-32" (code points). qcn computes in UTF-16 inside (the engine,
-the index, the security scanner) and converts at the protocol edge, in the
-handlers, with these functions.
+The client and the server agree on a position encoding at ``initialize``
+(``positionEncodings`` offered by the client in order of preference; the server
+announces its choice as ``positionEncoding``): "utf-16" (the default), "utf-8"
+or "utf-32". Inside, the engine and the index count UTF-16 and findings count
+code points; the handlers convert at the protocol edge, with
+``qcn.indexer.positions`` for columns and with the ``types.Range`` helpers below.
 """
 
 from __future__ import annotations
 
-ENCODINGS = ("utf-16", "utf-8", "utf-32")
+from lsprotocol import types
+
+from qcn.indexer.positions import length, to_index
+from qcn.indexer.security.findings import Range
+
+class Lines(list):
+    """A document's lines (``\\r`` kept out of the columns) and the encoding its LSP columns are counted in."""
+
+    encoding = "utf-16"
 
 
-def _units(char: str, encoding: str) -> int:
-    code = ord(char)
-    if encoding == "utf-16":
-        return 2 if code > 0xFFFF else 1
-    if encoding == "utf-8":
-        return 1 if code < 0x80 else 2 if code < 0x800 else 3 if code < 0x10000 else 4
-    return 1
+def text_lines(text: str, encoding: str = "utf-16") -> Lines:
+    """Lines as the LSP counts them, columns in ``encoding``."""
+    lines = Lines(line.rstrip("\r") for line in text.split("\n"))
+    lines.encoding = encoding
+    return lines
 
 
-def to_index(line: str, character: int, encoding: str) -> int:
-    """The string index of column ``character`` (in ``encoding`` units) of ``line``, clamped to it.
-
-    A column inside a character (the middle of a surrogate pair or a UTF-8 sequence)
-    counts as that character's end.
-    """
-    if character <= 0:
-        return 0
-    if encoding == "utf-32" or line.isascii():
-        return min(character, len(line))
-    units = 0
-    for i, ch in enumerate(line):
-        if units >= character:
-            return i
-        units += _units(ch, encoding)
-    return len(line)
+def _line(lines: list[str], n: int) -> str:
+    return lines[n] if 0 <= n < len(lines) else ""
 
 
-def length(text: str, encoding: str) -> int:
-    """The length of ``text`` in ``encoding`` units."""
-    if encoding == "utf-32" or text.isascii():
-        return len(text)
-    return sum(_units(ch, encoding) for ch in text)
+def to_lsp_range(rng: Range, lines: list[str]) -> types.Range:
+    """A code-point ``Range`` (a finding's) as an lsprotocol range in the lines' encoding."""
+    enc = getattr(lines, "encoding", "utf-16")
+    return types.Range(
+        types.Position(rng.start.line, length(_line(lines, rng.start.line)[:rng.start.character], enc)),
+        types.Position(rng.end.line, length(_line(lines, rng.end.line)[:rng.end.character], enc)))
 
 
-def convert(line: str, character: int, source: str, target: str) -> int:
-    """Column ``character`` of ``line`` counted in ``source`` units, recounted in ``target`` units."""
-    if source == target:
-        return max(0, character)
-    return length(line[: to_index(line, character, source)], target)
+def from_lsp_range(rng: types.Range, lines: list[str]) -> Range:
+    """An lsprotocol range (in the lines' encoding) as a code-point ``Range``."""
+    enc = getattr(lines, "encoding", "utf-16")
+    return Range.of(rng.start.line, to_index(_line(lines, rng.start.line), rng.start.character, enc),
+                    rng.end.line, to_index(_line(lines, rng.end.line), rng.end.character, enc))
+
+
+def to_lsp_edits(edits, lines: list[str]) -> list[types.TextEdit]:
+    return [types.TextEdit(to_lsp_range(e.range, lines), e.new_text) for e in edits]

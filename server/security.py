@@ -2,13 +2,17 @@
 
 Plain functions first (each usable from a test and from ``qcn fix``):
 
-- ``to_diagnostic`` / ``to_lsp_range``: a ``CweFinding`` (code-point columns) as an
-  lsprotocol ``Diagnostic`` (UTF-16 columns), with code, CWE link, severity by
-  confidence and the taint source as related information;
-- ``enclosing_region``: the function (tree-sitter) a fix may rewrite;
-- ``verify_fix``: the checks a candidate must pass before it is offered;
+- ``to_diagnostic``: a ``CweFinding`` (code-point columns) as an lsprotocol
+  ``Diagnostic`` (columns in the negotiated position encoding), with code, CWE
+  link, severity by confidence and the taint source as related information;
 - ``model_fix``: prompt → model → candidate → verification, for a qcn finding or
   for any diagnostic (``FixTarget``).
+
+The knowledge they use is the indexer's: ``enclosing_region`` (the function a
+fix may rewrite, ``qcn.indexer.security.regions``), ``verify_fix`` (the checks
+a candidate must pass, ``qcn.indexer.security.verify``), the scanner and its
+languages (``qcn.indexer.security``), and positions (``qcn.indexer.positions``,
+wrapped for lsprotocol in ``qcn.server.positions``).
 
 Then ``SecurityFeature``, the server side: per-document debounced scans on a
 thread of their own (never the completion pool), publishing, the code actions
@@ -18,7 +22,6 @@ and their lazy resolution.
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,12 +29,16 @@ from dataclasses import dataclass, field
 
 from lsprotocol import types
 
-from qcn.indexer.security import CweFinding, Position, Range, ScanOptions, TextEdit, scan_source
-from qcn.indexer.security.findings import cwe_family
+from qcn.indexer.parse import parse_source
+from qcn.indexer.positions import LineIndex, Position
+from qcn.indexer.security import CweFinding, Range, ScanOptions, TextEdit
+from qcn.indexer.security.parsing import SUPPORTED, scan_language
+from qcn.indexer.security.regions import Region, enclosing_region, names_used
+from qcn.indexer.security.scanner import scan_indexed
+from qcn.indexer.security.verify import Verdict, verify_fix
 from qcn.model.backend import CancelToken, GenerationRequest
 from qcn.model.remote import RemoteError
-from qcn.server.engine import utf16_len, utf16_to_index
-from qcn.server.positions import length, to_index
+from qcn.server.positions import from_lsp_range, text_lines, to_lsp_edits, to_lsp_range
 from qcn.server.settings import ANALYSED_DOCUMENT_BYTES
 
 log = logging.getLogger(__name__)
@@ -39,52 +46,6 @@ log = logging.getLogger(__name__)
 SOURCE = "qcn"
 MODEL_NAME = "Qwen3-Coder-Next"
 DIAGNOSTIC_DELAY_S = 0.3
-SUPPORTED = ("python", "javascript", "typescript", "tsx", "go", "java", "c", "cpp")
-
-# -- positions -------------------------------------------------------------------------------
-
-
-def utf16_column(line: str, character: int) -> int:
-    """UTF-16 column of code-point column ``character`` in ``line``."""
-    return utf16_len(line[:character])
-
-
-code_point_column = utf16_to_index  # code-point column of a UTF-16 column in a line (clamped to the line)
-
-
-def _line(lines: list[str], n: int) -> str:
-    return lines[n] if 0 <= n < len(lines) else ""
-
-
-class Lines(list):
-    """A document's lines and the position encoding its LSP columns are counted in."""
-
-    encoding = "utf-16"
-
-
-def to_lsp_range(rng: Range, lines: list[str]) -> types.Range:
-    enc = getattr(lines, "encoding", "utf-16")
-    return types.Range(
-        types.Position(rng.start.line, length(_line(lines, rng.start.line)[:rng.start.character], enc)),
-        types.Position(rng.end.line, length(_line(lines, rng.end.line)[:rng.end.character], enc)))
-
-
-def from_lsp_range(rng: types.Range, lines: list[str]) -> Range:
-    enc = getattr(lines, "encoding", "utf-16")
-    return Range.of(rng.start.line, to_index(_line(lines, rng.start.line), rng.start.character, enc),
-                    rng.end.line, to_index(_line(lines, rng.end.line), rng.end.character, enc))
-
-
-def text_lines(text: str, encoding: str = "utf-16") -> list[str]:
-    """Lines as the LSP counts them (``\\r`` kept out of the columns), columns in ``encoding``."""
-    lines = Lines(line.rstrip("\r") for line in text.split("\n"))
-    lines.encoding = encoding
-    return lines
-
-
-def to_lsp_edits(edits, lines: list[str]) -> list[types.TextEdit]:
-    return [types.TextEdit(to_lsp_range(e.range, lines), e.new_text) for e in edits]
-
 
 # -- diagnostics -------------------------------------------------------------------------------
 
@@ -119,259 +80,6 @@ def to_diagnostic(finding: CweFinding, lines: list[str], uri: str) -> types.Diag
         related_information=related,
         data={"ruleId": finding.rule_id, "cwe": finding.cwe},
     )
-
-
-# -- the region a fix may rewrite -------------------------------------------------------------
-
-FUNCTION_TYPES = frozenset({
-    "function_definition",  # python, c, cpp
-    "function_declaration", "generator_function_declaration", "function_expression", "function",
-    "generator_function", "arrow_function", "method_definition",  # javascript, typescript
-    "method_declaration", "func_literal",  # go (function_declaration above)
-    "constructor_declaration", "compact_constructor_declaration",  # java (method_declaration above)
-})
-
-
-@dataclass(frozen=True)
-class Region:
-    """Part of a document that a fix may replace, as string offsets (code points)."""
-
-    start: int  # the function's first character
-    end: int  # just after its last character
-    body_start: int  # where the model starts writing (start of the line after the header, or ``start``)
-    kind: str  # tree-sitter node type ("function_definition", or "statement" at module level)
-    start_line: int  # 0-based
-    end_line: int
-
-
-def _parse(text: str, language: str):
-    from qcn.indexer import parser_for
-
-    return parser_for(language).parse(text.encode("utf-8"))
-
-
-class _Offsets:
-    """Code-point offsets of a text ↔ byte offsets and (line, character) positions."""
-
-    def __init__(self, text: str):
-        self.text = text
-        self.line_starts = [0]
-        for i, ch in enumerate(text):
-            if ch == "\n":
-                self.line_starts.append(i + 1)
-        self._data = text.encode("utf-8")
-
-    def of(self, pos: Position) -> int:
-        line = min(pos.line, len(self.line_starts) - 1)
-        start = self.line_starts[line]
-        end = self.line_starts[line + 1] - 1 if line + 1 < len(self.line_starts) else len(self.text)
-        return min(start + pos.character, end)
-
-    def from_byte(self, byte: int) -> int:
-        return len(self._data[:byte].decode("utf-8", "replace"))
-
-    def line_of(self, offset: int) -> int:
-        import bisect
-
-        return bisect.bisect_right(self.line_starts, offset) - 1
-
-
-def _contains(node, lo: int, hi: int) -> bool:
-    return node.start_byte <= lo and hi <= node.end_byte
-
-
-def enclosing_region(text: str, language: str, rng: Range, also: Range | None = None, tree=None) -> Region | None:
-    """The innermost function that contains ``rng`` (and ``also``, the taint source, when one function
-    holds both); at module level, the top-level statement. None when nothing contains the range."""
-    tree = tree or _parse(text, language)
-    off = _Offsets(text)
-
-    def byte(pos: Position) -> int:
-        return len(text[: off.of(pos)].encode("utf-8"))
-
-    lo, hi = byte(rng.start), byte(rng.end)
-    node = tree.root_node.descendant_for_byte_range(lo, max(lo, hi))
-    functions = []
-    while node is not None:
-        if node.type in FUNCTION_TYPES and _contains(node, lo, hi):
-            functions.append(node)
-        node = node.parent
-    if also is not None and functions:
-        alo, ahi = byte(also.start), byte(also.end)
-        both = [f for f in functions if _contains(f, alo, ahi)]
-        chosen = both[0] if both else functions[0]
-    elif functions:
-        chosen = functions[0]
-    else:
-        chosen = next((c for c in tree.root_node.children if _contains(c, lo, hi)), None)
-        if chosen is None:
-            return None
-    start, end = off.from_byte(chosen.start_byte), off.from_byte(chosen.end_byte)
-    start_line, end_line = chosen.start_point[0], chosen.end_point[0]
-    body_start = start
-    body = chosen.child_by_field_name("body")
-    if body is not None and chosen.type in FUNCTION_TYPES:
-        # The header is kept (and shown to the model) unless the finding is in it.
-        body_row = body.start_point[0]
-        header_last = body_row if text[off.from_byte(body.start_byte):][:1] == "{" else body_row - 1
-        if start_line <= header_last < end_line and rng.start.line > header_last:
-            body_start = off.line_starts[header_last + 1]
-    return Region(start, end, body_start, chosen.type if functions else "statement", start_line, end_line)
-
-
-# -- verification ------------------------------------------------------------------------------
-
-
-@dataclass
-class Verdict:
-    ok: bool
-    reasons: list[str] = field(default_factory=list)  # why not (empty when ok)
-    checked: list[str] = field(default_factory=list)  # what was checked and passed
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-
-def _broken_nodes(tree, lo: int, hi: int) -> int:
-    """ERROR and MISSING nodes that touch bytes [lo, hi]."""
-    count = 0
-    stack = [tree.root_node]
-    while stack:
-        node = stack.pop()
-        if not node.has_error or node.end_byte < lo or node.start_byte > hi:
-            continue
-        if node.type == "ERROR" or node.is_missing:
-            count += 1
-        stack.extend(node.children)
-    return count
-
-
-def _function_at(tree, lo: int, hi: int):
-    """The function node spanning exactly bytes [lo, hi) (or a same-span node holding one), else None."""
-    node = tree.root_node.descendant_for_byte_range(lo, max(lo, hi - 1))
-    while node is not None and node.start_byte >= lo and node.end_byte <= hi:
-        if node.start_byte == lo and node.end_byte == hi and node.type in FUNCTION_TYPES:
-            return node
-        node = node.parent
-    return None
-
-
-def _empty_body(function) -> bool:
-    body = function.child_by_field_name("body")
-    return body is not None and body.named_child_count == 0
-
-
-def _finding_key(f: CweFinding) -> str:
-    return f"{f.rule_id} ({f.code})"
-
-
-def verify_fix(original_text: str, candidate_text: str, finding: CweFinding | None, language: str, *,
-               region: Region | None = None, target_range: Range | None = None,
-               path: str = "", options: ScanOptions | None = None) -> Verdict:
-    """May ``candidate_text`` replace ``original_text`` as the fix of ``finding``?
-
-    ``finding`` is the qcn finding being fixed (None for another tool's diagnostic at
-    ``target_range``: then qcn cannot re-check that diagnostic, and only the other checks run).
-    Checks, all of which must pass:
-
-    1. the candidate differs from the original only inside the enclosing function (``region``,
-       found from the finding when not given) and what replaces it is one function again;
-    2. it still parses: no ERROR or MISSING node introduced in the function or the file;
-    3. the finding is gone: fewer findings of its rule (or CWE family) in the function;
-    4. no new finding: no rule fires more often anywhere in the file than before.
-    """
-    reasons, checked = [], []
-    rng = finding.range if finding is not None else target_range
-    if rng is None:
-        raise ValueError("verify_fix needs a finding or a target_range")
-    if language not in SUPPORTED:
-        return Verdict(False, [f"cannot verify {language} code (no parser or rules)"])
-    if candidate_text == original_text:
-        return Verdict(False, ["the candidate changes nothing"])
-    original_tree = _parse(original_text, language)
-    if region is None:
-        region = enclosing_region(original_text, language, rng,
-                                  finding.source.range if finding is not None and finding.source else None,
-                                  tree=original_tree)
-        if region is None:
-            return Verdict(False, ["the finding is not inside a function or statement qcn can rewrite"])
-    head, tail = original_text[: region.start], original_text[region.end:]
-    if not (candidate_text.startswith(head) and candidate_text.endswith(tail)
-            and len(candidate_text) >= len(head) + len(tail)):
-        return Verdict(False, [f"the candidate changes code outside lines {region.start_line + 1}-"
-                               f"{region.end_line + 1} (the enclosing function)"])
-    replacement = candidate_text[len(head): len(candidate_text) - len(tail)]
-    if not replacement.strip():
-        return Verdict(False, ["the candidate deletes the function"])
-    checked.append("only the enclosing function changed")
-
-    candidate_tree = _parse(candidate_text, language)
-    lo = len(head.encode("utf-8"))
-    new_hi = lo + len(replacement.encode("utf-8"))
-    old_hi = lo + len(original_text[region.start: region.end].encode("utf-8"))
-    before_fn, after_fn = _broken_nodes(original_tree, lo, old_hi), _broken_nodes(candidate_tree, lo, new_hi)
-    before_all = _broken_nodes(original_tree, 0, len(original_text.encode("utf-8")))
-    after_all = _broken_nodes(candidate_tree, 0, len(candidate_text.encode("utf-8")))
-    if after_fn > before_fn or after_all > before_all:
-        reasons.append(f"the candidate does not parse ({after_all} syntax error(s) after the edit, "
-                       f"{before_all} before)")
-    else:
-        checked.append("the file still parses")
-        if region.kind != "statement":
-            end = lo + len(replacement.rstrip().encode("utf-8"))
-            function = _function_at(candidate_tree, lo, end)
-            if function is None:
-                reasons.append("the replacement is not exactly one function")
-            elif _empty_body(function) and not _empty_body(_function_at(original_tree, lo, old_hi) or function):
-                reasons.append("the candidate empties the function's body")
-            else:
-                checked.append("the replacement is one function")
-
-    options = options or ScanOptions(fixes=False)
-    path = path or "verify" + _ext(language)
-    before = scan_source(path, original_text, language, tree=original_tree, options=options)
-    after = scan_source(path, candidate_text, language, tree=candidate_tree, options=options)
-    new_start_line = head.count("\n")
-    new_end_line = new_start_line + replacement.count("\n")
-    if finding is not None:
-        family = cwe_family(finding.cwe)
-
-        def same_kind(f: CweFinding) -> bool:
-            return f.rule_id == finding.rule_id or f.cwe in family
-
-        old_here = sum(1 for f in before if same_kind(f) and region.start_line <= f.range.start.line <= region.end_line)
-        new_here = sum(1 for f in after if same_kind(f) and new_start_line <= f.range.start.line <= new_end_line)
-        if new_here >= max(old_here, 1):
-            still = next(f for f in after if same_kind(f) and new_start_line <= f.range.start.line <= new_end_line)
-            reasons.append(f"the finding is still there: {finding.code} {finding.title} at line {still.line1}")
-        else:
-            checked.append(f"{finding.code} is gone")
-    grown = collections.Counter(map(_finding_key, after)) - collections.Counter(map(_finding_key, before))
-    if grown:
-        fresh = [f for f in after if _finding_key(f) in grown]
-        reasons.append("the candidate adds " + ", ".join(
-            f"{f.code} {f.title} at line {f.line1}" for f in fresh[:3]))
-    else:
-        checked.append("no new finding")
-    return Verdict(not reasons, reasons, checked)
-
-
-_EXTENSIONS = {"python": ".py", "javascript": ".js", "typescript": ".ts", "tsx": ".tsx", "go": ".go",
-               "java": ".java", "c": ".c", "cpp": ".cpp"}
-
-
-def _ext(language: str) -> str:
-    return _EXTENSIONS.get(language, "")
-
-
-def scan_language(path: str, language_id: str | None = None) -> str | None:
-    """The scanner's language for a document: from its extension, else from the client's language id."""
-    from qcn.indexer.security.parsing import ALIASES, language_for_path
-
-    lang = language_for_path(path)
-    if lang is None and language_id:
-        lang = ALIASES.get(language_id.lower(), language_id.lower())
-    return lang if lang in SUPPORTED else None
 
 
 # -- the model fix pipeline --------------------------------------------------------------------
@@ -453,37 +161,19 @@ class ModelFix:
         """The verified edit: the enclosing function replaced (code-point positions), or None."""
         if not self.ok or self.region is None:
             return None
-        off = _Offsets(original_text)
-
-        def pos(offset: int) -> Position:
-            line = off.line_of(offset)
-            return Position(line, offset - off.line_starts[line])
-
+        lines = LineIndex(original_text)
         new_end = len(self.candidate) - (len(original_text) - self.region.end)
-        return TextEdit(Range(pos(self.region.start), pos(self.region.end)),
+        return TextEdit(Range(lines.char_position(self.region.start), lines.char_position(self.region.end)),
                         self.candidate[self.region.start: new_end])
 
 
-def _used_definitions(text: str, language: str, region: Region, index, path: str, budget_chars: int):
+def _used_definitions(text: str, language: str, region: Region, index, path: str, budget_chars: int, tree=None):
     """Definitions (from the index) of the names the function uses: the context a fix needs."""
     from qcn.model.prompt import ContextPiece
 
     if index is None:
         return [], []
-    tree = _parse(text, language)
-    data = text.encode("utf-8")
-    lo, hi = len(text[: region.start].encode("utf-8")), len(text[: region.end].encode("utf-8"))
-    names: list[str] = []
-    stack = [tree.root_node.descendant_for_byte_range(lo, hi)]
-    while stack:
-        node = stack.pop()
-        if node is None or node.end_byte < lo or node.start_byte > hi:
-            continue
-        if node.type in ("identifier", "type_identifier", "field_identifier", "property_identifier"):
-            name = data[node.start_byte:node.end_byte].decode("utf-8", "replace")
-            if name not in names:
-                names.append(name)
-        stack.extend(reversed(node.children))
+    names = names_used(text, language, region, tree)
     pieces, described, used = [], [], 0
     nearby = {path, *index.imports_of(path)}  # this file and the files it imports
     for name in names[:40]:
@@ -550,7 +240,8 @@ def model_fix(text: str, path: str, target: FixTarget, language: str, backend, *
     if language not in SUPPORTED:
         return ModelFix(target, Verdict(False, [f"no fixes for {language} files"]))
     source = target.finding.source.range if target.finding is not None and target.finding.source else None
-    region = enclosing_region(text, language, target.range, source)
+    tree = parse_source(language, text.encode("utf-8"))
+    region = enclosing_region(text, language, target.range, source, tree=tree)
     if region is None:
         return ModelFix(target, Verdict(False, ["the problem is not inside a function or statement"]))
     line_start = text.rfind("\n", 0, region.start) + 1
@@ -563,7 +254,7 @@ def model_fix(text: str, path: str, target: FixTarget, language: str, backend, *
         return ModelFix(target, Verdict(False, [str(exc)]), region=region)
     function_tokens = len(backend.encode(text[region.start: region.end]))
     budget = max(256, min(context_budget, backend.info.context_length - max_new_tokens - 1))
-    pieces, described = _used_definitions(text, language, region, index, path, budget_chars=budget)
+    pieces, described = _used_definitions(text, language, region, index, path, budget_chars=budget, tree=tree)
     request = FixPromptInput(
         path=path, before=text[: region.start], header=header, after=text[region.end:],
         instruction=instruction_for(target), comment="#" if language == "python" else "//", indent=indent,
@@ -689,21 +380,8 @@ class SecurityFeature:
         from pygls.uris import to_fs_path
 
         fs = to_fs_path(uri) or uri
-        index = self.server.index_for(fs)
-        language = scan_language(fs, language_id)
-        if language is None:
-            return []
-        tree = None
-        if index is not None:
-            try:
-                parsed = index.parsed(fs)
-            except Exception:  # the index must not stop diagnostics: scan with our own parse
-                log.exception("the index could not give a tree for %s", fs)
-                parsed = None
-            if parsed is not None and parsed.language == language and parsed.source == text.encode("utf-8"):
-                tree = parsed.tree
         try:
-            return scan_source(fs, text, language, tree=tree)
+            return scan_indexed(self.server.index_for(fs), fs, text, language_id)
         except Exception:
             log.exception("security scan of %s failed", fs)
             return []
@@ -794,7 +472,7 @@ class SecurityFeature:
         from pygls.uris import to_fs_path
 
         fs = to_fs_path(uri) or uri
-        language = scan_language(fs, getattr(doc, "language_id", None))
+        language = scan_language(fs, getattr(doc, "language_id", None), text.encode("utf-8"))
         if language is None:
             return self._refuse(action, "qcn cannot parse this language")
         index = self.server.index_for(fs)

@@ -14,7 +14,8 @@ import os
 import re
 from dataclasses import dataclass, field, fields
 
-PROVIDERS = ("cpu", "cuda", "dml", "webgpu")
+from qcn.model.providers import PROVIDERS
+
 BACKENDS = ("local", "service", "remote")  # service: always the shared model service, whatever modelService says
 # Secrets are never read from settings (a workspace's settings file is shared and logged).
 SECRET_KEYS = ("remote_api_key", "api_key")

@@ -44,7 +44,7 @@ def _run_scan(args: argparse.Namespace) -> int:
     import json
     import logging
 
-    from qcn.cli import CommandError
+    from qcn.errors import CommandError
     from qcn.indexer.security.report import to_json, to_sarif, to_text
     from qcn.indexer.security.rules import RuleError
     from qcn.indexer.security.scanner import ScanOptions, iter_files, scan_file

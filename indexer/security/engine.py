@@ -5,8 +5,10 @@ from __future__ import annotations
 import functools
 import logging
 
-from qcn.indexer.security.findings import CweFinding, TaintSource
-from qcn.indexer.security.parsing import FAMILY, SourceText, ts_language
+from qcn.indexer.languages import language_for
+from qcn.indexer.positions import LineIndex
+from qcn.indexer.security.findings import CweFinding, Range, TaintSource
+from qcn.indexer.security.parsing import FAMILY
 from qcn.indexer.security.predicates import REGISTRY, MatchContext
 from qcn.indexer.security.rules import Rule, RuleError, load_family
 from qcn.indexer.security.taint import TaintAnalysis, TaintConfig
@@ -28,7 +30,7 @@ def compiled_query(language: str, rule_id: str):
     if rule.languages and language not in rule.languages:
         return None
     try:
-        return tree_sitter.Query(ts_language(language), rule.query)
+        return tree_sitter.Query(language_for(language), rule.query)
     except (tree_sitter.QueryError, ValueError) as exc:
         if language in ("typescript", "tsx", "cpp"):
             # a query written for the base grammar can name nodes the dialect spells differently
@@ -56,7 +58,7 @@ def _combined_query(language: str):
     for r in rules:
         owners.extend([r] * compiled_query(language, r.id).pattern_count)
     try:
-        query = tree_sitter.Query(ts_language(language), "\n".join(r.query for r in rules))
+        query = tree_sitter.Query(language_for(language), "\n".join(r.query for r in rules))
     except (tree_sitter.QueryError, ValueError) as exc:
         log.debug("combined query for %s does not compile (%s); running rules one by one", language, exc)
         return None
@@ -70,7 +72,7 @@ def scan_tree(tree, data: bytes, path: str, language: str, rules: list[Rule] | N
 
     family = FAMILY[language]
     analysis = TaintAnalysis(tree.root_node, data, _taint_config(family))
-    text = SourceText(data)
+    text = LineIndex(data)
     matches: list[tuple[Rule, dict]] = []
     combined = _combined_query(language) if rules is None else None
     if combined is not None:
@@ -89,7 +91,7 @@ def scan_tree(tree, data: bytes, path: str, language: str, rules: list[Rule] | N
     return list(findings.values())
 
 
-def _check_match(rule: Rule, captures: dict, analysis: TaintAnalysis, text: SourceText,
+def _check_match(rule: Rule, captures: dict, analysis: TaintAnalysis, text: LineIndex,
                  path: str) -> CweFinding | None:
     sink_nodes = captures.get("sink") or next(iter(captures.values()), None)
     if not sink_nodes:
@@ -109,26 +111,18 @@ def _check_match(rule: Rule, captures: dict, analysis: TaintAnalysis, text: Sour
     source = None
     if ctx.source_label is not None and ctx.source_label.origin.start_byte >= 0:
         o = ctx.source_label.origin
-        node_range = _byte_range(text, o.start_byte, o.end_byte)
-        source = TaintSource(node_range, o.description)
+        source = TaintSource(Range(text.byte_position(o.start_byte), text.byte_position(o.end_byte)), o.description)
     message = rule.message
     if source is not None:
         message = f"{message} Untrusted data comes from {source.description} (line {source.range.start.line1})."
     return CweFinding(
         rule_id=rule.id, cwe=rule.cwe, title=rule.title, message=message,
         severity=rule.severity,
-        confidence=confidence, path=path, range=text.node_range(sink), source=source,
+        confidence=confidence, path=path, range=node_range(text, sink), source=source,
         extra=(("cwes", ",".join(str(c) for c in rule.all_cwes)),) if rule.cwes else (),
     )
 
 
-def _byte_range(text: SourceText, start: int, end: int):
-    from qcn.indexer.security.findings import Range
-
-    def point(offset: int):
-        before = text.data[:offset]
-        row = before.count(b"\n")
-        col = offset - (before.rfind(b"\n") + 1)
-        return (row, col)
-
-    return Range(text.position(point(start)), text.position(point(end)))
+def node_range(text: LineIndex, node) -> Range:
+    """A tree-sitter node's range in code points (the unit of findings)."""
+    return Range(text.point_position(node.start_point), text.point_position(node.end_point))

@@ -2,30 +2,20 @@
 
 Positions are 0-based lines and 0-based *character* (code point) columns, the
 same convention the LSP uses before a client's encoding (UTF-16, UTF-8) is
-applied; the server converts. ``line1``/``col1`` give the 1-based form that
-compilers, SARIF and humans use. No lsprotocol types here.
+applied; the server converts. ``Position`` is the indexer's one position
+class (``qcn.indexer.positions``), here always counted in code points;
+``line1``/``col1`` give the 1-based form that compilers, SARIF and humans use.
+No lsprotocol types here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from qcn.indexer.positions import Position
+
 SEVERITIES = ("error", "warning", "note")
 CONFIDENCES = ("high", "medium", "low")
-
-
-@dataclass(frozen=True, order=True)
-class Position:
-    line: int  # 0-based
-    character: int  # 0-based, in code points
-
-    @property
-    def line1(self) -> int:
-        return self.line + 1
-
-    @property
-    def col1(self) -> int:
-        return self.character + 1
 
 
 @dataclass(frozen=True, order=True)

@@ -18,7 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from qcn.indexer.security.findings import CweFinding, Fix, Range, TextEdit
-from qcn.indexer.security.parsing import FAMILY, SourceText, language_for_path, normalise_language, parse
+from qcn.indexer.parse import parse_source
+from qcn.indexer.positions import LineIndex
+from qcn.indexer.security.engine import node_range
+from qcn.indexer.security.parsing import FAMILY, normalise_language, scan_language
 from qcn.indexer.security.rules import load_family
 
 _SHELL_META = re.compile(r"""[|&;<>()$`\\"'*?\[\]#~=%{}!\n]""")
@@ -27,7 +30,7 @@ _SHELL_META = re.compile(r"""[|&;<>()$`\\"'*?\[\]#~=%{}!\n]""")
 @dataclass
 class FixContext:
     node: object  # the finding's sink node
-    text: SourceText
+    text: LineIndex
     tree: object
     language: str
     finding: CweFinding
@@ -36,7 +39,7 @@ class FixContext:
         return self.text.text(node)
 
     def edit(self, node, new_text: str) -> TextEdit:
-        return TextEdit(self.text.node_range(node), new_text)
+        return TextEdit(node_range(self.text, node), new_text)
 
 
 FixFn = Callable[[FixContext], "Fix | None"]
@@ -54,16 +57,16 @@ def fix(name: str):
 
 def fix_for(finding: CweFinding, text: str | bytes, language: str | None = None, tree=None) -> Fix | None:
     """The deterministic fix for one finding in ``text`` (the document it was found in), or None."""
-    lang = normalise_language(language) if language else language_for_path(finding.path)
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    lang = normalise_language(language) if language else scan_language(finding.path, content=data)
     if lang is None:
         return None
-    data = text.encode("utf-8") if isinstance(text, str) else text
     name = _fix_name(finding.rule_id, lang)
     if not name:
         return None
     if tree is None:
-        tree = parse(data, lang)
-    src = SourceText(data)
+        tree = parse_source(lang, data)
+    src = LineIndex(data)
     node = _node_at(tree, src, finding.range)
     if node is None:
         return None
@@ -101,8 +104,8 @@ def _fix_name(rule_id: str, language: str) -> str:
     return ""
 
 
-def _node_at(tree, src: SourceText, rng: Range):
-    start, end = src.offset(rng.start), src.offset(rng.end)
+def _node_at(tree, src: LineIndex, rng: Range):
+    start, end = src.byte_offset(rng.start), src.byte_offset(rng.end)
     node = tree.root_node.descendant_for_byte_range(start, end)
     while node is not None and (node.start_byte != start or node.end_byte != end):
         node = node.parent

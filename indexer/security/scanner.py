@@ -1,4 +1,9 @@
-"""The public entry points: scan one document, or a file or folder on disk."""
+"""The public entry points: scan one document, or a file or folder on disk.
+
+Folders are walked by the indexer's walker (``qcn.indexer.discovery.Workspace``):
+the same default excludes, ``.gitignore`` files and secret-file rules as the
+index, so ``qcn scan`` never opens a file the index would not read.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from qcn.indexer.config import IndexConfig
+from qcn.indexer.discovery import NotRegularFile, Workspace, content_skip_reason, is_secret, read_regular
+from qcn.indexer.parse import parse_source
 from qcn.indexer.security.findings import CweFinding
-from qcn.indexer.security.parsing import FAMILY, language_for_path, normalise_language, parse
+from qcn.indexer.security.parsing import FAMILY, normalise_language, scan_language
 
 log = logging.getLogger(__name__)
 
-MAX_FILE_BYTES = 1_000_000
-SKIP_DIRS = frozenset({
-    ".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", "env", ".env", ".tox", ".nox",
-    ".mypy_cache", ".pytest_cache", ".ruff_cache", "build", "dist", "target", "out", ".gradle", ".idea",
-    "vendor", "site-packages", ".eggs", "bower_components", ".next", "coverage",
-})
+MAX_FILE_BYTES = IndexConfig().max_file_bytes
 _CONFIDENCE_RANK = {"high": 0, "medium": 1, "low": 2}
 
 
@@ -29,24 +32,25 @@ class ScanOptions:
     min_confidence: str = "low"
 
 
-def supported_language(path: str) -> str | None:
-    """The language id the scanner uses for ``path`` (None when it has no rules for it)."""
-    return language_for_path(path)
+def supported_language(path: str, content: bytes | None = None) -> str | None:
+    """The language the scanner uses for ``path`` (None when it has no rules for it)."""
+    return scan_language(path, content=content)
 
 
 def scan_source(path: str, text: str | bytes, language: str | None = None, tree=None,
                 options: ScanOptions | None = None) -> list[CweFinding]:
     """Findings for one document. ``tree`` may be a tree-sitter Tree the indexer already parsed from
-    exactly ``text``; otherwise the document is parsed here. Unknown languages give no findings."""
+    exactly ``text`` (in ``language``); otherwise the document is parsed here, with the indexer's parser.
+    Unknown languages give no findings; a language named but not scanned is a ``ValueError``."""
     from qcn.indexer.security.engine import scan_tree
 
     options = options or ScanOptions()
-    lang = normalise_language(language) if language else language_for_path(path)
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    lang = normalise_language(language) if language else scan_language(path, content=data)
     if lang is None:
         return []
-    data = text.encode("utf-8") if isinstance(text, str) else text
     if tree is None:
-        tree = parse(data, lang)
+        tree = parse_source(lang, data)
     findings = scan_tree(tree, data, path, lang)
     if options.bandit and FAMILY[lang] == "python":
         from qcn.indexer.security.bandit_bridge import bandit_findings, merge
@@ -62,6 +66,33 @@ def scan_source(path: str, text: str | bytes, language: str | None = None, tree=
     return sorted(findings, key=lambda f: (f.range.start, f.cwe, f.rule_id))
 
 
+def scan_indexed(index, path: str, text: str, language_id: str | None = None,
+                 options: ScanOptions | None = None) -> list[CweFinding]:
+    """Findings for a document of ``index`` (a ``qcn.indexer.Index``, or None), reusing the index's
+    tree when it was parsed from exactly ``text``: the language is then the index's (a C++ header
+    is C++ to both), and nothing is parsed twice."""
+    data = text.encode("utf-8")
+    parsed = indexed_tree(index, path, data)
+    if parsed is not None:
+        return scan_source(path, data, parsed.language, tree=parsed.tree, options=options)
+    language = scan_language(path, language_id, data)
+    return [] if language is None else scan_source(path, data, language, options=options)
+
+
+def indexed_tree(index, path: str, data: bytes):
+    """The index's ``ParsedFile`` for ``path`` when it holds exactly ``data`` in a scanned language, else None."""
+    if index is None:
+        return None
+    try:
+        parsed = index.parsed(path)
+    except Exception:  # the index must not stop diagnostics: the caller parses by itself
+        log.exception("the index could not give a tree for %s", path)
+        return None
+    if parsed is None or parsed.language not in FAMILY or parsed.source != data:
+        return None
+    return parsed
+
+
 def scan_path(path: str | os.PathLike, options: ScanOptions | None = None) -> list[CweFinding]:
     """Findings for a file, or for every supported file under a folder (see :func:`iter_files`)."""
     out: list[CweFinding] = []
@@ -71,62 +102,58 @@ def scan_path(path: str | os.PathLike, options: ScanOptions | None = None) -> li
 
 
 def scan_file(file: Path, options: ScanOptions | None = None) -> list[CweFinding]:
+    """Findings for one file on disk (secret, binary, special and oversized files are not read or give none)."""
+    if is_secret(file):
+        log.info("skipping %s: secret file (never opened)", file)
+        return []
     try:
-        data = file.read_bytes()
-    except OSError as exc:
+        _, data = read_regular(file, MAX_FILE_BYTES)
+    except (OSError, NotRegularFile) as exc:
         log.warning("skipping %s: cannot read (%s)", file, exc)
+        return []
+    if len(data) > MAX_FILE_BYTES:
+        log.info("skipping %s: larger than %d bytes", file, MAX_FILE_BYTES)
+        return []
+    reason = content_skip_reason(data, skip_generated=False)
+    if reason is not None:
+        log.info("skipping %s: %s", file, reason)
         return []
     return scan_source(str(file), data, options=options)
 
 
-def iter_files(root: Path) -> Iterator[Path]:
-    """Supported source files under ``root``; skips VCS/dependency/build folders, virtualenvs,
-    binary files and files over 1 MB, logging the reason at INFO."""
+def iter_files(root: Path, config: IndexConfig | None = None) -> Iterator[Path]:
+    """Files under ``root`` the scanner has rules for, walked as the index walks a workspace.
+
+    A folder is walked with ``Workspace(root).scan()``: default excludes (VCS, dependency, build
+    folders, virtualenvs), ``.gitignore`` files at every level and ``.git/info/exclude``, secret
+    files and folders, oversized files, each skip logged with its reason at INFO. A folder inside
+    a git work tree also honours the ``.gitignore`` files above it, up to the repository root.
+    A file named explicitly is yielded when the scanner has rules for it and it is not a secret.
+    """
     if root.is_file():
-        if _wanted(root, explicit=True):
+        if is_secret(root):
+            log.info("skipping %s: secret file (never opened)", root)
+        elif scan_language(str(root)) is None:
+            log.info("skipping %s: no security rules for this file type", root)
+        else:
             yield root
         return
     if not root.exists():
         raise FileNotFoundError(root)
-    for dirpath, dirnames, filenames in os.walk(root):
-        keep = []
-        for d in sorted(dirnames):
-            full = Path(dirpath) / d
-            if d in SKIP_DIRS or d.endswith(".egg-info") or (full / "pyvenv.cfg").exists():
-                log.info("skipping %s: %s", full, "virtualenv" if (full / "pyvenv.cfg").exists()
-                         else "dependency, VCS or build folder")
-                continue
-            keep.append(d)
-        dirnames[:] = keep
-        for name in sorted(filenames):
-            f = Path(dirpath) / name
-            if _wanted(f, explicit=False):
-                yield f
+    top = root.resolve()
+    repo = _git_root(top)
+    workspace = Workspace(repo or top, config)
+    start = (workspace.relative(top) or "") if repo is not None else ""
+    for found in workspace.scan(start).files:
+        if found.language in FAMILY:
+            yield workspace.root / found.path
 
 
-def _wanted(f: Path, explicit: bool) -> bool:
-    if language_for_path(str(f)) is None:
-        if explicit:
-            log.info("skipping %s: no security rules for this file type", f)
-        return False
-    try:
-        size = f.stat().st_size
-    except OSError as exc:
-        log.info("skipping %s: %s", f, exc)
-        return False
-    if size > MAX_FILE_BYTES:
-        log.info("skipping %s: larger than 1 MB (%d bytes)", f, size)
-        return False
-    try:
-        with f.open("rb") as fh:
-            head = fh.read(8192)
-    except OSError as exc:
-        log.info("skipping %s: %s", f, exc)
-        return False
-    if b"\0" in head:
-        log.info("skipping %s: binary file", f)
-        return False
-    return True
+def _git_root(folder: Path) -> Path | None:
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
 
 
 def _drop_nested(findings: list[CweFinding]) -> list[CweFinding]:

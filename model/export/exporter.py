@@ -33,11 +33,11 @@ from qcn.model.export.checkpoint import Checkpoint
 from qcn.model.export.config import Qwen3NextSpec, load_spec
 from qcn.model.export.errors import ExportError
 from qcn.model.export.graph import Graph
+from qcn.model.providers import PROVIDERS
 
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("fp32", "fp16", "int4")
-PROVIDERS = ("cpu", "cuda", "dml", "webgpu")
 # (provider, precision) pairs the exporter builds. CPU kernels of the DeltaNet and MoE
 # ops are float32 only; GPU providers run fp16 activations; DirectML has no QMoE kernel.
 SUPPORTED = {

@@ -8,13 +8,13 @@ import pytest
 
 from qcn.indexer.security import CweFinding, ScanOptions, scan_path, scan_source, supported_language
 from qcn.indexer.security.bandit_bridge import bandit_findings, merge
-from qcn.indexer.security.parsing import parse
+from qcn.indexer.parse import parse_source
 
 CODE = 'from flask import request\n@app.route("/")\ndef v():\n    name = "ü" + request.args["n"]\n    eval(name)\n'
 
 
 def test_scan_source_reuses_a_parsed_tree():
-    tree = parse(CODE.encode(), "python")
+    tree = parse_source("python", CODE.encode())
     with_tree = scan_source("v.py", CODE, tree=tree)
     assert with_tree == scan_source("v.py", CODE)
     assert [f.rule_id for f in with_tree] == ["py.code.eval"]

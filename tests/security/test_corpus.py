@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qcn.indexer.security.parsing import language_for_path, parse
+from qcn.indexer.parse import parse_source
+from qcn.indexer.security.parsing import scan_language
 
 CORPUS = Path(__file__).parent / "corpus"
 NAME = re.compile(r"^cwe(\d+)_[a-z0-9_]+_(vuln|fixed)\.(py|js|ts|go|java|c)$")
@@ -24,5 +25,5 @@ def test_corpus_has_pairs_in_every_language():
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_corpus_file_is_named_and_parses(path):
     assert NAME.match(path.name), path.name
-    tree = parse(path.read_bytes(), language_for_path(str(path)))
+    tree = parse_source(scan_language(str(path)), path.read_bytes())
     assert not tree.root_node.has_error

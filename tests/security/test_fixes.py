@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from qcn.indexer.security.fixes import FIXES, apply_edits, fix_for
-from qcn.indexer.security.parsing import language_for_path, parse
+from qcn.indexer.parse import parse_source
+from qcn.indexer.security.parsing import scan_language
 from qcn.indexer.security.rules import all_rules
 
 from .conftest import EXAMPLE_PATH, findings_for
@@ -18,7 +19,7 @@ def _fix_and_rescan(code: str, path: str, rule_id: str):
     if fx is None:
         return None, None
     fixed = apply_edits(code, fx.edits)
-    tree = parse(fixed.encode(), language_for_path(path))
+    tree = parse_source(scan_language(path), fixed.encode())
     assert not tree.root_node.has_error, f"fixed code does not parse:\n{fixed}"
     return fixed, findings_for(fixed, path, rule_id)
 

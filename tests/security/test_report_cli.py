@@ -101,13 +101,18 @@ def test_text_output_and_exit_codes(project, capsys):
 
 
 def test_skips_are_logged_with_a_reason(project, caplog):
-    caplog.set_level("INFO", logger="qcn.indexer.security.scanner")
-    main(["scan", str(project), "--format", "json", "--output", str(project / "r.json")])
+    """The walk is the index's (qcn.indexer.discovery), and so are its reasons."""
+    (project / "tools-env").mkdir()
+    (project / "tools-env" / "pyvenv.cfg").write_text("home = /usr\n")
+    (project / "tools-env" / "bad.py").write_text("eval(input())\n")
+    caplog.set_level("DEBUG", logger="qcn.indexer")
+    assert main(["scan", str(project), "--format", "json", "--output", str(project / "r.json")]) == 1
     text = caplog.text
-    assert "node_modules: dependency, VCS or build folder" in text
-    assert "venv: virtualenv" in text
-    assert "blob.c: binary file" in text
-    assert "big.py: larger than 1 MB" in text
+    assert "node_modules: excluded folder" in text
+    assert "tools-env: virtualenv" in text
+    assert "bad.py" not in (project / "r.json").read_text()
+    assert "blob.c: binary" in text
+    assert "big.py: too large (1100014 bytes > 1048576)" in text
 
 
 def test_min_confidence_filters(project, capsys):

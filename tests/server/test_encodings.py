@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from qcn.indexer.security import scan_source
-from qcn.server.positions import convert, length, to_index
+from qcn.indexer.positions import convert, length, to_index
 from rawlsp import RawServer
 from test_fix import SQLI, VULN_LINE
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from qcn.indexer.positions import length
 from qcn.model.backend import LocalBackend
-from qcn.server.engine import CompletionEngine, utf16_len
+from qcn.server.engine import CompletionEngine
 from qcn.server.settings import Settings
 
 from test_fix import ScriptedModel  # (the model's answer given, its tokenizer real)
@@ -24,7 +25,7 @@ def index(workspace):
 
 
 def run(engine, text, line, head, index=None, key="k"):
-    return engine.complete(text=text, path="shop/cart.py", line=line, character=utf16_len(head),
+    return engine.complete(text=text, path="shop/cart.py", line=line, character=length(head, "utf-16"),
                            settings=SETTINGS, index=index, repo_name="ws", session_key=key)
 
 
@@ -72,11 +73,11 @@ def test_range_covers_the_rest_of_the_line_in_utf16(tiny_model):
     engine = CompletionEngine(LocalBackend(tiny_model))
     text = 'x = "😀é" + f(\ny = 2\n'
     head = 'x = "😀é" + f('
-    r = engine.complete(text=text, path="a.py", line=0, character=utf16_len(head), settings=SETTINGS)
+    r = engine.complete(text=text, path="a.py", line=0, character=length(head, "utf-16"), settings=SETTINGS)
     assert r.start_character == len(head) + 1  # the emoji is two UTF-16 code units
     assert r.end_character == r.start_character
-    r = engine.complete(text=text, path="a.py", line=0, character=utf16_len('x = "😀'), settings=SETTINGS)
-    assert r.start_character == 7 and r.end_character == utf16_len(head)
+    r = engine.complete(text=text, path="a.py", line=0, character=length('x = "😀', "utf-16"), settings=SETTINGS)
+    assert r.start_character == 7 and r.end_character == length(head, "utf-16")
 
 
 

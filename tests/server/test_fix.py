@@ -12,8 +12,8 @@ from qcn.indexer.security import scan_source
 from qcn.indexer.security.fixes import apply_edits
 from qcn.model.runtime import Token
 from qcn.server.security import (
-    FixTarget, code_point_column, enclosing_region, finding_at, function_end, lsp_severity, model_fix, text_lines,
-    to_diagnostic, utf16_column, verify_fix,
+    FixTarget, enclosing_region, finding_at, function_end, lsp_severity, model_fix, text_lines, to_diagnostic,
+    verify_fix,
 )
 
 SQLI = (
@@ -54,13 +54,6 @@ def utf16(s: str) -> int:
 
 
 # -- diagnostics --------------------------------------------------------------------------------
-
-def test_utf16_columns():
-    line = "a😀b café"
-    assert [utf16_column(line, i) for i in range(len(line) + 1)] == [utf16(line[:i]) for i in range(len(line) + 1)]
-    assert all(code_point_column(line, utf16(line[:i])) == i for i in range(len(line) + 1))
-    assert code_point_column(line, 99) == len(line)
-
 
 def test_diagnostic_on_a_non_ascii_line_has_utf16_columns_code_link_and_source():
     finding = sqli()

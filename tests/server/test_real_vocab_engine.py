@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from qcn.model.backend import LocalBackend
-from qcn.server.engine import CompletionEngine, utf16_len
+from qcn.indexer.positions import length
+from qcn.server.engine import CompletionEngine
 from qcn.server.settings import Settings
 
 from test_fix import ScriptedModel  # (the model's answer given, its tokenizer real)
@@ -17,7 +18,7 @@ def test_trailing_space_is_healed_at_a_real_bpe_boundary(qwen_model):
     try:
         model = ScriptedModel(real, " sum(items)")
         head = "    return "
-        got = CompletionEngine(model).complete(text=DOC, path="cart.py", line=4, character=utf16_len(head),
+        got = CompletionEngine(model).complete(text=DOC, path="cart.py", line=4, character=length(head, "utf-16"),
                                                settings=SETTINGS, session_key="k")
         assert got.completion == "sum(items)"
         [ids] = model.prompts

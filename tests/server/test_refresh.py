@@ -48,19 +48,23 @@ class RecordingBackend(LocalBackend):
 
     def stream(self, request, cancel=None, between_chunks=None):
         self.requests.append(request)
+        seen = [0]
+        limit = self.cancel_after_chunks
+
+        def held():
+            self.entered.set()
+            self.release.wait(60)
+
+        def counted():
+            seen[0] += 1
+            if seen[0] > limit:
+                cancel.cancel()
+
         hook = between_chunks
         if request.session_key == REFRESH_LANE and self.gate:
-            def hook():
-                self.entered.set()
-                self.release.wait(60)
-        elif request.session_key == REFRESH_LANE and self.cancel_after_chunks is not None and cancel is not None:
-            seen = [0]
-            limit = self.cancel_after_chunks
-
-            def hook():
-                seen[0] += 1
-                if seen[0] > limit:
-                    cancel.cancel()
+            hook = held
+        elif request.session_key == REFRESH_LANE and limit is not None and cancel is not None:
+            hook = counted
         return super().stream(request, cancel, between_chunks=hook)
 
 

@@ -1,0 +1,358 @@
+"""Intra-file taint tracking over tree-sitter trees, for every supported grammar: the analysis.
+
+A small abstract interpreter walks each function body in order, keeping an
+environment name → :class:`Value` (taint labels, constant, container shape),
+and records the value of every expression it evaluates. Rule predicates then
+ask "which untrusted data reaches this node?".
+
+What it models (see docs/security.md for the long form):
+
+* sources: request objects (by parameter type, parameter name or a global
+  such as Flask's ``request``) and their members, argv/environment/stdin/
+  sockets/files, parameters of route handlers, out-parameters (``fgets``);
+* propagation: assignment (kills on reassignment), concatenation, f-strings,
+  template strings, ``%``, ``format``/``join``/``Sprintf`` (any unknown call
+  passes its arguments' taint through), lists and dicts with constant keys and
+  positions (``put``/``get``, ``append``/``pop``), for-each, casts;
+* same-file helpers: a summary says which parameters reach the return value,
+  and taint at call sites is pushed into the helper's body for its own sinks;
+* constant folding: literals, arithmetic, comparisons, ``x if c else y``,
+  ``if``/``while``/``switch`` on constants (dead branches are skipped and
+  remembered so that no finding is reported inside them);
+* sanitisers: per-CWE (``html.escape`` cleans for XSS, not for SQL) or total
+  (``int()``, ``parseInt``), configured in the rule files.
+
+The interpreter is split along its seams: ``grammar`` (node-type tables),
+``folding`` (constants), ``statements`` (the statement executor),
+``expressions`` (the expression evaluator) and ``calls`` (call handling, in
+numbered phases). :class:`TaintAnalysis` joins them and owns all their state.
+Recursion is bounded by ``MAX_DEPTH`` nesting levels (statements, expressions,
+patterns and helper summaries together); deeper parts count as unknown.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+from qcn.indexer.security.taint.calls import CallHandler
+from qcn.indexer.security.taint.expressions import ExpressionEvaluator
+from qcn.indexer.security.taint.grammar import (
+    FUNCTION_TYPES, HTTP_METHODS, LOCAL_SOURCE, MAX_DEPTH, MEMBER_TYPES, PATH_NAME_TYPES, key,
+)
+from qcn.indexer.security.taint.statements import StatementExecutor
+from qcn.indexer.security.values import ALL, Label, Origin, Value
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TaintConfig:
+    """The ``[taint]`` table of a rule file: where untrusted data comes from and what cleans it."""
+
+    request_names: frozenset[str] = frozenset()  # unbound globals that are request objects (Flask's request)
+    request_param_names: frozenset[str] = frozenset()  # handler parameters that are request objects
+    request_types: re.Pattern | None = None  # parameter types that are request objects
+    request_members: frozenset[str] = frozenset()  # members/methods of a request object that are untrusted
+    sources: frozenset[str] = frozenset()  # dotted call/attribute paths that are untrusted
+    source_methods: frozenset[str] = frozenset()  # method names that return untrusted data on any receiver
+    out_sources: dict = field(default_factory=dict)  # C: function -> argument indices filled with input
+    out_propagators: dict = field(default_factory=dict)  # C: strcpy/sprintf -> index of the destination argument
+    handler_decorators: re.Pattern | None = None  # decorators that make a function a request handler
+    tainted_param_annotations: re.Pattern | None = None  # Java/Spring: @RequestParam etc.
+    main_args: bool = False  # argv of main() is untrusted
+    sanitizers: dict = field(default_factory=dict)  # name -> frozenset of CWEs (ALL = every CWE)
+    python_semantics: bool = False
+    logical_returns_operand: bool = False
+
+    @classmethod
+    def from_dict(cls, d: dict, language_family: str) -> TaintConfig:
+        def rx(key):
+            return re.compile(d[key]) if d.get(key) else None
+
+        sanitizers = {}
+        for name, cwes in (d.get("sanitizers") or {}).items():
+            sanitizers[name] = frozenset(ALL if c == "*" else int(c) for c in cwes)
+        return cls(
+            request_names=frozenset(d.get("request_names", ())),
+            request_param_names=frozenset(d.get("request_param_names", ())),
+            request_types=rx("request_types"),
+            request_members=frozenset(d.get("request_members", ())),
+            sources=frozenset(d.get("sources", ())),
+            source_methods=frozenset(d.get("source_methods", ())),
+            out_sources={k: tuple(v) for k, v in (d.get("out_sources") or {}).items()},
+            out_propagators={k: int(v) for k, v in (d.get("out_propagators") or {}).items()},
+            handler_decorators=rx("handler_decorators"),
+            tainted_param_annotations=rx("tainted_param_annotations"),
+            main_args=bool(d.get("main_args", False)),
+            sanitizers=sanitizers,
+            python_semantics=language_family == "python",
+            logical_returns_operand=language_family in ("python", "javascript"),
+        )
+
+    def sanitizer_for(self, path: str) -> frozenset[int] | None:
+        if not path:
+            return None
+        if path in self.sanitizers:
+            return self.sanitizers[path]
+        parts = path.split(".")
+        for i in range(1, len(parts)):
+            tail = ".".join(parts[i:])
+            if tail in self.sanitizers:
+                return self.sanitizers[tail]
+        return None
+
+    def is_source_path(self, path: str) -> bool:
+        if path in self.sources:
+            return True
+        parts = path.split(".")
+        # a prefix of the path is a source (sys.argv[1], os.environ.get)
+        return any(".".join(parts[:i]) in self.sources for i in range(1, len(parts)))
+
+
+@dataclass
+class Param:
+    name: str
+    index: int
+    node: object
+    type_text: str = ""
+    annotations: str = ""
+
+
+@dataclass
+class Function:
+    node: object
+    name: str
+    params: list[Param]
+    body: object
+    decorators: str = ""
+
+
+class TaintAnalysis(StatementExecutor, ExpressionEvaluator, CallHandler):
+    """Run once per document; then ask :meth:`value_of` for any expression node."""
+
+    def __init__(self, root, data: bytes, config: TaintConfig):
+        self.root = root
+        self.data = data
+        self.config = config
+        self.values: dict[tuple[int, int, int], Value] = {}
+        self.dead: list[tuple[int, int]] = []
+        self.functions: dict[str, list[Function]] = {}
+        self._all_functions: list[Function] = []
+        self._summaries: dict[tuple[int, int, int], Value] = {}
+        self._in_progress: set = set()
+        self._incoming: dict[tuple[int, int, int], dict[int, frozenset]] = {}  # helper -> call-site taint
+        self._incoming_seen: dict[tuple[int, int, int], dict[int, frozenset]] = {}  # ... already pushed in
+        self._recording = True  # record values (off while summarising a helper or evaluating out of order)
+        self._returns: list[list[Value]] = []  # per function being run: the values it returns
+        self._depth = 0  # nesting levels followed so far (bounded by MAX_DEPTH)
+        self._truncated = 0  # how often the bound cut the analysis short
+        self.module_env: dict[str, Value] = {}
+        self._ran = False
+
+    def run(self) -> TaintAnalysis:
+        if self._ran:
+            return self
+        self._ran = True
+        self._collect_functions(self.root)
+        env: dict[str, Value] = {}
+        self._exec_module(self.root, env)
+        self.module_env = env
+        for fn in self._all_functions:
+            self._run_function(fn, None)
+        for _ in range(3):  # push call-site taint into same-file helpers until nothing changes
+            pending = dict(self._incoming)
+            changed = [k for k, v in pending.items() if self._incoming_seen.get(k) != v]
+            if not changed:
+                break
+            for k in changed:
+                self._incoming_seen[k] = pending[k]
+            for fn in self._all_functions:
+                if key(fn.node) in changed:
+                    self._run_function(fn, pending[key(fn.node)])
+        if self._truncated:
+            log.debug("taint: %d parts nested deeper than %d levels were taken as unknown", self._truncated, MAX_DEPTH)
+        return self
+
+    def value_of(self, node) -> Value:
+        self.run()
+        v = self.values.get(key(node))
+        if v is not None:
+            return v
+        # not reached by the walk (class fields, decorators, dead code): evaluate alone
+        saved, self._recording = self._recording, False
+        try:
+            return self._ev(node, dict(self.module_env))
+        finally:
+            self._recording = saved
+
+    def is_handler(self, fn_node) -> bool:
+        """Whether a function node is a request handler (route decorator or view(request, ...))."""
+        fn = self._function(fn_node)
+        return fn is not None and self._handler(fn)
+
+    def _handler(self, fn: Function) -> bool:
+        cfg = self.config
+        if cfg.handler_decorators and fn.decorators and cfg.handler_decorators.search(fn.decorators):
+            return True
+        plain = [p for p in fn.params if p.name not in ("self", "cls")]
+        is_method = len(plain) < len(fn.params)
+        # Django view(request, slug) or class-based view get(self, request, pk)
+        return bool(cfg.python_semantics and plain and plain[0].name in cfg.request_param_names
+                    and not plain[0].type_text and (not is_method or fn.name in HTTP_METHODS))
+
+    def is_dead(self, node) -> bool:
+        self.run()
+        return any(s <= node.start_byte and node.end_byte <= e for s, e in self.dead)
+
+    def text(self, node) -> str:
+        return self.data[node.start_byte:node.end_byte].decode("utf-8", "replace")
+
+    def _collect_functions(self, root) -> None:
+        stack = [root]
+        while stack:
+            n = stack.pop()
+            if n.type in FUNCTION_TYPES:
+                fn = self._function(n)
+                if fn is not None:
+                    self._all_functions.append(fn)
+                    if fn.name:
+                        self.functions.setdefault(fn.name, []).append(fn)
+            stack.extend(reversed(n.named_children))
+
+    def _function(self, n) -> Function | None:
+        body = n.child_by_field_name("body")
+        if body is None:
+            return None
+        name_node = n.child_by_field_name("name")
+        name = self.text(name_node) if name_node is not None else ""
+        params_node = n.child_by_field_name("parameters") or n.child_by_field_name("parameter")
+        decl = n.child_by_field_name("declarator")
+        if decl is not None:  # C/C++: the name and parameters hide in the declarator chain
+            while decl is not None and decl.type != "function_declarator":
+                decl = decl.child_by_field_name("declarator")
+            if decl is not None:
+                params_node = decl.child_by_field_name("parameters")
+                inner = decl.child_by_field_name("declarator")
+                if inner is not None:
+                    name = self.text(inner).split("::")[-1]
+        if not name and n.parent is not None and n.parent.type in ("variable_declarator", "assignment_expression",
+                                                                   "pair", "assignment"):
+            target = n.parent.child_by_field_name("name") or n.parent.child_by_field_name("left") \
+                or n.parent.child_by_field_name("key")
+            if target is not None:
+                name = self.text(target).split(".")[-1]
+        params = self._params(params_node)
+        decorators = ""
+        if n.parent is not None and n.parent.type == "decorated_definition":
+            decorators = " ".join(self.text(c) for c in n.parent.named_children if c.type == "decorator")
+        return Function(n, name, params, body, decorators)
+
+    def _params(self, node) -> list[Param]:
+        if node is None:
+            return []
+        if node.type == "identifier":  # arrow function with one bare parameter
+            return [Param(self.text(node), 0, node)]
+        out: list[Param] = []
+        for c in node.named_children:
+            if c.type in ("comment", "line_comment", "block_comment", "self_parameter"):
+                continue
+            type_node = c.child_by_field_name("type")
+            type_text = self.text(type_node) if type_node is not None else ""
+            annotations = " ".join(self.text(m) for m in c.named_children if m.type == "modifiers")
+            names = [m for m in c.children_by_field_name("name")] if c.type == "parameter_declaration" else []
+            if c.type == "parameter_declaration" and names:  # Go: a, b string
+                for nm in names:
+                    out.append(Param(self.text(nm), len(out), nm, type_text))
+                continue
+            ident = self._param_ident(c)
+            out.append(Param(self.text(ident) if ident is not None else "", len(out), c, type_text, annotations))
+        return out
+
+    def _param_ident(self, c):
+        """The identifier a parameter binds: down its name/pattern/declarator/left fields (no recursion)."""
+        while c.type not in ("identifier", "shorthand_property_identifier_pattern"):
+            sub = next((s for s in map(c.child_by_field_name, ("name", "pattern", "declarator", "left"))
+                        if s is not None), None)
+            if sub is None:
+                return next((s for s in c.named_children if s.type == "identifier"), None)
+            c = sub
+        return c
+
+    def _entry_env(self, fn: Function) -> dict[str, Value]:
+        cfg = self.config
+        env = dict(self.module_env)
+        handler = self._handler(fn)
+        for p in fn.params:
+            if not p.name:
+                continue
+            v = Value(type_name=p.type_text)
+            is_request = (cfg.request_types is not None and p.type_text and cfg.request_types.search(p.type_text)) \
+                or (p.name in cfg.request_param_names and (not p.type_text or p.type_text.strip(": ") == "any"))
+            if is_request:
+                v = Value(kind="request", type_name=p.type_text)
+            elif handler and p.name not in ("self", "cls") and p.name not in cfg.request_names:
+                v = self._source_value(p.node, f"parameter '{p.name}' of request handler")
+            elif cfg.tainted_param_annotations is not None and p.annotations \
+                    and cfg.tainted_param_annotations.search(p.annotations):
+                v = self._source_value(p.node, f"request-bound parameter '{p.name}'")
+            elif cfg.main_args and fn.name == "main" and (
+                    p.name in ("argv", "args") or (p.index == 1 and "char" in p.type_text)):
+                v = self._source_value(p.node, f"command-line arguments '{p.name}'", remote=False)
+            env[p.name] = v
+        return env
+
+    def _run_function(self, fn: Function, incoming: dict[int, frozenset] | None) -> None:
+        env = self._entry_env(fn)
+        if incoming:
+            for p in fn.params:
+                if p.index in incoming and p.name:
+                    env[p.name] = env[p.name].join(Value(labels=incoming[p.index]))
+        self._returns.append([])
+        try:
+            self._exec_body(fn.body, env)
+        finally:
+            self._returns.pop()
+
+    def _record(self, n, v: Value) -> Value:
+        if self._recording:
+            k = key(n)
+            old = self.values.get(k)
+            self.values[k] = v if old is None else old.join(v)
+        return v
+
+    def _source_value(self, n, description: str, remote: bool | None = None) -> Value:
+        if remote is None:
+            remote = not LOCAL_SOURCE.search(description)
+        return Value(labels=frozenset({Label(Origin(description, n.start_byte, n.end_byte, remote=remote))}))
+
+    def _path(self, n) -> str:
+        """Dotted path of an identifier/member chain (``os.path.join``), '' for anything else."""
+        members: list[str] = []  # innermost last: walked from the outside in, without recursion
+        while True:
+            t = n.type
+            if t in PATH_NAME_TYPES:
+                base = self.text(n)
+                break
+            if t in MEMBER_TYPES:
+                of, mf = MEMBER_TYPES[t]
+                obj, mem = n.child_by_field_name(of), n.child_by_field_name(mf)
+                if obj is None or mem is None:
+                    return ""
+                members.append(self.text(mem))
+                n = obj
+            elif t == "scoped_type_identifier":
+                base = self.text(n).replace("::", ".")
+                break
+            elif t == "generic_type" and n.named_children:
+                n = n.named_children[0]
+            else:
+                return ""
+        if not base:
+            return ""
+        return ".".join([base, *reversed(members)])
+
+    def _mark_dead(self, n) -> None:
+        if n is not None:
+            self.dead.append((n.start_byte, n.end_byte))
