@@ -70,7 +70,7 @@ TOKEN_ESTIMATE = "UTF-8 bytes / 4"
 REPO_MAP_MIN_BUDGET = 8192
 VOLATILE_SOURCES = frozenset({"recent_edit", "similar"})
 # Share of the budget a source may use at most (definitions and dependencies: no cap).
-_SOURCE_CAPS = {"outline": 0.3, "recent_edit": 0.2, "similar": 0.2, "repo_map": 0.25}
+_SOURCE_CAPS = {"outline": 0.3, "recent_edit": 0.2, "similar": 0.1, "repo_map": 0.25}
 _SIMILAR_MAX_LINES = 1500
 _MAX_MISFITS = 24  # stop packing after this many pieces in a row did not fit
 # What a definition too large for the budget shrinks to: outlines with this many method signatures
@@ -171,13 +171,14 @@ class _Piece:
     symbol: str = ""
     # A definition's compact form (header, doc, member signatures), built only when needed.
     outline_of: tuple[FileRecord, Definition] | None = None
+    wanted: frozenset[str] | set[str] = frozenset()  # names the current file uses: members shown first
 
     def fallback(self, level: int) -> _Piece | None:
         """Smaller forms of a definition that does not fit, ``level`` 1..``_FALLBACK_LEVELS``: its outline
         (header, doc, fields, member signatures), then fewer methods, then header and fields only."""
         if self.outline_of is None or level > _FALLBACK_LEVELS:
             return None
-        return _definition_outline(self, *self.outline_of, methods=_FALLBACK_METHODS[level - 1])
+        return _definition_outline(self, *self.outline_of, methods=_FALLBACK_METHODS[level - 1], wanted=self.wanted)
 
 
 @dataclass
@@ -386,6 +387,7 @@ class _Gatherer:
         self._dependencies(uses)
         self._receiver_outlines(uses)
         self._outlines()
+        self._package_outlines()
         self._recent_edits()
         self._similar()
         if self.budget >= REPO_MAP_MIN_BUDGET:
@@ -608,12 +610,11 @@ class _Gatherer:
 
     def _type_outline(self, type_name: str, score: float, why: str, depth: int = 0) -> None:
         """Header, fields and member signatures of a type defined in another file (its bases when it is
-        defined in this one); Go methods from the type's package files too."""
+        defined in this one); Go methods and Rust ``impl`` members written in the type's file too (those
+        in other files of its package were measured worth nothing: context_bench found none needed)."""
         if depth > 1:
             return
-        go_packages: set[str] = set()
-        defined_in = list(self.graph.defs_by_name.get(type_name, ()))[:3]
-        for path in defined_in:
+        for path in list(self.graph.defs_by_name.get(type_name, ()))[:3]:
             record = self.graph.files.get(path)
             symbols = self.symbols if path == self.path else (record.symbols if record is not None else None)
             if symbols is None:
@@ -626,27 +627,10 @@ class _Gatherer:
                     if key not in self.seen:
                         self.seen[key] = score
                         piece = _definition_outline(_Piece(path, (), score, why, "dependency", d.qualname), record, d,
-                                                    methods=max(40, self.budget // 60), wanted=self._wanted())
+                                                    methods=max(40, self.budget // 30), wanted=self._wanted())
                         self.pieces.append(replace(piece, reason=why))
-                    if self.family == "go":
-                        go_packages.add(path.rpartition("/")[0])
                 for base in _bases(d.signature):
                     self._type_outline(base, score * 0.8, f"outline of `{base}` (a base of `{type_name}`)", depth + 1)
-        if self.family == "go":
-            # Go methods live in any file of the type's package: the type's own folder, or this one.
-            files = [p for folder in sorted(go_packages) for p in self.graph.resolver.files_in(folder)
-                     if p.endswith(".go")] if go_packages else list(self.package_files)
-            prefix = type_name + "."
-            for path in files:
-                record = self.graph.files.get(path)
-                if record is None or path == self.path or path in defined_in \
-                        or (_is_test(path) and not _is_test(self.path)):
-                    continue
-                intervals = tuple((m.start_line, m.sig_end_line) for m in record.symbols.definitions
-                                  if m.qualname.startswith(prefix) and m.kind == "method")
-                if intervals:
-                    self.pieces.append(_Piece(path, intervals[:30], score * 0.9, f"methods of `{type_name}`",
-                                              "dependency"))
 
     def _local(self, use: _Use, score: float) -> bool:
         if self.window is None or self.symbols is None or not self._indexed_path():
@@ -704,7 +688,9 @@ class _Gatherer:
             record = self.graph.files.get(path)
             if record is None:
                 continue
-            self.pieces.append(_definition_piece(path, record, definition, score, source, reason))
+            piece = _definition_piece(path, record, definition, score, source, reason)
+            piece.wanted = self._wanted()
+            self.pieces.append(piece)
 
     # ---------------------------------------------------- dependencies
 
@@ -795,6 +781,27 @@ class _Gatherer:
                 self.pieces.append(_Piece(target, intervals, max(3.0, 12.0 - rank), why, "outline"))
             if _only_reexports(record):
                 self._reexport_outline(target, record, wanted, score, why)
+
+    def _package_outlines(self) -> None:
+        """Go and Java: the top-level signatures of the other files of this package (which a bare name
+        reaches without an import), the files defining most of what this file uses first."""
+        if not self.package_files:
+            return
+        wanted = self._wanted()
+        ranked = []
+        for path in self.package_files:
+            record = self.graph.files.get(path)
+            if record is None:
+                continue
+            top = [d for d in record.symbols.definitions if "." not in d.qualname]
+            if top:
+                ranked.append((-sum(1 for d in top if d.name in wanted), path, record, top))
+        ranked.sort(key=lambda item: item[:2])
+        for rank, (overlap, path, record, top) in enumerate(ranked[:12]):
+            top.sort(key=lambda d: (d.name not in wanted, d.start_line))
+            intervals = tuple(sorted((d.start_line, min(d.sig_end_line, d.start_line + 2)) for d in top[:25]))
+            score = max(6.0, 20.0 - 1.5 * rank) if overlap else 5.0
+            self.pieces.append(_Piece(path, intervals, score, "outline of this package's file", "outline"))
 
     def _wanted(self) -> set[str]:
         """Names the current file uses or imports: what its imports' outlines should show first."""
