@@ -116,7 +116,7 @@ has delete is_empty as_str as_ref to_string to_owned clone unwrap expect iter in
 is_some is_none ok_or map_err and_then unwrap_or String Error equals hashCode toLowerCase toUpperCase trim
 substring charAt isEmpty contains containsKey put getClass Println Printf Sprintf Errorf Fprintf
 """.split())
-_QUOTED_TYPE = re.compile(rb"""["']([A-Z][A-Za-z0-9_]*)(?:\[[^"'\n]*\])?["']""")
+_TYPE_WORD = re.compile(rb"\b[A-Z][A-Za-z0-9_]*[a-z][A-Za-z0-9_]*\b")  # `Console`, not `MAX` or `A`
 _PY_BUILTINS = frozenset(dir(builtins)) | {"self", "cls", "__name__", "__file__", "__all__"}
 _BRACE_LANGUAGES = frozenset({"javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp"})
 
@@ -712,10 +712,16 @@ class _Gatherer:
         references = sorted(self.symbols.references, key=lambda r: (-r[1], r[0]))
         if in_imports:
             unbound = [r for r in references if self._unbound(r[0])]
-            if self.family == "python":  # names only string annotations use: `options: "ConsoleOptions"`
-                referenced = {name for name, _ in references}
-                quoted = sorted({m.decode() for m in _QUOTED_TYPE.findall(self.doc.source)})
-                unbound.extend((name, 1) for name in quoted if name not in referenced and self._unbound(name))
+            # Type names the references miss: in string annotations (`options: "ConsoleOptions"`), before
+            # `::` (`WrappingMode::Character`), in macros; by how often the file writes them.
+            referenced = {name for name, _ in references}
+            written: dict[str, int] = {}
+            for m in _TYPE_WORD.findall(self.doc.source):
+                written[m] = written.get(m, 0) + 1
+            more = sorted(((-n, w.decode()) for w, n in written.items()))
+            unbound.extend((name, -n) for n, name in more if name not in referenced and self._unbound(name))
+            defined = self.graph.defs_by_name
+            unbound = [(name, n) for name, n in unbound if name in defined]
             for name, occurrences in unbound[:40]:  # near the cursor or not: this offer scores higher
                 self._by_name(_Use(name, "", min(1.0, 0.6 + 0.1 * occurrences)), 60.0, "dependency",
                               f"used in this file, imported by no line: `{name}`")

@@ -511,3 +511,26 @@ def test_import_outline_shows_the_names_this_file_uses_before_the_rest(tmp_path)
         assert not _shows(small, "pkg/types.py", "def unused_helper_29(a, b, c, d):")
         large = index.context_for("pkg/api.py", position, 8192)  # with room, the rest of the outline
         assert _shows(large, "pkg/types.py", "def unused_helper_29(a, b, c, d):")
+
+
+def test_among_rust_imports_a_type_written_before_a_path_separator_is_offered(tmp_path):
+    # `WrappingMode::Character` inside a macro is no reference the tags query sees; the removed
+    # `use crate::wrapping::WrappingMode;` line still needs its definition.
+    index = _repo(tmp_path, {
+        "Cargo.toml": '[package]\nname = "bat"\nversion = "0.1.0"\n',
+        "src/lib.rs": "pub mod wrapping;\npub mod printer;\n",
+        "src/wrapping.rs": "pub enum WrappingMode {\n    Character,\n    NoWrapping(bool),\n}\n",
+        "src/printer.rs": """
+            use std::io::Write;
+
+
+            pub fn wraps(mode: u8) -> bool {
+                matches!(mode_of(mode), WrappingMode::Character)
+            }
+            """,
+    })
+    with index:
+        snippets = index.context_for("src/printer.rs", Position(1, 0), 1024)
+        wrapping = next(s for s in snippets if s.path == "src/wrapping.rs")
+        assert "pub enum WrappingMode {" in wrapping.text.split("\n")
+        assert "imported by no line: `WrappingMode`" in wrapping.reason
