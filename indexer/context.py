@@ -71,6 +71,10 @@ REPO_MAP_MIN_BUDGET = 8192
 VOLATILE_SOURCES = frozenset({"recent_edit", "similar"})
 # Share of the budget a source may use at most (definitions and dependencies: no cap).
 _SOURCE_CAPS = {"outline": 0.3, "recent_edit": 0.2, "similar": 0.1, "repo_map": 0.25}
+# The repository map's cap shrinks linearly to nothing as the evidence (definitions, dependencies, local
+# definitions, imports' outlines) fills this share of the budget.
+_EVIDENCE_SOURCES = frozenset({"definition", "dependency", "local", "outline"})
+_REPO_MAP_YIELDS_AT = 0.5
 _SIMILAR_MAX_LINES = 1500
 _MAX_MISFITS = 24  # stop packing after this many pieces in a row did not fit
 # What a definition too large for the budget shrinks to: outlines with this many method signatures
@@ -1157,6 +1161,9 @@ def _pack(index: Index, pieces: list[_Piece], budget: int, count: Callable[[str]
             continue
         view = views.get(piece.path) or _View(lines)
         cap = _SOURCE_CAPS.get(piece.source, 1.0) * budget
+        if piece.source == "repo_map":  # the more evidence fills the budget, the less room for the map
+            evidence = sum(n for source, n in per_source.items() if source in _EVIDENCE_SOURCES)
+            cap *= max(0.0, 1.0 - evidence / (_REPO_MAP_YIELDS_AT * budget))
         candidate: _Piece | None = piece
         level = 0
         while candidate is not None:

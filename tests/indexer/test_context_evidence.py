@@ -534,3 +534,33 @@ def test_among_rust_imports_a_type_written_before_a_path_separator_is_offered(tm
         wrapping = next(s for s in snippets if s.path == "src/wrapping.rs")
         assert "pub enum WrappingMode {" in wrapping.text.split("\n")
         assert "imported by no line: `WrappingMode`" in wrapping.reason
+
+
+def _repo_map_tokens(snippets) -> int:
+    from qcn.indexer import total_tokens
+    return total_tokens([s for s in snippets if s.source == "repo_map"])
+
+
+def test_repository_map_yields_its_share_to_evidence(tmp_path):
+    # Many ranked files for the map; one file whose cursor needs nothing, one whose cursor needs large
+    # definitions that fill half the budget: the map gets its whole share only in the first.
+    files = {f"lib/mod{i}.py": "".join(f"def helper_{i}_{j}(a, b):\n    return a + b\n\n\n" for j in range(12))
+             for i in range(30)}
+    files["lib/__init__.py"] = ""
+    body = "".join(f"    total_{j} = value * {j}\n" for j in range(70))
+    files.update({f"lib/big{k}.py": f"def big_{k}(value):\n{body}    return value\n" for k in range(8)})
+    files["lib/uses.py"] = "".join(f"from .mod{i} import helper_{i}_0\n" for i in range(30))
+    files["lib/plain.py"] = "def alone(x):\n    y = x\n    return y\n"
+    files["lib/busy.py"] = "".join(f"from .big{k} import big_{k}\n" for k in range(8)) + \
+        "\n\ndef run(v):\n" + "".join(f"    w{k} = big_{k}(v)\n" for k in range(8)) + "    return v\n"
+    index = _repo(tmp_path, files)
+    with index:
+        index.rank(current=True)
+        budget = 8192
+        plain = index.context_for("lib/plain.py", _at(index, "lib/plain.py", "y = x"), budget)
+        busy = index.context_for("lib/busy.py", _at(index, "lib/busy.py", "    return v"), budget)
+        assert _shows(busy, "lib/big7.py", "def big_7(value):")
+        evidence = sum(s.tokens for s in busy if s.source != "repo_map")
+        assert evidence > 0.25 * budget, evidence
+        assert _repo_map_tokens(plain) > 0.2 * budget, _repo_map_tokens(plain)
+        assert _repo_map_tokens(busy) < 0.5 * _repo_map_tokens(plain), (_repo_map_tokens(busy), evidence)
