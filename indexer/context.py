@@ -14,17 +14,21 @@ definition    ≤100   definitions of identifiers near the cursor, resolved
                      standard-library methods on receivers of unknown type)
 local         ≤60    definitions in the current file outside ``current_window``
                      (only when the caller says which lines the prompt shows)
-dependency    ≤45    what the enclosing function/class uses (anywhere in it),
-                     outlines of receivers' types and of the enclosing class's
-                     bases, then what the rest of the file uses (through
-                     imports, or by name when no import binds it)
-outline       ≤30    signatures of the modules the current file imports (names
-                     this file uses first; re-exporting packages: the real
-                     definitions)
+dependency    ≤60    what the enclosing function/class uses (anywhere in it),
+                     outlines of receivers' types (Go methods and Rust impl
+                     members of the type's file included) and of the enclosing
+                     class's bases, then what the rest of the file uses
+                     (through imports, or by name when no import binds it;
+                     among the imports, every such unbound name first)
+outline       ≤30    signatures of the modules the current file imports: the
+                     names this file uses, then (≤12) the rest; re-exporting
+                     packages: the real definitions; Go/Java: top-level
+                     signatures of the package's other files
 recent_edit   ≤28    regions recently edited in other open buffers
 similar       ≤22    lexically similar windows of related files (Jaccard)
 repo_map      ≤8     for budgets ≥ 8K tokens: signatures of the files ranked
-                     highest by PageRank over the import/reference graph
+                     highest by PageRank over the import/reference graph; its
+                     share shrinks as evidence fills the budget
 ============  =====  ==========================================================
 
 Packing: pieces are taken best-first while they fit ``budget_tokens``; a
@@ -1126,6 +1130,7 @@ def _file_outline(symbols: FileSymbols, language: str, popularity: dict[str, int
     if only_wanted:
         chosen = [d for d in chosen if d.name in wanted and ("." not in d.qualname
                                                               or d.qualname.partition(".")[0] in wanted)]
+        return tuple((d.start_line, min(d.sig_end_line, d.start_line + 4)) for d in chosen[:limit])
     if popularity is not None:  # the repository map keeps the most referenced names
         chosen.sort(key=lambda d: (-popularity.get(d.name, 0), d.start_line))
     elif wanted:
