@@ -259,10 +259,12 @@ def sample_lines(index, language: str, count: int, seed: int) -> list[tuple[str,
       a file that import resolves to (none when it names an outside module);
       with any other ``q``: members only (qualified names: methods, fields, enum variants), and not the
       standard library's method names (``STD_METHODS``: ``x.get`` on an unknown ``x`` is a dict's);
-    * only definitions in files of the line's language (not a test fixture in another language);
+    * only definitions in files of the line's language (not a test fixture in another language), and
+      not in tests (the sampled lines are outside tests, which cannot use a test's definitions);
     * a bare name: definitions that are not members, and only where the language lets a bare name reach
       another file: bound by an import of this file (or a wildcard/include), or, in Go and Java, defined
-      in the same package folder. (A bare ``path`` that another file happens to define is a local.)
+      in the same package folder. (A bare ``path`` that another file happens to define is a local; one
+      bound by ``require('path')``, an import no file here resolves, is the outside module.)
 
     On an import line the imported names count as bare names (``from .x import Y``, ``use crate::a::B``),
     the module path not at all. Lines that start inside a string or a comment are not code."""
@@ -283,6 +285,8 @@ def sample_lines(index, language: str, count: int, seed: int) -> list[tuple[str,
             for local_name in [imp.alias] + [local_name for _, local_name in imp.names]:
                 if local_name:
                     targets.setdefault(local_name, set()).update(resolved)
+        # Names bound only by imports that resolve to no file here: they mean the outside module's names.
+        external = {name for name, files in targets.items() if not files}
         wildcard = "*" in bound or any(imp.kind in ("include", "system_include") for imp in symbols.imports)
         folder = path.rpartition("/")[0]
         for number, text in enumerate(lines):
@@ -297,7 +301,7 @@ def sample_lines(index, language: str, count: int, seed: int) -> list[tuple[str,
                 if len(name) < 2 or name in KEYWORDS or name in local or name in gold:
                     continue
                 definers = [p for p in graph.defs_by_name.get(name, ())
-                            if p != path and p.endswith(EXTENSIONS[language])]
+                            if p != path and p.endswith(EXTENSIONS[language]) and "test" not in p.lower()]
                 if not definers or len(definers) > 2:
                     continue
                 spots = []
@@ -312,6 +316,8 @@ def sample_lines(index, language: str, count: int, seed: int) -> list[tuple[str,
                             ok = other in targets.get(qualifier, ())
                         elif qualifier:
                             ok = member and name not in STD_METHODS
+                        elif name in external:  # bound by an import of an outside module (`require('path')`)
+                            ok = False
                         else:
                             ok = not member and (name in bound or wildcard or same_package)
                         if ok:

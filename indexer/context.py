@@ -14,17 +14,21 @@ definition    ≤100   definitions of identifiers near the cursor, resolved
                      standard-library methods on receivers of unknown type)
 local         ≤60    definitions in the current file outside ``current_window``
                      (only when the caller says which lines the prompt shows)
-dependency    ≤45    what the enclosing function/class uses (anywhere in it),
-                     outlines of receivers' types and of the enclosing class's
-                     bases, then what the rest of the file uses (through
-                     imports, or by name when no import binds it)
-outline       ≤30    signatures of the modules the current file imports (names
-                     this file uses first; re-exporting packages: the real
-                     definitions)
+dependency    ≤60    what the enclosing function/class uses (anywhere in it),
+                     outlines of receivers' types (Go methods and Rust impl
+                     members of the type's file included) and of the enclosing
+                     class's bases, then what the rest of the file uses
+                     (through imports, or by name when no import binds it;
+                     among the imports, every such unbound name first)
+outline       ≤30    signatures of the modules the current file imports: the
+                     names this file uses, then (≤12) the rest; re-exporting
+                     packages: the real definitions; Go/Java: top-level
+                     signatures of the package's other files
 recent_edit   ≤28    regions recently edited in other open buffers
 similar       ≤22    lexically similar windows of related files (Jaccard)
 repo_map      ≤8     for budgets ≥ 8K tokens: signatures of the files ranked
-                     highest by PageRank over the import/reference graph
+                     highest by PageRank over the import/reference graph; its
+                     share shrinks as evidence fills the budget
 ============  =====  ==========================================================
 
 Packing: pieces are taken best-first while they fit ``budget_tokens``; a
@@ -42,6 +46,7 @@ state and cursor give the same snippets.
 from __future__ import annotations
 
 import bisect
+import builtins
 import logging
 import os
 import re
@@ -69,7 +74,11 @@ TOKEN_ESTIMATE = "UTF-8 bytes / 4"
 REPO_MAP_MIN_BUDGET = 8192
 VOLATILE_SOURCES = frozenset({"recent_edit", "similar"})
 # Share of the budget a source may use at most (definitions and dependencies: no cap).
-_SOURCE_CAPS = {"outline": 0.3, "recent_edit": 0.2, "similar": 0.2, "repo_map": 0.25}
+_SOURCE_CAPS = {"outline": 0.3, "recent_edit": 0.2, "similar": 0.1, "repo_map": 0.25}
+# The repository map's cap shrinks linearly to nothing as the evidence (definitions, dependencies, local
+# definitions, imports' outlines) fills this share of the budget.
+_EVIDENCE_SOURCES = frozenset({"definition", "dependency", "local", "outline"})
+_REPO_MAP_YIELDS_AT = 0.5
 _SIMILAR_MAX_LINES = 1500
 _MAX_MISFITS = 24  # stop packing after this many pieces in a row did not fit
 # What a definition too large for the budget shrinks to: outlines with this many method signatures
@@ -115,6 +124,8 @@ has delete is_empty as_str as_ref to_string to_owned clone unwrap expect iter in
 is_some is_none ok_or map_err and_then unwrap_or String Error equals hashCode toLowerCase toUpperCase trim
 substring charAt isEmpty contains containsKey put getClass Println Printf Sprintf Errorf Fprintf
 """.split())
+_TYPE_WORD = re.compile(rb"\b[A-Z][A-Za-z0-9_]*[a-z][A-Za-z0-9_]*\b")  # `Console`, not `MAX` or `A`
+_PY_BUILTINS = frozenset(dir(builtins)) | {"self", "cls", "__name__", "__file__", "__all__"}
 _BRACE_LANGUAGES = frozenset({"javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp"})
 
 
@@ -168,13 +179,14 @@ class _Piece:
     symbol: str = ""
     # A definition's compact form (header, doc, member signatures), built only when needed.
     outline_of: tuple[FileRecord, Definition] | None = None
+    wanted: frozenset[str] | set[str] = frozenset()  # names the current file uses: members shown first
 
     def fallback(self, level: int) -> _Piece | None:
         """Smaller forms of a definition that does not fit, ``level`` 1..``_FALLBACK_LEVELS``: its outline
         (header, doc, fields, member signatures), then fewer methods, then header and fields only."""
         if self.outline_of is None or level > _FALLBACK_LEVELS:
             return None
-        return _definition_outline(self, *self.outline_of, methods=_FALLBACK_METHODS[level - 1])
+        return _definition_outline(self, *self.outline_of, methods=_FALLBACK_METHODS[level - 1], wanted=self.wanted)
 
 
 @dataclass
@@ -313,8 +325,11 @@ class _Gatherer:
         self.pieces: list[_Piece] = []
         self._comment = _COMMENT["python" if self.family == "python" else ""]
         self._strings = _STRINGS if self.family in ("python", "javascript") else _STRINGS_CHAR
-        self.seen: set[tuple[str, int, str]] = set()  # (path, line, name) of definitions already offered
+        # (path, line, name) of definitions already offered -> the best score they were offered at
+        self.seen: dict[tuple[str, int, str], float] = {}
         self._receivers: dict[str, str] | None = None  # receiver name -> type name, on first use
+        self._wanted_names: set[str] | None = None
+        self._in_tests = _is_test(self.path)
         self._bindings()
 
     # --------------------------------------------------------- bindings
@@ -356,7 +371,8 @@ class _Gatherer:
             directory = self.path.rpartition("/")[0]
             suffix = ".go" if self.family == "go" else ".java"
             siblings = self.graph.resolver.files_in(directory)
-            self.package_files = tuple(p for p in siblings if p.endswith(suffix) and p != self.path)
+            self.package_files = tuple(p for p in siblings if p.endswith(suffix) and p != self.path
+                                       and (self._in_tests or not _is_test(p)))  # Go: _test.go files build apart
 
     def _code(self, line: int) -> str:
         """Line ``line`` (0-based) with string literals and comments blanked out, except where a
@@ -379,6 +395,7 @@ class _Gatherer:
         self._dependencies(uses)
         self._receiver_outlines(uses)
         self._outlines()
+        self._package_outlines()
         self._recent_edits()
         self._similar()
         if self.budget >= REPO_MAP_MIN_BUDGET:
@@ -465,8 +482,8 @@ class _Gatherer:
                         return True
             for files, confidence, how in ((self.wildcard, 0.85, "an imported file"),
                                            (self.package_files, 0.8, "the same package")):
-                if files:
-                    found = self._defs_in(files, name, follow=False)
+                if files:  # a bare name reaches another file's top level, not its members
+                    found = self._defs_in(files, name, follow=False, top_level=True)
                     if found:
                         self._offer(found, base * weight * confidence, source,
                                     why or f"definition of `{name}` (in {how})")
@@ -484,7 +501,7 @@ class _Gatherer:
         every = self.graph.defs_by_name.get(use.name, ())
         if not every or len(every) > 13:
             return False  # unknown, or too common a name to mean anything
-        definers = [p for p in every if p != self.path]
+        definers = [p for p in every if p != self.path and (self._in_tests or not _is_test(p))]
         if not definers or len(definers) > (3 if use.qualifier else 12):
             return False  # a receiver of unknown type: only a name defined in a few files is worth a guess
         limit = 4 if use.qualifier else 3
@@ -601,7 +618,8 @@ class _Gatherer:
 
     def _type_outline(self, type_name: str, score: float, why: str, depth: int = 0) -> None:
         """Header, fields and member signatures of a type defined in another file (its bases when it is
-        defined in this one); Go methods from the type's package files too."""
+        defined in this one); Go methods and Rust ``impl`` members written in the type's file too (those
+        in other files of its package were measured worth nothing: context_bench found none needed)."""
         if depth > 1:
             return
         for path in list(self.graph.defs_by_name.get(type_name, ()))[:3]:
@@ -615,23 +633,12 @@ class _Gatherer:
                 if path != self.path and record is not None:
                     key = (path, d.start_line, "outline:" + d.name)
                     if key not in self.seen:
-                        self.seen.add(key)
+                        self.seen[key] = score
                         piece = _definition_outline(_Piece(path, (), score, why, "dependency", d.qualname), record, d,
-                                                    methods=40)
+                                                    methods=max(40, self.budget // 30), wanted=self._wanted())
                         self.pieces.append(replace(piece, reason=why))
                 for base in _bases(d.signature):
                     self._type_outline(base, score * 0.8, f"outline of `{base}` (a base of `{type_name}`)", depth + 1)
-        if self.family == "go" and self.package_files:
-            prefix = type_name + "."
-            for path in self.package_files:
-                record = self.graph.files.get(path)
-                if record is None:
-                    continue
-                intervals = tuple((m.start_line, m.sig_end_line) for m in record.symbols.definitions
-                                  if m.qualname.startswith(prefix) and m.kind == "method")
-                if intervals:
-                    self.pieces.append(_Piece(path, intervals[:30], score * 0.9, f"methods of `{type_name}`",
-                                              "dependency"))
 
     def _local(self, use: _Use, score: float) -> bool:
         if self.window is None or self.symbols is None or not self._indexed_path():
@@ -647,15 +654,17 @@ class _Gatherer:
         return not os.path.isabs(self.path)
 
     def _defs_in(self, files: Iterable[str], name: str, owner: str = "", follow: bool = True,
-                 kinds: tuple[str, ...] | None = None, depth: int = 0) -> list[tuple[str, Definition]]:
-        """Definitions of ``name`` in ``files``, following re-exports when ``follow``."""
+                 kinds: tuple[str, ...] | None = None, depth: int = 0,
+                 top_level: bool = False) -> list[tuple[str, Definition]]:
+        """Definitions of ``name`` in ``files``, following re-exports when ``follow``; only those not
+        inside another definition when ``top_level``."""
         out: list[tuple[str, Definition]] = []
         for path in files:
             record = self.graph.files.get(path)
             if record is None or path == self.path:
                 continue
             for d in record.symbols.definitions:
-                if d.name != name or (kinds and d.kind not in kinds):
+                if d.name != name or (kinds and d.kind not in kinds) or (top_level and "." in d.qualname):
                     continue
                 if owner and not d.qualname.endswith(f"{owner}.{name}"):
                     continue
@@ -681,13 +690,15 @@ class _Gatherer:
     def _offer(self, found: list[tuple[str, Definition]], score: float, source: str, reason: str) -> None:
         for path, definition in found:
             key = (path, definition.start_line, definition.name)
-            if key in self.seen:
-                continue
-            self.seen.add(key)
+            if self.seen.get(key, -1.0) >= score:
+                continue  # offered already, as well or better (a better offer is another piece: packing keeps one)
+            self.seen[key] = score
             record = self.graph.files.get(path)
             if record is None:
                 continue
-            self.pieces.append(_definition_piece(path, record, definition, score, source, reason))
+            piece = _definition_piece(path, record, definition, score, source, reason)
+            piece.wanted = self._wanted()
+            self.pieces.append(piece)
 
     # ---------------------------------------------------- dependencies
 
@@ -703,9 +714,26 @@ class _Gatherer:
                 if (use.name, use.qualifier) not in near_names:
                     self._definitions_for(_Use(use.name, use.qualifier, 1.0), 45.0, "dependency",
                                           f"used by `{enclosing.qualname}`: `{use.name}`")
-        # Among the imports, the next line most likely imports a name the file uses that nothing binds yet.
-        in_imports = any(abs(imp.line - (self.line + 1)) <= 2 for imp in self.symbols.imports)
-        for name, occurrences in sorted(self.symbols.references, key=lambda r: (-r[1], r[0]))[:60]:
+        # Among the imports, the next line most likely imports a name the file uses that nothing binds yet:
+        # every such name, however rarely used, before the most used bound ones.
+        in_imports = self._in_imports()
+        references = sorted(self.symbols.references, key=lambda r: (-r[1], r[0]))
+        if in_imports:
+            unbound = [r for r in references if self._unbound(r[0])]
+            # Type names the references miss: in string annotations (`options: "ConsoleOptions"`), before
+            # `::` (`WrappingMode::Character`), in macros; by how often the file writes them.
+            referenced = {name for name, _ in references}
+            written: dict[str, int] = {}
+            for m in _TYPE_WORD.findall(self.doc.source):
+                written[m] = written.get(m, 0) + 1
+            more = sorted(((-n, w.decode()) for w, n in written.items()))
+            unbound.extend((name, -n) for n, name in more if name not in referenced and self._unbound(name))
+            defined = self.graph.defs_by_name
+            unbound = [(name, n) for name, n in unbound if name in defined]
+            for name, occurrences in unbound[:40]:  # near the cursor or not: this offer scores higher
+                self._by_name(_Use(name, "", min(1.0, 0.6 + 0.1 * occurrences)), 60.0, "dependency",
+                              f"used in this file, imported by no line: `{name}`")
+        for name, occurrences in references[:60]:
             if (name, "") in near_names:
                 continue
             weight = min(1.0, 0.5 + 0.1 * occurrences)
@@ -715,6 +743,24 @@ class _Gatherer:
             if name not in self.local_names and name not in self.names and name not in self.module_alias:
                 self._by_name(use, 40.0 if in_imports else 20.0, "dependency",
                               f"used in this file, imported by no line: `{name}`")
+
+    def _in_imports(self) -> bool:
+        """The cursor is among the file's imports: next to one, or at the top level above the first
+        function or class (a removed line of a multi-line import, the end of the import block)."""
+        line = self.line + 1
+        imports = self.symbols.imports if self.symbols is not None else ()
+        if not imports or any(abs(imp.line - line) <= 2 for imp in imports):
+            return bool(imports)
+        if line < imports[0].line - 2:
+            return False
+        first_code = min((d.start_line for d in self.symbols.definitions
+                          if "." not in d.qualname and d.kind not in _DATA_KINDS), default=10**9)
+        return line < first_code and _enclosing(self.symbols.definitions, line) is None
+
+    def _unbound(self, name: str) -> bool:
+        """Used in this file but defined here by nothing and bound by no import (nor a builtin)."""
+        return (len(name) > 1 and name not in self.local_names and name not in self.names
+                and name not in self.module_alias and not (self.family == "python" and name in _PY_BUILTINS))
 
     def _uses_in_lines(self, first: int, last: int) -> list[_Use]:
         seen: dict[tuple[str, str], None] = {}
@@ -740,17 +786,46 @@ class _Gatherer:
                 continue
             score = max(12.0, 30.0 - rank)
             why = f"outline of `{module}` (imported at line {line})"
+            # What this file uses of the module first; the rest of its outline only where room is left.
+            used = _file_outline(record.symbols, record.language, wanted=wanted, only_wanted=True)
+            if used:
+                self.pieces.append(_Piece(target, used, score, why + ", names this file uses", "outline"))
             intervals = _file_outline(record.symbols, record.language, wanted=wanted)
             if intervals:
-                self.pieces.append(_Piece(target, intervals, score, why, "outline"))
+                self.pieces.append(_Piece(target, intervals, max(3.0, 12.0 - rank), why, "outline"))
             if _only_reexports(record):
                 self._reexport_outline(target, record, wanted, score, why)
 
+    def _package_outlines(self) -> None:
+        """Go and Java: the top-level signatures of the other files of this package (which a bare name
+        reaches without an import), the files defining most of what this file uses first."""
+        if not self.package_files:
+            return
+        wanted = self._wanted()
+        ranked = []
+        for path in self.package_files:
+            record = self.graph.files.get(path)
+            if record is None:
+                continue
+            top = [d for d in record.symbols.definitions if "." not in d.qualname]
+            if top:
+                ranked.append((-sum(1 for d in top if d.name in wanted), path, record, top))
+        ranked.sort(key=lambda item: item[:2])
+        for rank, (overlap, path, record, top) in enumerate(ranked[:12]):
+            top.sort(key=lambda d: (d.name not in wanted, d.start_line))
+            intervals = tuple(sorted((d.start_line, min(d.sig_end_line, d.start_line + 2)) for d in top[:25]))
+            score = max(6.0, 20.0 - 1.5 * rank) if overlap else 5.0
+            self.pieces.append(_Piece(path, intervals, score, "outline of this package's file", "outline"))
+
     def _wanted(self) -> set[str]:
         """Names the current file uses or imports: what its imports' outlines should show first."""
+        if self._wanted_names is not None:
+            return self._wanted_names
+        wanted: set[str] = set()
+        self._wanted_names = wanted
         if self.symbols is None:
-            return set()
-        wanted = {name for name, _ in self.symbols.references}
+            return wanted
+        wanted.update(name for name, _ in self.symbols.references)
         for imp in self.symbols.imports:
             wanted.update(original for original, _ in imp.names if original != "*")
         return wanted
@@ -913,6 +988,15 @@ def _only_reexports(record: FileRecord) -> bool:
     return named > 0 and own <= max(2, named // 10)
 
 
+_TEST_PART = re.compile(r"(?:^|/)(?:tests?|__tests__|testing|testdata)/|(?:^|/)test_[^/]*$|_test\.[a-z]+$"
+                        r"|\.(?:test|spec)\.[a-z]+$|Tests?\.java$")
+
+
+def _is_test(path: str) -> bool:
+    """A test file or a file under a test folder: not evidence for code outside tests."""
+    return _TEST_PART.search(path) is not None
+
+
 def _module_stem(path: str) -> str:
     directory, _, name = path.rpartition("/")
     stem = name.split(".", 1)[0]
@@ -979,12 +1063,18 @@ def _bases(signature: str) -> list[str]:
     return out
 
 
+# Languages whose methods are written outside the type's body (Go methods, Rust ``impl`` blocks).
+_DETACHED_MEMBERS = frozenset({"go", "rust"})
+
+
 def _children(symbols: FileSymbols, parent: Definition) -> list[Definition]:
+    """Direct members of ``parent``: inside its lines, or (Go, Rust) anywhere in the file under its name."""
     prefix = parent.qualname + "."
     depth = parent.qualname.count(".") + 1
+    detached = symbols.language in _DETACHED_MEMBERS and parent.kind in _TYPE_KINDS
     return [d for d in symbols.definitions
             if d.qualname.startswith(prefix) and d.qualname.count(".") == depth
-            and parent.start_line <= d.start_line <= parent.end_line]
+            and (detached or parent.start_line <= d.start_line <= parent.end_line)]
 
 
 def _definition_piece(path: str, record: FileRecord, d: Definition, score: float, source: str,
@@ -1005,33 +1095,42 @@ def _owner_header(record: FileRecord, d: Definition) -> list[Interval]:
     return []
 
 
-def _definition_outline(piece: _Piece, record: FileRecord, d: Definition, methods: int = 40) -> _Piece:
-    """Header, doc (first lines), fields and constants, up to ``methods`` member signatures and the
-    closing line of a definition."""
+def _definition_outline(piece: _Piece, record: FileRecord, d: Definition, methods: int = 40,
+                        wanted: frozenset[str] | set[str] = frozenset()) -> _Piece:
+    """Header, doc (first lines), fields and constants, up to ``methods`` member signatures (the
+    ``wanted`` ones first; Go methods and Rust ``impl`` members of the file too) and the closing line."""
     outline = [(d.snippet_start, d.sig_end_line)]
     if d.doc_start:
         outline.append((d.doc_start, min(d.doc_end, d.doc_start + 5)))
     children = _children(record.symbols, d)
     data = [c for c in children if c.kind in _DATA_KINDS][:80]
-    others = [c for c in children if c.kind not in _DATA_KINDS][:methods]
+    others = [c for c in children if c.kind not in _DATA_KINDS]
+    if len(others) > methods and wanted:
+        others.sort(key=lambda c: (c.name not in wanted, c.start_line))
     for child in data:
         outline.append((child.start_line, min(child.end_line, child.start_line + 2)))
-    for child in others:
+    for child in others[:methods]:
         outline.append((child.snippet_start if child.doc_start == child.start_line - 1 else child.start_line,
                         child.sig_end_line))
-    if record.language in _BRACE_LANGUAGES and d.end_line > d.sig_end_line:
+    if record.language in _BRACE_LANGUAGES and d.end_line > d.sig_end_line and d.end_line > d.start_line:
         outline.append((d.end_line, d.end_line))
     return _Piece(piece.path, tuple(sorted(_owner_header(record, d) + outline)), piece.score,
                   piece.reason + ", outline", piece.source, piece.symbol)
 
 
 def _file_outline(symbols: FileSymbols, language: str, popularity: dict[str, int] | None = None,
-                  limit: int = 40, wanted: frozenset[str] | set[str] = frozenset()) -> tuple[Interval, ...]:
+                  limit: int = 40, wanted: frozenset[str] | set[str] = frozenset(),
+                  only_wanted: bool = False) -> tuple[Interval, ...]:
     """Signature lines of a file's top-level definitions and their direct members.
 
     With ``wanted`` (names the current file uses), those definitions and their members come first,
-    then top-level ones, then the rest, by line; fields never lose their place to methods."""
+    then top-level ones, then the rest, by line; fields never lose their place to methods.
+    ``only_wanted``: nothing else (a member only when its owner and its own name are both wanted)."""
     chosen = [d for d in symbols.definitions if d.qualname.count(".") <= 1]
+    if only_wanted:
+        chosen = [d for d in chosen if d.name in wanted and ("." not in d.qualname
+                                                              or d.qualname.partition(".")[0] in wanted)]
+        return tuple((d.start_line, min(d.sig_end_line, d.start_line + 4)) for d in chosen[:limit])
     if popularity is not None:  # the repository map keeps the most referenced names
         chosen.sort(key=lambda d: (-popularity.get(d.name, 0), d.start_line))
     elif wanted:
@@ -1067,6 +1166,9 @@ def _pack(index: Index, pieces: list[_Piece], budget: int, count: Callable[[str]
             continue
         view = views.get(piece.path) or _View(lines)
         cap = _SOURCE_CAPS.get(piece.source, 1.0) * budget
+        if piece.source == "repo_map":  # the more evidence fills the budget, the less room for the map
+            evidence = sum(n for source, n in per_source.items() if source in _EVIDENCE_SOURCES)
+            cap *= max(0.0, 1.0 - evidence / (_REPO_MAP_YIELDS_AT * budget))
         candidate: _Piece | None = piece
         level = 0
         while candidate is not None:

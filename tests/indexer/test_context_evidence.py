@@ -351,3 +351,216 @@ def test_among_the_imports_a_used_name_no_import_binds_is_offered(tmp_path):
         money = next(s for s in snippets if s.path == "shop/money.py")
         assert "class Money:" in money.text.split("\n")
         assert "imported by no line: `Money`" in money.reason
+
+
+def test_go_receiver_outline_lists_methods_written_outside_the_struct(tmp_path):
+    # The removed line calls a method the file never used before: the receiver's type outline must list
+    # the methods of the struct's file, which Go writes outside the struct's braces.
+    index = _repo(tmp_path, {
+        "go.mod": "module example.com/cli\n\ngo 1.22\n",
+        "cobra/command.go": "package cobra\n\ntype Command struct {\n\tUse string\n}\n\n"
+                            + "".join(f"func (c *Command) Helper{i}() int {{\n\treturn {i}\n}}\n\n" for i in range(45))
+                            + "func (c *Command) UseLine() string {\n\treturn c.Use\n}\n",
+        # (lines unlike command.go's before the cursor: no similar-code window of it is chosen)
+        "doc/doc.go": "package doc\n\nimport \"example.com/cli/cobra\"\n\nfunc Gen(cmd *cobra.Command) string {\n"
+                      + "".join(f"\tv{i} := {i}\n" for i in range(14)) + "\tname := cmd.Use\n\treturn name\n}\n",
+    })
+    with index:
+        snippets = index.context_for("doc/doc.go", _at(index, "doc/doc.go", "name := cmd.Use"), 4096)
+        assert _shows(snippets, "cobra/command.go", "func (c *Command) UseLine() string {"), _paths(snippets)
+        assert _shows(snippets, "cobra/command.go", "\tUse string")
+
+
+def test_rust_receiver_outline_lists_impl_block_methods(tmp_path):
+    index = _repo(tmp_path, {
+        "Cargo.toml": '[package]\nname = "bat"\nversion = "0.1.0"\n',
+        "src/lib.rs": "pub mod printer;\n",
+        "src/printer.rs": """
+            pub struct Printer {
+                pub width: usize,
+            }
+
+            impl Printer {
+                pub fn print_header(&self) -> usize {
+                    self.width
+                }
+            """ + "".join(f"""
+                pub fn helper_{i}(&self) -> usize {{
+                    {i}
+                }}
+            """ for i in range(45)) + """
+
+                pub fn print_footer(&self, last: bool) -> usize {
+                    if last { 0 } else { self.width }
+                }
+            }
+            """,
+        "src/main.rs": """
+            use crate::printer::Printer;
+
+            fn run(printer: &Printer) -> usize {
+                let w = printer.print_header();
+                w
+            }
+            """,
+    })
+    with index:
+        snippets = index.context_for("src/main.rs", _at(index, "src/main.rs", "let w = printer.print_header();"),
+                                     4096)
+        assert _shows(snippets, "src/printer.rs", "    pub fn print_footer(&self, last: bool) -> usize {"), \
+            _paths(snippets)
+
+
+def test_go_bare_name_in_the_package_is_a_top_level_definition_not_a_field(tmp_path):
+    index = _repo(tmp_path, {
+        "go.mod": "module example.com/mux\n\ngo 1.22\n",
+        "conf.go": "package mux\n\ntype routeConf struct {\n\tskipClean bool\n\tregexp routeRegexpGroup\n}\n",
+        "regexp.go": "package mux\n\ntype routeRegexpGroup struct{}\n\nfunc regexp(tpl string) bool {\n\treturn true\n}\n",
+        "route.go": """
+            package mux
+
+            func match(tpl string) bool {
+            \tok := regexp(tpl)
+            \treturn ok
+            }
+            """,
+    })
+    with index:
+        snippets = index.context_for("route.go", _at(index, "route.go", "ok := regexp(tpl)"), 4096)
+        assert _shows(snippets, "regexp.go", "func regexp(tpl string) bool {"), _paths(snippets)
+        conf = [s for s in snippets if s.path == "conf.go"]
+        assert not any("`regexp` (in the same package)" in s.reason for s in conf), [s.reason for s in conf]
+
+
+def test_go_package_outline_offers_a_function_the_file_never_used(tmp_path):
+    index = _repo(tmp_path, {
+        "go.mod": "module example.com/cli\n\ngo 1.22\n",
+        "help.go": "package cli\n\nfunc checkVersion(v string) bool {\n\treturn v != \"\"\n}\n",
+        "help_test.go": "package cli\n\nfunc checkVersionTest(v string) bool {\n\treturn true\n}\n",
+        "app.go": """
+            package cli
+
+            func Run(v string) {
+            \tif v == "" {
+            \t\treturn
+            \t}
+            }
+            """,
+    })
+    with index:
+        snippets = index.context_for("app.go", _at(index, "app.go", "\t\treturn\n\t}"), 4096)
+        assert _shows(snippets, "help.go", "func checkVersion(v string) bool {"), _paths(snippets)
+        assert "help_test.go" not in _paths(snippets)  # _test.go files build apart from the package
+
+
+def test_by_name_guesses_skip_test_files(tmp_path):
+    index = _repo(tmp_path, {
+        "lib/render.py": "def render_all(items):\n    return items\n",
+        "tests/test_render.py": "def make_widget():\n    return 1\n",
+        "lib/widget.py": "def make_widget():\n    return 2\n",
+        "lib/app.py": "def main(items):\n    w = make_widget()\n    return render_all(w)\n",
+    })
+    with index:
+        snippets = index.context_for("lib/app.py", _at(index, "lib/app.py", "w = make_widget("), 4096)
+        assert _shows(snippets, "lib/widget.py", "def make_widget():"), _paths(snippets)
+        assert "tests/test_render.py" not in _paths(snippets)
+
+
+def test_among_the_imports_a_name_only_a_string_annotation_uses_is_offered(tmp_path):
+    index = _repo(tmp_path, {
+        "rich/__init__.py": "",
+        "rich/console.py": "class ConsoleOptions:\n    width: int = 80\n",
+        "rich/spinner.py": """
+            from typing import TYPE_CHECKING
+
+            if TYPE_CHECKING:
+                pass
+
+
+            class Spinner:
+                def render(self, options: "ConsoleOptions") -> int:
+                    return options.width
+            """,
+    })
+    with index:
+        snippets = index.context_for("rich/spinner.py", _at(index, "rich/spinner.py", "if TYPE_CHECKING:\n"), 1024)
+        console = next(s for s in snippets if s.path == "rich/console.py")
+        assert "class ConsoleOptions:" in console.text.split("\n")
+        assert "imported by no line: `ConsoleOptions`" in console.reason
+
+
+def test_import_outline_shows_the_names_this_file_uses_before_the_rest(tmp_path):
+    # Budget for one of: the rest of types.py's outline, or the definition of a name the file uses.
+    others = "".join(f"def unused_helper_{i}(a, b, c, d):\n    return a\n\n\n" for i in range(30))
+    body = "".join(f"    step_{i} = value + {i}\n" for i in range(25))
+    index = _repo(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/types.py": others + "def wanted_one(x):\n    return x\n",
+        "pkg/big.py": f"def big_thing(value):\n{body}    return value\n",
+        # Both names used far from the cursor: what the file uses, not what the cursor's lines use.
+        "pkg/api.py": "from .types import wanted_one\nfrom .big import big_thing\n\n\ndef other(x):\n"
+                      "    return big_thing(wanted_one(x))\n" + "\n" * 60 + "\ndef call(x):\n    y = 1\n    return y\n",
+    })
+    with index:
+        position = _at(index, "pkg/api.py", "y = 1")
+        small = index.context_for("pkg/api.py", position, 400)
+        assert _shows(small, "pkg/types.py", "def wanted_one(x):"), [s.text for s in small]
+        types = next(s for s in small if s.path == "pkg/types.py")
+        assert "outline of `.types` (imported at line 1), names this file uses" in types.reason
+        assert _shows(small, "pkg/big.py", "def big_thing(value):"), [s.text for s in small]
+        assert not _shows(small, "pkg/types.py", "def unused_helper_29(a, b, c, d):")
+        large = index.context_for("pkg/api.py", position, 8192)  # with room, the rest of the outline
+        assert _shows(large, "pkg/types.py", "def unused_helper_29(a, b, c, d):")
+
+
+def test_among_rust_imports_a_type_written_before_a_path_separator_is_offered(tmp_path):
+    # `WrappingMode::Character` inside a macro is no reference the tags query sees; the removed
+    # `use crate::wrapping::WrappingMode;` line still needs its definition.
+    index = _repo(tmp_path, {
+        "Cargo.toml": '[package]\nname = "bat"\nversion = "0.1.0"\n',
+        "src/lib.rs": "pub mod wrapping;\npub mod printer;\n",
+        "src/wrapping.rs": "pub enum WrappingMode {\n    Character,\n    NoWrapping(bool),\n}\n",
+        "src/printer.rs": """
+            use std::io::Write;
+
+
+            pub fn wraps(mode: u8) -> bool {
+                matches!(mode_of(mode), WrappingMode::Character)
+            }
+            """,
+    })
+    with index:
+        snippets = index.context_for("src/printer.rs", Position(1, 0), 1024)
+        wrapping = next(s for s in snippets if s.path == "src/wrapping.rs")
+        assert "pub enum WrappingMode {" in wrapping.text.split("\n")
+        assert "imported by no line: `WrappingMode`" in wrapping.reason
+
+
+def _repo_map_tokens(snippets) -> int:
+    from qcn.indexer import total_tokens
+    return total_tokens([s for s in snippets if s.source == "repo_map"])
+
+
+def test_repository_map_yields_its_share_to_evidence(tmp_path):
+    # Many ranked files for the map; one file whose cursor needs nothing, one whose cursor needs large
+    # definitions that fill half the budget: the map gets its whole share only in the first.
+    files = {f"lib/mod{i}.py": "".join(f"def helper_{i}_{j}(a, b):\n    return a + b\n\n\n" for j in range(12))
+             for i in range(30)}
+    files["lib/__init__.py"] = ""
+    body = "".join(f"    total_{j} = value * {j}\n" for j in range(70))
+    files.update({f"lib/big{k}.py": f"def big_{k}(value):\n{body}    return value\n" for k in range(8)})
+    files["lib/uses.py"] = "".join(f"from .mod{i} import helper_{i}_0\n" for i in range(30))
+    files["lib/plain.py"] = "def alone(x):\n    y = x\n    return y\n"
+    files["lib/busy.py"] = "".join(f"from .big{k} import big_{k}\n" for k in range(8)) + \
+        "\n\ndef run(v):\n" + "".join(f"    w{k} = big_{k}(v)\n" for k in range(8)) + "    return v\n"
+    index = _repo(tmp_path, files)
+    with index:
+        index.rank(current=True)
+        budget = 8192
+        plain = index.context_for("lib/plain.py", _at(index, "lib/plain.py", "y = x"), budget)
+        busy = index.context_for("lib/busy.py", _at(index, "lib/busy.py", "    return v"), budget)
+        assert _shows(busy, "lib/big7.py", "def big_7(value):")
+        evidence = sum(s.tokens for s in busy if s.source != "repo_map")
+        assert evidence > 0.25 * budget, evidence
+        assert _repo_map_tokens(plain) > 0.2 * budget, _repo_map_tokens(plain)
+        assert _repo_map_tokens(busy) < 0.5 * _repo_map_tokens(plain), (_repo_map_tokens(busy), evidence)
