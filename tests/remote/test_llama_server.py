@@ -55,6 +55,16 @@ def shown(client: LanguageClient, needle: str) -> list[str]:
     return [m.message for m in client.messages if needle in m.message]
 
 
+async def wait_shown(client: LanguageClient, needle: str, timeout: float = 60) -> list[str]:
+    """The window/showMessage lines with ``needle``, once one has arrived (the server sends the log
+    line first and the message after it, so seeing the log line does not mean the message is in)."""
+    async def poll():
+        while not shown(client, needle):  # no await between the check and the wait: nothing slips by
+            await client.wait_for_notification(types.WINDOW_SHOW_MESSAGE)
+        return shown(client, needle)
+    return await asyncio.wait_for(poll(), timeout)
+
+
 async def answers(client, uri, positions) -> dict[tuple, list[str]]:
     out = {}
     for line, head in positions:
@@ -83,7 +93,7 @@ async def test_completions_come_from_the_engine_and_resume_after_an_outage(clien
     engine.stop()
     down = await answers(client, uri, POSITIONS[2:])  # positions never answered: they need the engine
     assert all(items == [] for items in down.values())
-    message = shown(client, "cannot connect")
+    message = await wait_shown(client, "cannot connect")
     assert len(message) == 1, client.messages  # told once, not per request
     assert engine.url.removeprefix("http://") in message[0]
 
@@ -157,7 +167,7 @@ async def test_a_wrong_api_key_is_a_401_message_and_no_key_is_logged(keyed_clien
                 remoteApiKey="sk-in-settings-0000")  # refused: a key never comes from settings
     error = await wait_log(client, "completions are disabled")
     assert "401" in error.message and "QCN_API_KEY" in error.message
-    assert shown(client, "401") and shown(client, "remoteApiKey")
+    assert await wait_shown(client, "401") and await wait_shown(client, "remoteApiKey")
     uri = open_doc(client, workspace / "shop" / "cart.py")
     result = await inline(client, uri, POSITIONS[0][0], utf16(POSITIONS[0][1]))
     assert isinstance(result, types.InlineCompletionList) and len(result.items) == 0
