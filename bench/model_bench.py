@@ -219,6 +219,8 @@ def llama_section(args, ckpt: Path, root: Path, rts, rng_prompts, ids2k) -> None
             name = f"llama.cpp {kind}" + ("" if poll == 50 else f" --poll {poll}")
             rows[name] = (llama_speeds(server_bin, path, args.threads, rng_prompts, ids2k, args.decode_tokens,
                                        args.repeats, root / f"llama-{kind}-{poll}.log", poll), load())
+            print(f"{name}: " + ", ".join(f"{k} {v:,.0f} tok/s" for k, v in rows[name][0].items())
+                  + f" ({rows[name][1]})", file=sys.stderr, flush=True)  # a cut-short run keeps what it measured
     cols = [f"prefill {n}" for n in rng_prompts] + ["decode"]
     print(f"\n## qcn's runtime vs llama.cpp, same weights, threads={args.threads}, medians of {args.repeats} (tok/s)")
     print(f"(decode after a {len(ids2k)}-token prompt, {args.decode_tokens} tokens; "
