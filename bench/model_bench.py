@@ -9,14 +9,30 @@ with random weights, exports it with `qcn export`, and measures in one run:
 * decode tokens/s after a 2K-token prompt;
 * rewind to a 2K-token snapshot + append 16 tokens, vs re-prefilling all 2K+16.
 
+With ``--llama``, also llama.cpp on the same weights (issue #17): the checkpoint converted
+with llama.cpp's own convert_hf_to_gguf.py (tests/remote/make_gguf.py) to f32 and Q8_0, and
+quantized with ``llama-quantize`` to Q4_0 and Q4_K_M (built on demand next to
+``llama-server`` by tests/remote/install_llama_server.sh's cmake tree, target
+``llama-quantize``, -j2; without it only f32/Q8_0). Each GGUF is served by ``llama-server``
+(``-t``/``-tb`` = --threads, one slot, ``cache_prompt: false``) and timed from its own
+``timings`` (prompt_per_second, predicted_per_second): prefill at 512 and 2K tokens and
+decode after a 2K-token prompt (``ignore_eos``), the same prompts as qcn's rows, run back to
+back with them. The load average is printed with each engine's rows: llama.cpp's threads
+busy-wait and collapse when other jobs share the cores (``--llama-poll 50,0`` adds rows with
+``--poll 0``, threads that sleep while waiting for work). Skipped with a message when
+llama-server is not built.
+
 Prints medians over --repeats runs and the ratios. Nothing is asserted: see tests/ for that.
 Usage: python bench/model_bench.py [--repeats 3] [--skip-8k-transformers] [--threads 2]
+                                   [--llama] [--llama-only] [--llama-poll 50,0]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "model"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "model"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 SMALL = dict(
     vocab_size=32000, hidden_size=512, intermediate_size=1024, num_hidden_layers=8,
@@ -111,13 +129,127 @@ def torch_decode(model, ids, n):
         return n / (time.perf_counter() - t0)
 
 
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load {one:.2f} (1 min) / {five:.2f} (5 min) on {os.cpu_count()} CPUs"
+
+
+def llama_tools():
+    """(llama-server, llama-quantize or None, llama.cpp source) from tests/remote's cache, or None."""
+    from remote_bench import remote_conftest
+
+    conftest = remote_conftest()
+    CACHE, VERSION = conftest.CACHE, conftest.VERSION
+
+    build = CACHE / f"build-{VERSION}"
+    server = build / "bin" / "llama-server"
+    source = CACHE / "src" / f"llama_cpp_python-{VERSION}" / "vendor" / "llama.cpp"
+    if not server.is_file() or not (source / "convert_hf_to_gguf.py").is_file():
+        return None
+    quantize = build / "bin" / "llama-quantize"
+    if not quantize.is_file():
+        print("building llama-quantize (cmake target, -j2)…", file=sys.stderr)
+        proc = subprocess.run(["cmake", "--build", str(build), "--target", "llama-quantize", "-j", "2"],
+                              capture_output=True, text=True)
+        if proc.returncode != 0 or not quantize.is_file():
+            print(f"llama-quantize did not build (rows for f32/Q8_0 only):\n{proc.stderr[-1500:]}", file=sys.stderr)
+            quantize = None
+    return server, quantize, source
+
+
+def llama_ggufs(ckpt: Path, root: Path, quantize, source: Path) -> dict[str, Path]:
+    out = {}
+    for outtype in ("f32", "q8_0"):
+        path = root / f"small-{outtype}.gguf"
+        subprocess.run([sys.executable, str(ROOT / "tests" / "remote" / "make_gguf.py"), str(source), str(ckpt),
+                        str(path), outtype], check=True, capture_output=True)
+        out[outtype.upper() if outtype != "f32" else "f32"] = path
+    if quantize is not None:
+        for kind in ("Q4_0", "Q4_K_M"):
+            path = root / f"small-{kind}.gguf"
+            subprocess.run([str(quantize), str(out["f32"]), str(path), kind, str(os.cpu_count() or 2)],
+                           check=True, capture_output=True)
+            out[kind] = path
+    return out
+
+
+def llama_speeds(server_bin: Path, gguf: Path, threads: int, prompts: dict[int, list[int]], decode_ids: list[int],
+                 decode_tokens: int, repeats: int, log: Path, poll: int = 50) -> dict[str, float]:
+    """Prefill tok/s per prompt length and decode tok/s, medians, from llama-server's own timings."""
+    import httpx
+    from remote_bench import remote_conftest
+
+    LlamaServer = remote_conftest().LlamaServer
+
+    engine = LlamaServer(server_bin, gguf, log, "-t", str(threads), "-tb", str(threads), "--poll", str(poll),
+                         ctx=16384).start()
+    try:
+        def run(ids, n):
+            body = {"prompt": ids, "n_predict": n, "cache_prompt": False, "ignore_eos": True, "temperature": 0}
+            return httpx.post(f"{engine.url}/completion", json=body, timeout=600).json()["timings"]
+
+        run(prompts[min(prompts)][:64], 4)  # warm-up (the server starts with --no-warmup)
+        out = {}
+        for n, ids in prompts.items():
+            out[f"prefill {n}"] = median([run(ids, 1)["prompt_per_second"] for _ in range(repeats)])
+        out["decode"] = median([run(decode_ids, decode_tokens)["predicted_per_second"] for _ in range(repeats)])
+        return out
+    finally:
+        engine.stop()
+
+
+def llama_section(args, ckpt: Path, root: Path, rts, rng_prompts, ids2k) -> None:
+    """qcn's runtime vs llama.cpp on the same weights, back to back, same threads."""
+    tools = llama_tools()
+    if tools is None:
+        print("\n--llama: skipped: llama-server is not built (run tests/remote/install_llama_server.sh; it builds "
+              "into ~/.cache/qcn-llama)")
+        return
+    server_bin, quantize, source = tools
+    ggufs = llama_ggufs(ckpt, root, quantize, source)
+    rows = {}
+    for prec, rt in rts.items():
+        speeds = {}
+        for n, ids in rng_prompts.items():
+            speeds[f"prefill {n}"] = n / median([ort_prefill(rt, ids) for _ in range(args.repeats)])
+        speeds["decode"] = median([ort_decode(rt, ids2k, args.decode_tokens) for _ in range(args.repeats)])
+        rows[f"qcn {prec}"] = (speeds, load())
+    for poll in args.llama_poll:
+        for kind, path in ggufs.items():
+            name = f"llama.cpp {kind}" + ("" if poll == 50 else f" --poll {poll}")
+            rows[name] = (llama_speeds(server_bin, path, args.threads, rng_prompts, ids2k, args.decode_tokens,
+                                       args.repeats, root / f"llama-{kind}-{poll}.log", poll), load())
+            print(f"{name}: " + ", ".join(f"{k} {v:,.0f} tok/s" for k, v in rows[name][0].items())
+                  + f" ({rows[name][1]})", file=sys.stderr, flush=True)  # a cut-short run keeps what it measured
+    cols = [f"prefill {n}" for n in rng_prompts] + ["decode"]
+    print(f"\n## qcn's runtime vs llama.cpp, same weights, threads={args.threads}, medians of {args.repeats} (tok/s)")
+    print(f"(decode after a {len(ids2k)}-token prompt, {args.decode_tokens} tokens; "
+          f"llama-quantize: {'built' if quantize else 'not built: no Q4 rows'})")
+    print("| engine | " + " | ".join(cols) + " | load at the time |")
+    print("|---|" + "---|" * len(cols) + "---|")
+    for name, (speeds, at) in rows.items():
+        print(f"| {name} | " + " | ".join(f"{speeds[c]:,.0f}" for c in cols) + f" | {at} |")
+    pairs = [("qcn int4", "llama.cpp Q4_0"), ("qcn int4", "llama.cpp Q4_K_M"), ("qcn int4", "llama.cpp Q8_0"),
+             ("qcn fp32", "llama.cpp f32")]
+    print("\nratios qcn / llama.cpp:")
+    for a, b in pairs:
+        if a in rows and b in rows:
+            print(f"  {a} / {b}: " + ", ".join(f"{c} {rows[a][0][c] / rows[b][0][c]:.2f}x" for c in cols))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2, help="threads for both ONNX Runtime and torch (default: 2)")
     ap.add_argument("--decode-tokens", type=int, default=64)
     ap.add_argument("--skip-8k-transformers", action="store_true", help="transformers eager at 8K is slow")
+    ap.add_argument("--llama", action="store_true", help="also llama.cpp on the same weights (f32, Q8_0, Q4_0, Q4_K_M)")
+    ap.add_argument("--llama-only", action="store_true", help="only the qcn vs llama.cpp section (implies --llama)")
+    ap.add_argument("--llama-poll", default="50", type=lambda v: [int(x) for x in v.split(",")],
+                    help="llama.cpp's --poll levels to run, comma-separated (default 50, its own default; "
+                         "0 = threads sleep instead of busy-waiting, kinder to a shared machine)")
     args = ap.parse_args()
+    args.llama = args.llama or args.llama_only
 
     import torch
 
@@ -136,6 +268,10 @@ def main() -> int:
             exports[prec] = rep
             print(f"exported {prec}: {rep.data_bytes / 2**20:.0f} MiB in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
         rts = {prec: ort_runtime(rep.out_dir, args.threads) for prec, rep in exports.items()}
+        if args.llama_only:
+            prompts = {n: [int(t) for t in rng.integers(1, SMALL["vocab_size"], n)] for n in (512, 2048)}
+            llama_section(args, ckpt, root, rts, prompts, prompts[2048])
+            return 0
 
         rows = []  # (metric, transformers, ort fp32, ort int4, unit)
         for n in (512, 2048, 8192):
@@ -186,6 +322,9 @@ def main() -> int:
             print(f"  ORT {p:<5} rewind+append {rewind[p] * 1000:7.1f} ms   re-prefill {reprefill[p] * 1000:7.1f} ms   "
                   f"speed-up {reprefill[p] / rewind[p]:6.1f}x")
         print(f"  transformers re-prefill {t_re * 1000:.1f} ms")
+        if args.llama:
+            prompts = {n: [int(t) for t in rng.integers(1, SMALL["vocab_size"], n)] for n in (512, 2048)}
+            llama_section(args, ckpt, root, rts, prompts, ids2k)
     return 0
 
 

@@ -9,11 +9,20 @@ RemoteBackend, the pipeline ``qcn serve`` runs per inlineCompletion request.
 
 Measured, all in the same run:
 
-* qcn's overhead per request on top of the engine's own time: the engine reports its
-  prompt and decode milliseconds (``timings``); qcn's HTTP/stream share is
-  ``http − engine`` and the whole pipeline's share ``total − engine`` (index context,
-  prompt, post-processing included). Baseline: a bare httpx client streaming the same
-  prompt ids (``raw − engine``).
+* qcn's overhead per request over LSP: the real ``qcn serve`` (backend=remote) driven over
+  stdio by a raw JSON-RPC client, each keystroke a ``didChange`` then an
+  ``inlineCompletion`` timed at the client. Overhead = that latency − the engine's own
+  time for the SAME request (llama.cpp's ``timings.prompt_ms + predicted_ms`` of that
+  response, read back with ``qcn/completionStats``). Baseline, measured identically right
+  after each request: a bare ``httpx`` client (keep-alive) sends the same body qcn sent
+  (prompt ids rebuilt by an in-process CompletionEngine replaying the same keystrokes;
+  the row says how many matched the server's prompt length), reads as many tokens as qcn
+  read, and subtracts that response's own ``timings``. Where qcn's share goes is split
+  with the server's own ``timings_ms`` (context, prompt, HTTP/stream, post-processing,
+  and LSP dispatch = client latency − the pipeline's total). ``--before REV`` also runs
+  qcn as of git revision REV (``git archive``d to a temporary folder), interleaved request by
+  request with this one, each on its own llama-server, so before/after share the machine's
+  load.
 * prompt tokens the engine served from its cache per keystroke (``usage``/``timings``),
   with qcn's stable-first layout vs a naive ``<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}
   <|fim_middle|>`` layout of the same text, each on its own fresh engine slot.
@@ -21,7 +30,8 @@ Measured, all in the same run:
   and to the engine reporting no request in flight (``/slots``).
 
 Nothing is asserted. Timings on a shared machine are noisy: read medians and ratios.
-Usage: python bench/remote_bench.py [--lines 3] [--cancels 10] [--ctx 8192]
+Usage: python bench/remote_bench.py [--lines 3] [--cancels 10] [--ctx 8192] [--before REV]
+                                   [--security]
 """
 
 from __future__ import annotations
@@ -43,8 +53,23 @@ sys.path.insert(0, str(ROOT / "tests" / "remote"))
 from completion_bench import pct  # noqa: E402  (bench/ is on the path when run as a script)
 
 
+def remote_conftest():
+    """tests/remote/conftest.py by its path (tests/model has a conftest.py too, and the bench
+    modules imported here put tests/model first on sys.path)."""
+    import importlib.util
+
+    name = "qcn_remote_conftest"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "remote" / "conftest.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while the class is made
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 def build(tmp: Path):
-    from conftest import CACHE, VERSION, LlamaServer  # tests/remote/conftest.py
+    remote = remote_conftest()
+    CACHE, VERSION, LlamaServer = remote.CACHE, remote.VERSION, remote.LlamaServer
     from tiny import make_checkpoint
 
     subprocess.run(["bash", str(ROOT / "tests" / "remote" / "install_llama_server.sh"), str(CACHE)], check=True,
@@ -84,15 +109,200 @@ def naive_ids(backend, builder, prefix: str, suffix: str, budget: int) -> list[i
     return [sp["<|fim_prefix|>"], *pre, sp["<|fim_suffix|>"], *suf, sp["<|fim_middle|>"]]
 
 
-def raw_stream(url: str, ids: list[int], max_tokens: int) -> float:
-    import httpx
+def source_tree(rev: str, tmp: Path) -> str:
+    """``git archive`` of ``rev`` laid out as an importable ``qcn`` package (the pyproject mapping:
+    qcn.server = server/, qcn.indexer = indexer/, qcn.model = model/); returns the PYTHONPATH entry."""
+    out = tmp / f"src-{rev.replace('/', '_')}"
+    (out / "tree").mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "x", "-C", str(out / "tree")], input=archive, check=True)
+    pkg = out / "path" / "qcn"
+    pkg.parent.mkdir()
+    pkg.symlink_to(out / "tree" / "qcn", target_is_directory=True)
+    # the subpackages live beside qcn/ in the tree: link them in under their import names
+    for sub in ("server", "indexer", "model"):
+        link = out / "tree" / "qcn" / sub
+        if not link.exists():
+            link.symlink_to(out / "tree" / sub, target_is_directory=True)
+    return str(out / "path")
+
+
+class Recorder:
+    """Stands in for the stream only: an in-process CompletionEngine on it builds the prompt
+    ``qcn serve`` built for the same keystroke; the bare client then sends that request."""
+
+    def __init__(self, backend):
+        self.backend, self.request = backend, None
+
+    def __getattr__(self, name):
+        return getattr(self.backend, name)
+
+    def stream(self, request, cancel=None):
+        self.request = request
+        return iter(())
+
+    def last_stats(self, key):
+        return None
+
+
+def bare_stream(client, url: str, body: dict, stop) -> tuple[float, float, int]:
+    """A bare client streaming ``body``: (ms until the token where ``stop`` ends it or the end,
+    that response's own engine ms at that point, tokens read). Reads the rest of the stream
+    afterwards, untimed, so the next request finds the engine idle."""
+    import json
 
     t0 = time.perf_counter()
-    with httpx.stream("POST", f"{url}/v1/completions", json={"prompt": ids, "max_tokens": max_tokens,
-                      "temperature": 0, "stream": True}, timeout=60) as resp:
-        for _ in resp.iter_lines():
-            pass
-    return (time.perf_counter() - t0) * 1000
+    text, engine_ms, n, t_cut = "", None, 0, None
+    with client.stream("POST", f"{url}/v1/completions", json=body) as resp:
+        for line in resp.iter_lines():
+            if t_cut is not None:
+                continue
+            if not line.startswith("data:") or line[5:].strip() == "[DONE]":
+                continue
+            chunk = json.loads(line[5:])
+            timings = chunk.get("timings")
+            if isinstance(timings, dict):
+                engine_ms = timings.get("prompt_ms", 0) + timings.get("predicted_ms", 0)
+            for choice in chunk.get("choices") or []:
+                if choice.get("text"):
+                    n += 1
+                    text += choice["text"]
+                    if stop is not None and stop(text):
+                        t_cut = time.perf_counter()
+        if t_cut is None:
+            t_cut = time.perf_counter()
+    return (t_cut - t0) * 1000, engine_ms, n
+
+
+def lsp_overhead(args, binary, gguf, ckpt, workspace: Path, rel: str, text: str, keystrokes, tmp: Path,
+                 LlamaServer, trees: list[tuple[str, str | None]]) -> dict:
+    """qcn serve over stdio per keystroke, interleaved across ``trees`` (name, git revision or None = this tree)."""
+    import httpx
+    from keystroke_bench import Client
+    from qcn.indexer import Index
+    from qcn.model.remote import RemoteBackend, RemoteConfig
+    from qcn.indexer.positions import length
+    from qcn.server.engine import CompletionEngine
+
+    def utf16_len(text: str) -> int:
+        return length(text, "utf-16")
+    from qcn.server.settings import Settings
+
+    options = {"backend": "remote", "remoteTokenizer": str(ckpt), "contextBudget": args.ctx // 2,
+               "maxNewTokens": args.max_new_tokens, "debounceMs": 0, "securityDiagnostics": args.security}
+    side = {}
+    for name, src in trees:
+        engine = LlamaServer(binary, gguf, tmp / f"llama-lsp-{name}.log", "--ctx-checkpoints", "32",
+                             ctx=args.ctx).start()
+        env = dict(os.environ)
+        if src:
+            env["PYTHONPATH"] = source_tree(src, tmp) + os.pathsep + env.get("PYTHONPATH", "")
+        # -P: no working directory on sys.path (this checkout's qcn/ would shadow the other tree)
+        where = subprocess.run([sys.executable, "-P", "-c", "import qcn.server.app as m; print(m.__file__)"],
+                               env=env, check=True, capture_output=True, text=True).stdout.strip()
+        print(f"qcn {name}: {src or 'this tree'} → {where}")
+        client = Client([sys.executable, "-P", "-m", "qcn", "serve"], env, open(tmp / f"serve-{name}.log", "wb"))
+        client.request("initialize", {"processId": os.getpid(), "rootUri": workspace.as_uri(),
+                                      "workspaceFolders": [{"uri": workspace.as_uri(), "name": workspace.name}],
+                                      "capabilities": {}, "initializationOptions": {**options, "remoteUrl": engine.url}})
+        client.notify("initialized", {})
+        client.wait_message("model ready")
+        client.wait_message("indexed")
+        uri = (workspace / rel).as_uri()
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
+                                                                "text": text}})
+        backend = RemoteBackend(RemoteConfig(url=engine.url, tokenizer=str(ckpt)))
+        replay = CompletionEngine(Recorder(backend))
+        index = Index(workspace, position_encoding="utf-16")
+        index.build()
+        index.open_document(workspace / rel, text, 1)  # the server's index has the editor's buffer
+        side[name] = dict(engine=engine, client=client, uri=uri, backend=backend, replay=replay, index=index,
+                          bare=httpx.Client(timeout=60), version=1,
+                          rows=dict(qcn=[], bare=[], paired=[], parts=[], ping=[], cached=0, untimed=0, matched=0))
+    settings = Settings(context_budget=args.ctx // 2, max_new_tokens=args.max_new_tokens, debounce_ms=0)
+    try:
+        for line, head in keystrokes:
+            doc = doc_with(text, line, head)
+            for name, _ in trees:
+                d = side[name]
+                rows = d["rows"]
+                d["version"] += 1
+                d["client"].notify("textDocument/didChange", {"textDocument": {"uri": d["uri"], "version": d["version"]},
+                                                              "contentChanges": [{"text": doc}]})
+                d["index"].change_document(workspace / rel, [{"text": doc}], d["version"])
+                t0 = time.perf_counter()
+                d["client"].request("textDocument/inlineCompletion", {
+                    "textDocument": {"uri": d["uri"]}, "position": {"line": line, "character": utf16_len(head)},
+                    "context": {"triggerKind": 2}})
+                wall = (time.perf_counter() - t0) * 1000
+                t1 = time.perf_counter()  # a request that does no work: the floor of any request
+                documents = d["client"].request("qcn/completionStats", None)["documents"]
+                rows["ping"].append((time.perf_counter() - t1) * 1000)
+                stats = next(x for x in documents if x["uri"] == d["uri"])
+                if stats.get("from_cache"):  # answered from the previous completion: no engine request
+                    rows["cached"] += 1
+                    continue
+                t = stats["timings_ms"]
+                engine_ms = t.get("prefill", 0) + t.get("decode", 0)
+                # the same request through a bare client, right after, measured the same way
+                d["replay"].complete(text=doc, path=rel, line=line, character=utf16_len(head), settings=settings,
+                                     index=d["index"], repo_name=workspace.name, session_key=d["uri"])
+                request = d["replay"].backend.request
+                rows["matched"] += len(request.prompt_ids) == stats["prompt_tokens"]
+                body = {**d["backend"]._body(request), "timings_per_token": True}
+                bare_ms, bare_engine, _ = bare_stream(d["bare"], d["engine"].url, body, request.stop)
+                if not engine_ms or bare_engine is None:  # the engine's timings never reached us
+                    rows["untimed"] += 1
+                    continue
+                rows["qcn"].append(wall - engine_ms)
+                rows["bare"].append(bare_ms - bare_engine)
+                rows["paired"].append((wall - engine_ms) - (bare_ms - bare_engine))
+                http = t["generation"] - engine_ms
+                post = t["total"] - t["context"] - t["prompt"] - t["generation"]
+                rows["parts"].append(dict(context=t["context"], prompt=t["prompt"], http=http, post=post,
+                                          dispatch=wall - t["total"]))
+    finally:
+        for d in side.values():
+            d["client"].close()
+            d["engine"].stop()
+            d["backend"].close()
+            d["bare"].close()
+            d["index"].close()
+    return {name: d["rows"] for name, d in side.items()}
+
+
+def print_overhead(results: dict) -> None:
+    print("\n## qcn's per-request overhead over LSP on top of llama-server's own time for the same request (ms)")
+    print("| qcn | measure | n | median | p95 |")
+    print("|---|---|---|---|---|")
+    for name, r in results.items():
+        for label, key in (("qcn serve over LSP (client latency − engine timings)", "qcn"),
+                           ("baseline: bare httpx, same body, right after (latency − its engine timings)", "bare"),
+                           ("qcn's own share, paired (qcn − bare, per request)", "paired")):
+            xs = r[key]
+            if xs:
+                print(f"| {name} | {label} | {len(xs)} | {statistics.median(xs):.2f} | {pct(xs, 95):.2f} |")
+        xs = r["ping"]
+        print(f"| {name} | · of which any request's round trip (qcn/completionStats: client, pipes, pygls) | {len(xs)} | "
+              f"{statistics.median(xs):.2f} | {pct(xs, 95):.2f} |")
+        parts = r["parts"]
+        for part in ("context", "prompt", "http", "post", "dispatch"):
+            xs = [p[part] for p in parts]
+            if xs:
+                print(f"| {name} | · {PARTS[part]} | {len(xs)} | {statistics.median(xs):.2f} | {pct(xs, 95):.2f} |")
+        print(f"| {name} | requests answered from the previous completion (no engine request) | {r['cached']} | | |")
+        print(f"| {name} | requests without engine timings (not counted) | {r['untimed']} | | |")
+        print(f"| {name} | bare prompts identical in length to the server's | {r['matched']} | | |")
+    names = list(results)
+    if len(names) == 2 and all(results[n]["qcn"] for n in names):
+        a, b = (results[n]["qcn"] for n in names)
+        print(f"\nratio {names[1]} / {names[0]} overhead: median {statistics.median(b) / statistics.median(a):.2f}x, "
+              f"p95 {pct(b, 95) / pct(a, 95):.2f}x")
+
+
+PARTS = {"context": "context (index, ranking)", "prompt": "prompt (budget, tokens)",
+         "http": "HTTP + stream (generation − engine)", "post": "post-processing, stats",
+         "dispatch": "LSP dispatch (client latency − pipeline total)"}
 
 
 def engine_busy(url: str) -> bool:
@@ -107,6 +317,10 @@ def main() -> int:
     ap.add_argument("--cancels", type=int, default=10, help="cancelled requests timed (default 10)")
     ap.add_argument("--ctx", type=int, default=8192, help="llama-server context (default 8192)")
     ap.add_argument("--max-new-tokens", type=int, default=16)
+    ap.add_argument("--before", metavar="REV", help="also run qcn as of git revision REV (git archive), "
+                    "interleaved with this tree: a before/after comparison under the same load")
+    ap.add_argument("--security", action="store_true", help="keep security diagnostics on in qcn serve "
+                    "(the default for users; off by default here so the rows measure completion alone)")
     args = ap.parse_args()
 
     from qcn.indexer import Index
@@ -128,6 +342,15 @@ def main() -> int:
     print(f"llama-server {binary.parent.parent.name}, model {gguf.name} (tiny random Qwen3-Next), "
           f"{len(keystrokes)} keystrokes on {rel}, ctx {args.ctx}, max_new_tokens {args.max_new_tokens}")
 
+    trees = [("before", args.before), ("after", None)] if args.before else [("qcn", None)]
+    load_before = os.getloadavg()
+    results = lsp_overhead(args, binary, gguf, ckpt, workspace, rel, text, keystrokes, tmp, LlamaServer, trees)
+    load_after = os.getloadavg()
+    print(f"machine load (1/5/15 min) before the LSP runs {load_before[0]:.2f}/{load_before[1]:.2f}/"
+          f"{load_before[2]:.2f}, after {load_after[0]:.2f}/{load_after[1]:.2f}/{load_after[2]:.2f} "
+          f"on {os.cpu_count()} CPUs (llama.cpp's threads busy-wait: a loaded machine inflates every row)")
+    print_overhead(results)
+
     rows = {}
     for layout in ("qcn", "naive"):
         server = LlamaServer(binary, gguf, tmp / f"llama-{layout}.log", "--ctx-checkpoints", "32",
@@ -135,51 +358,24 @@ def main() -> int:
         backend = RemoteBackend(RemoteConfig(url=server.url, tokenizer=str(ckpt)))
         engine = CompletionEngine(backend)
         engine.reuse = lambda *a, **k: None  # every keystroke asks the engine
-        overhead_http, overhead_total, overhead_raw, cached, prompt = [], [], [], [], []
+        cached, prompt = [], []
         try:
-            for n, (line, head) in enumerate(keystrokes):
+            for line, head in keystrokes:
                 doc = doc_with(text, line, head)
                 if layout == "qcn":
-                    result = engine.complete(text=doc, path=rel, line=line, character=length(head, "utf-16"),
-                                             settings=settings, index=index, repo_name="shop", session_key=rel)
-                    stats = backend.last_stats(rel)
-                    ids_for_raw = None
-                    total_ms = result.timings_ms["total"]
+                    engine.complete(text=doc, path=rel, line=line, character=length(head, "utf-16"),
+                                    settings=settings, index=index, repo_name="shop", session_key=rel)
                 else:
                     offset = sum(len(x) + 1 for x in doc.split("\n")[:line]) + len(head)
                     ids = naive_ids(backend, engine.builder, doc[:offset], doc[offset:], settings.context_budget)
-                    t0 = time.perf_counter()
                     list(backend.stream(GenerationRequest(ids, args.max_new_tokens, rel)))
-                    total_ms = (time.perf_counter() - t0) * 1000
-                    stats = backend.last_stats(rel)
-                    ids_for_raw = ids
-                engine_ms = (stats.engine_prompt_ms or 0) + (stats.engine_decode_ms or 0)
-                overhead_http.append(stats.http_s * 1000 - engine_ms)
-                overhead_total.append(total_ms - engine_ms)
+                stats = backend.last_stats(rel)
                 cached.append(stats.cached_tokens or 0)
                 prompt.append(stats.prompt_tokens)
-                if layout == "naive" and n % 4 == 0:  # bare client on the same prompt (cached by now)
-                    raw_ms = raw_stream(server.url, ids_for_raw, args.max_new_tokens)
-                    list(backend.stream(GenerationRequest(ids_for_raw, args.max_new_tokens, rel)))
-                    s2 = backend.last_stats(rel)
-                    e2 = (s2.engine_prompt_ms or 0) + (s2.engine_decode_ms or 0)
-                    overhead_raw.append(raw_ms - e2)
         finally:
             backend.close()
             server.stop()
-        rows[layout] = dict(http=overhead_http, total=overhead_total, raw=overhead_raw, cached=cached, prompt=prompt)
-
-    print("\n## qcn's overhead per request on top of llama-server's own time (ms)")
-    print("| measure | n | median | p95 |")
-    print("|---|---|---|---|")
-    q = rows["qcn"]
-    print(f"| qcn HTTP + stream (http − engine) | {len(q['http'])} | {statistics.median(q['http']):.2f} | {pct(q['http'], 95):.2f} |")
-    print(f"| qcn whole pipeline (total − engine: context, prompt, post-processing, HTTP) | {len(q['total'])} | "
-          f"{statistics.median(q['total']):.2f} | {pct(q['total'], 95):.2f} |")
-    r = rows["naive"]["raw"]
-    print(f"| baseline: bare httpx client (raw − engine) | {len(r)} | {statistics.median(r):.2f} | {pct(r, 95):.2f} |")
-    print(f"\nratio qcn HTTP overhead / bare client, medians: "
-          f"{statistics.median(q['http']) / max(statistics.median(r), 1e-6):.2f}x")
+        rows[layout] = dict(cached=cached, prompt=prompt)
 
     print("\n## prompt tokens served from the engine's cache per keystroke (same text, same engine flags)")
     print("| layout | requests | median prompt | median cached | median cached share | cached share p10 |")

@@ -30,4 +30,5 @@ def test_vsix_packages_the_bundle_and_manifest(vsix):
     assert "textDocument/inlineCompletion" in bundle  # the language client's LSP 3.18 inline completion
     assert manifest["engines"]["vscode"].startswith("^1.")
     commands = {c["command"] for c in manifest["contributes"]["commands"]}
-    assert commands == {"qcn.restartServer", "qcn.showOutput", "qcn.exportModel", "qcn.toggleCompletions"}
+    assert commands == {"qcn.restartServer", "qcn.showOutput", "qcn.exportModel", "qcn.toggleCompletions",
+                        "qcn.setRemoteApiKey", "qcn.clearRemoteApiKey"}

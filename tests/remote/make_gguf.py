@@ -1,6 +1,6 @@
 """Convert a tiny test checkpoint to GGUF with llama.cpp's own converter.
 
-Usage: python make_gguf.py LLAMA_CPP_DIR HF_DIR OUT.gguf
+Usage: python make_gguf.py LLAMA_CPP_DIR HF_DIR OUT.gguf [OUTTYPE]   (default f32; also f16, bf16, q8_0)
 
 The converter recognises a BPE tokenizer by hashing how it splits a probe text and
 refuses unknown ones. The tiny tokenizers of tests/model/tiny.py are byte-level BPEs
@@ -18,12 +18,13 @@ from pathlib import Path
 
 def main() -> None:
     llama_dir, hf_dir, out = (Path(a) for a in sys.argv[1:4])
+    outtype = sys.argv[4] if len(sys.argv) > 4 else "f32"
     sys.path.insert(0, str(llama_dir))
     sys.path.insert(1, str(llama_dir / "gguf-py"))
     import conversion.base as base
 
     base.TextModel.get_vocab_base_pre = lambda self, tokenizer: "gpt-2"
-    sys.argv = ["convert_hf_to_gguf.py", str(hf_dir), "--outfile", str(out), "--outtype", "f32", "--no-mtp"]
+    sys.argv = ["convert_hf_to_gguf.py", str(hf_dir), "--outfile", str(out), "--outtype", outtype, "--no-mtp"]
     import runpy
 
     runpy.run_path(str(llama_dir / "convert_hf_to_gguf.py"), run_name="__main__")

@@ -91,6 +91,7 @@ async def test_completions_come_from_the_engine_and_resume_after_an_outage(clien
     paused = client.qcn_status[-1]  # sent before the answers (one stream, in order)
     assert paused["state"] == "paused" and "cannot connect" in paused["reason"]
     mark = len(client.qcn_status)
+    await wait_shown(client, "cannot connect")  # shown just after the status and the log line
     message = shown(client, "cannot connect")
     assert len(message) == 1, client.messages  # told once, not per request
     assert engine.url.removeprefix("http://") in message[0]

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 
 import pytest
 
-from qcn.server.protocol import MAX_BODY_BYTES, read_frames
+from qcn.server.protocol import MAX_BODY_BYTES, read_frames, stdin_reader
 from rawlsp import RawServer, frame
 
 PING = {"jsonrpc": "2.0", "id": 99, "method": "qcn/ping"}
@@ -26,7 +27,54 @@ def frames_of(data: bytes) -> list[bytes]:
         return stream.read(n)
 
     asyncio.run(read_frames(readline, read, bodies.append))
+    # qcn serve's own reader over the same bytes, arriving all at once and in 7-byte pieces
+    # (a pipe hands over whatever is there): the same messages come out
+    for piece in (None, 7):
+        assert frames_via_stdin_reader(data, piece) == bodies, piece
     return bodies
+
+
+class Trickle(io.BytesIO):
+    """A pipe that has at most ``piece`` bytes ready per read."""
+
+    def __init__(self, data: bytes, piece: int | None):
+        super().__init__(data)
+        self.piece, self.reads = piece, 0
+
+    def read1(self, n=-1):
+        self.reads += 1
+        return super().read1(n if self.piece is None else min(n, self.piece))
+
+
+def frames_via_stdin_reader(data: bytes, piece: int | None) -> list[bytes]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    bodies: list[bytes] = []
+    stream = Trickle(data, piece)
+
+    async def run():
+        readline, read = stdin_reader(stream, pool)
+        await read_frames(readline, read, bodies.append)
+
+    with ThreadPoolExecutor(1) as pool:
+        asyncio.run(run())
+    return bodies
+
+
+def test_the_stdin_reader_takes_messages_that_arrived_together_in_one_read():
+    data = b"".join(frame(dict(PING, id=i)) for i in range(5))
+    stream = Trickle(data, None)
+    bodies: list[bytes] = []
+    from concurrent.futures import ThreadPoolExecutor
+
+    async def run():
+        readline, read = stdin_reader(stream, pool)
+        await read_frames(readline, read, bodies.append)
+
+    with ThreadPoolExecutor(1) as pool:
+        asyncio.run(run())
+    assert [json.loads(b)["id"] for b in bodies] == list(range(5))
+    assert stream.reads == 2  # everything, then the end of input: not three reads per message
 
 
 def test_frames_case_insensitive_headers_and_other_headers():

@@ -10,6 +10,7 @@ export const LANGUAGES = [
 
 export const PROVIDERS = ["cpu", "cuda", "dml", "webgpu"] as const;
 export const LOG_LEVELS = ["warning", "info", "debug"] as const;
+export const BACKENDS = ["local", "service", "remote"] as const;
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -26,6 +27,18 @@ export interface QcnConfig {
   multiline: boolean;
   securityDiagnostics: boolean;
   logLevel: LogLevel;
+  checkpoints: boolean;
+  checkpointMemoryMb: number;
+  /** `local` (the model here, or the shared model service per `modelService`), `service`, `remote`. */
+  backend: string;
+  modelService: string;
+  /** backend=remote: the engine's base URL and served model name (docs/remote.md). */
+  remoteUrl: string;
+  remoteModel: string;
+  remoteTokenizer: string;
+  remoteCaBundle: string;
+  /** The environment variable the server reads the API key from; the extension fills it from secret storage. */
+  remoteApiKeyEnv: string;
 }
 
 export const DEFAULTS: QcnConfig = {
@@ -39,7 +52,26 @@ export const DEFAULTS: QcnConfig = {
   multiline: true,
   securityDiagnostics: true,
   logLevel: "info",
+  checkpoints: true,
+  checkpointMemoryMb: 1024,
+  backend: "local",
+  modelService: "auto",
+  remoteUrl: "",
+  remoteModel: "",
+  remoteTokenizer: "",
+  remoteCaBundle: "",
+  remoteApiKeyEnv: "QCN_API_KEY",
 };
+
+/** An absolute path on POSIX or Windows (the server may run on either). */
+function isAbsolute(p: string): boolean {
+  return p.startsWith("/") || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith("\\\\");
+}
+
+/** A name the server can read from its environment (and nothing that could smuggle in more). */
+export function isEnvName(name: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name);
+}
 
 /** Reads one setting by its key under `qcn.` (what `workspace.getConfiguration("qcn").get` does). */
 export type Getter = (key: string) => unknown;
@@ -71,6 +103,18 @@ export function readConfig(get: Getter): { config: QcnConfig; problems: string[]
     multiline: pick("multiline", DEFAULTS.multiline, isBool),
     securityDiagnostics: pick("securityDiagnostics", DEFAULTS.securityDiagnostics, isBool),
     logLevel: pick("logLevel", DEFAULTS.logLevel, oneOf(LOG_LEVELS)),
+    checkpoints: pick("checkpoints", DEFAULTS.checkpoints, isBool),
+    checkpointMemoryMb: pick("checkpointMemoryMb", DEFAULTS.checkpointMemoryMb, intIn(0, 1 << 20)),
+    backend: pick("backend", DEFAULTS.backend, oneOf(BACKENDS)),
+    modelService: pick("modelService", DEFAULTS.modelService,
+      (v) => typeof v === "string" && (v === "auto" || v === "off" || isAbsolute(v))),
+    remoteUrl: pick("remoteUrl", DEFAULTS.remoteUrl,
+      (v) => typeof v === "string" && (v.trim() === "" || /^https?:\/\//.test(v.trim()))).trim(),
+    remoteModel: pick("remoteModel", DEFAULTS.remoteModel, isString).trim(),
+    remoteTokenizer: pick("remoteTokenizer", DEFAULTS.remoteTokenizer, isString).trim(),
+    remoteCaBundle: pick("remoteCaBundle", DEFAULTS.remoteCaBundle, isString).trim(),
+    remoteApiKeyEnv: pick("remoteApiKeyEnv", DEFAULTS.remoteApiKeyEnv,
+      (v) => typeof v === "string" && isEnvName(v)),
   };
   return { config, problems };
 }
@@ -116,11 +160,23 @@ export function serverSettings(config: QcnConfig): Record<string, unknown> {
     maxNewTokens: config.maxNewTokens,
     multiline: config.multiline,
     securityDiagnostics: config.securityDiagnostics,
+    checkpoints: config.checkpoints,
+    checkpointMemoryMb: config.checkpointMemoryMb,
+    backend: config.backend,
+    modelService: config.modelService,
+    remoteUrl: config.remoteUrl,
+    remoteModel: config.remoteModel,
+    remoteTokenizer: config.remoteTokenizer,
+    remoteCaBundle: config.remoteCaBundle,
+    remoteApiKeyEnv: config.remoteApiKeyEnv,
   };
 }
 
-/** Settings that only take effect in a new server process; the rest are sent live. */
-export const RESTART_KEYS = ["qcn.server", "qcn.logLevel"] as const;
+/**
+ * Settings that only take effect in a new server process; the rest are sent live.
+ * `qcn.remoteApiKeyEnv` names the variable the key is put in when the process is spawned.
+ */
+export const RESTART_KEYS = ["qcn.server", "qcn.logLevel", "qcn.remoteApiKeyEnv"] as const;
 
 /** The last part of a model folder's path, for the status bar. */
 export function modelName(modelDir: string): string {

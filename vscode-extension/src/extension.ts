@@ -10,9 +10,11 @@ import {
   type ErrorHandler, type LanguageClientOptions, type ServerOptions,
 } from "vscode-languageclient/node";
 
+import { apiKeyCommands, storedApiKey } from "./apiKey";
 import { Backoff, exitReason } from "./backoff";
 import { exportCommand, LANGUAGES, RESTART_KEYS, readConfig, serverCommand, serverSettings,
          type QcnConfig } from "./config";
+import { serverEnv } from "./secrets";
 import { initialState, parseStatus, reduce, STATUS_NOTIFICATION, view, type StatusEvent,
          type StatusState } from "./status";
 
@@ -57,6 +59,7 @@ class Controller {
       vscode.commands.registerCommand("qcn.toggleCompletions", () => this.toggleCompletions()),
       vscode.commands.registerCommand("qcn.exportModel", () => exportModel(this.output)),
       vscode.workspace.onDidChangeConfiguration((e) => this.configurationChanged(e)),
+      ...apiKeyCommands(context, () => this.restart("the remote API key changed")),
     );
     this.render();
     this.item.show();
@@ -88,9 +91,12 @@ class Controller {
     this.feed({ kind: "starting" });
     this.stopping = false;
     const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    const { env, problem } = serverEnv(process.env, config.remoteApiKeyEnv,
+                                       await storedApiKey(this.context, this.output));
+    if (problem) this.output.warn(problem);
 
     const serverOptions: ServerOptions = () => new Promise<ChildProcess>((resolve, reject) => {
-      const child = spawn(command, args, { cwd, env: process.env, stdio: "pipe" });
+      const child = spawn(command, args, { cwd, env, stdio: "pipe" });
       this.stderrTail = "";
       child.stderr?.on("data", (chunk: Buffer) => { this.stderrTail = (this.stderrTail + chunk.toString()).slice(-4000); });
       child.once("error", (err) => {

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 
-import { DEFAULTS, exportCommand, LANGUAGES, modelName, readConfig, serverCommand, serverSettings } from "../src/config";
+import { DEFAULTS, exportCommand, LANGUAGES, modelName, readConfig, RESTART_KEYS, serverCommand, serverSettings } from "../src/config";
 
 const manifest = JSON.parse(readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
 const properties: Record<string, { default: unknown; description?: string; markdownDescription?: string }> =
@@ -20,7 +20,11 @@ test("every contributed setting has a description and the default readConfig use
     "qcn.modelDir": DEFAULTS.modelDir, "qcn.executionProvider": DEFAULTS.executionProvider,
     "qcn.contextBudget": DEFAULTS.contextBudget, "qcn.maxNewTokens": DEFAULTS.maxNewTokens,
     "qcn.multiline": DEFAULTS.multiline, "qcn.securityDiagnostics": DEFAULTS.securityDiagnostics,
-    "qcn.logLevel": DEFAULTS.logLevel,
+    "qcn.logLevel": DEFAULTS.logLevel, "qcn.checkpoints": DEFAULTS.checkpoints,
+    "qcn.checkpointMemoryMb": DEFAULTS.checkpointMemoryMb, "qcn.backend": DEFAULTS.backend,
+    "qcn.modelService": DEFAULTS.modelService, "qcn.remoteUrl": DEFAULTS.remoteUrl,
+    "qcn.remoteModel": DEFAULTS.remoteModel, "qcn.remoteTokenizer": DEFAULTS.remoteTokenizer,
+    "qcn.remoteCaBundle": DEFAULTS.remoteCaBundle, "qcn.remoteApiKeyEnv": DEFAULTS.remoteApiKeyEnv,
   };
   assert.deepEqual(Object.keys(properties).sort(), Object.keys(byKey).sort());
   for (const [key, value] of Object.entries(byKey)) {
@@ -50,9 +54,52 @@ test("settings become the server's camelCase options", () => {
     multiline: false, securityDiagnostics: false, enable: false, logLevel: "debug",
   }));
   assert.deepEqual(serverSettings(config), {
+    ...serverSettings(DEFAULTS),
     enable: false, modelDir: "/models/qcn-int4", executionProvider: "cuda", contextBudget: 8192,
     maxNewTokens: 64, multiline: false, securityDiagnostics: false,
   });
+});
+
+test("the remote backend's settings reach the server; the key itself is never one of them", () => {
+  const { config, problems } = readConfig(getterFor({
+    backend: "remote", remoteUrl: " https://gpu-node:8000/v1 ", remoteModel: "Qwen/Qwen3-Coder-Next",
+    remoteTokenizer: "/models/qcn-int4", remoteCaBundle: "/etc/ssl/team.pem", remoteApiKeyEnv: "TEAM_KEY",
+    modelService: "off", checkpoints: false, checkpointMemoryMb: 256,
+  }));
+  assert.deepEqual(problems, []);
+  const settings = serverSettings(config);
+  assert.deepEqual({ ...settings, enable: undefined }, {
+    ...serverSettings(DEFAULTS), enable: undefined, backend: "remote", remoteUrl: "https://gpu-node:8000/v1",
+    remoteModel: "Qwen/Qwen3-Coder-Next", remoteTokenizer: "/models/qcn-int4", remoteCaBundle: "/etc/ssl/team.pem",
+    remoteApiKeyEnv: "TEAM_KEY", modelService: "off", checkpoints: false, checkpointMemoryMb: 256,
+  });
+  assert.ok(!Object.keys(settings).some((k) => /apikey$/i.test(k)), Object.keys(settings).join(", "));
+  // the variable that carries the key is a process setting: changing it restarts the server
+  assert.ok(RESTART_KEYS.includes("qcn.remoteApiKeyEnv"));
+});
+
+test("invalid remote settings keep their default and are reported", () => {
+  const { config, problems } = readConfig(getterFor({
+    backend: "cloud", remoteUrl: "gpu-node:8000", remoteApiKeyEnv: "KEY; rm -rf /", modelService: "relative/sock",
+    checkpointMemoryMb: -1,
+  }));
+  assert.equal(config.backend, "local");
+  assert.equal(config.remoteUrl, "");
+  assert.equal(config.remoteApiKeyEnv, "QCN_API_KEY");
+  assert.equal(config.modelService, "auto");
+  assert.equal(config.checkpointMemoryMb, 1024);
+  assert.equal(problems.length, 5, problems.join("\n"));
+  assert.equal(readConfig(getterFor({ modelService: "C:\\Users\\me\\qcn.sock" })).config.modelService,
+    "C:\\Users\\me\\qcn.sock");
+});
+
+test("a setting that can redirect the API key cannot be set by a workspace", () => {
+  // machine scope: user or remote settings only; a cloned repository's .vscode/settings.json
+  // must not send the stored key to another host, another CA, or another variable.
+  for (const key of ["qcn.remoteUrl", "qcn.remoteCaBundle", "qcn.remoteApiKeyEnv"]) {
+    assert.equal((properties[key] as { scope?: string }).scope, "machine", key);
+  }
+  assert.ok(!Object.keys(properties).some((k) => /apikey$/i.test(k)), "no setting holds the key");
 });
 
 test("invalid values keep their default and are reported", () => {
