@@ -5,7 +5,7 @@ Model loading and initial indexing run in background threads and report
 ``$/progress``; completions run in a small thread pool. Each document has at
 most one completion that matters: a newer request cancels the older one at
 once (its decode loop checks a ``CancelToken`` between tokens), requests
-closer together than ``debounceMs`` are coalesced, and a request made while
+closer together than ``debounceMs`` are coalesced (the first after a pause goes at once), and a request made while
 the user types through an answer in flight waits for that answer instead of
 starting another generation.
 """
@@ -16,6 +16,7 @@ import asyncio
 import logging
 import re
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class _Pending:
     line: int
     prefix: str  # line text before the cursor
     future: asyncio.Future | None = None
+    arrived: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -372,6 +374,7 @@ class QcnServer(LanguageServer):
         prefix = line_text[: positions.to_index(line_text, character, "utf-16")]
         st.seq += 1
         me = _Pending(st.seq, CancelToken(), position.line, prefix)
+        burst = False
         previous = st.pending.get(uri)
         st.pending[uri] = me
         try:
@@ -390,7 +393,11 @@ class QcnServer(LanguageServer):
                     previous.token.cancel()
             if not st.model_ready.is_set():
                 await asyncio.get_running_loop().run_in_executor(None, st.model_ready.wait, 120)
-            if settings.debounce_ms:
+            # Debounce a burst, not a pause: a request within debounceMs of the document's
+            # previous one waits that long (a newer one coalesces it); the first after a pause
+            # goes at once.
+            burst = previous is not None and me.arrived - previous.arrived < settings.debounce_ms / 1000
+            if settings.debounce_ms and burst:
                 await asyncio.sleep(settings.debounce_ms / 1000)
         except asyncio.CancelledError:
             if st.pending.get(uri) is me:
@@ -451,7 +458,7 @@ class QcnServer(LanguageServer):
                                                    self.position_encoding)
         result.end_character = positions.convert(line_text, result.end_character, "utf-16", self.position_encoding)
         st.last_results.pop(uri, None)
-        st.last_results[uri] = completion_stats(result)
+        st.last_results[uri] = {**completion_stats(result), "debounced": burst and bool(settings.debounce_ms)}
         while len(st.last_results) > 64:
             st.last_results.pop(next(iter(st.last_results)))
         store = result.checkpoint_store

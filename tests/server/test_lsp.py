@@ -394,12 +394,25 @@ async def test_requests_faster_than_debounce_are_coalesced(remote_client: Langua
     await wait_ready(client)
     uri = open_typing(client, ws)
     line, head = TYPING
+    # The first request after a pause is not debounced …
+    lead = await asyncio.wait_for(inline(client, uri, line, utf16(head) - 2), 60)
+    assert answered(lead) != [] and len(engine.prompts) == 1
+    assert (await stats_of(client, uri))["debounced"] is False
+    # … the next two arrive within the window of the one before: the older waits and is
+    # coalesced into the newer, which alone asks the engine.
     first = asyncio.ensure_future(inline(client, uri, line, utf16(head) - 1))
     second = asyncio.ensure_future(inline(client, uri, line, utf16(head)))  # sent after the first (task order)
     a, b = await asyncio.wait_for(asyncio.gather(first, second), 60)
     assert answered(a) == []  # answered by the newer request instead
     assert answered(b) == [ANSWER]
-    assert len(engine.prompts) == 1  # one generation for the two
+    assert len(engine.prompts) == 2  # the leading request's and one for the two
+    assert (await stats_of(client, uri))["debounced"] is True
+
+
+async def stats_of(client: LanguageClient, uri: str) -> dict:
+    stats = _plain(await client.protocol.send_request_async("qcn/completionStats", {}))
+    (doc,) = [d for d in stats["documents"] if d["uri"] == uri]
+    return doc
 
 
 async def test_workspace_folders_can_be_added(remote_client: LanguageClient, tmp_path):
