@@ -87,6 +87,9 @@ class QcnServer(LanguageServer):
         self._stopping = False
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="qcn-complete")
         self._model_lock = threading.Lock()
+        self._loads: list[threading.Thread] = []  # model (re)loads in flight: started and joined here
+        self._loads_lock = threading.Lock()
+        self._shut = False  # shutdown asked: no load starts or installs a model after it
         self.loop: asyncio.AbstractEventLoop | None = None  # set once the event loop runs
         from qcn.server.security import SecurityFeature
 
@@ -217,6 +220,37 @@ class QcnServer(LanguageServer):
         return _Progress(self, title)
 
     # --- model ----------------------------------------------------------------------
+    def start_model_load(self) -> threading.Thread | None:
+        """Load the model for the current settings in a thread this server owns (None after shutdown)."""
+        with self._loads_lock:
+            if self._shut:
+                return None
+            self._loads = [t for t in self._loads if t.is_alive()]
+            thread = threading.Thread(target=self._load_owned, name="qcn-load-model", daemon=True)
+            self._loads.append(thread)
+            thread.start()
+            return thread
+
+    def stop_model(self, timeout: float = 5) -> None:
+        """Shutdown: no new load, wait for the ones in flight, then close the engine."""
+        with self._loads_lock:
+            self._shut = True
+            loads = list(self._loads)
+        for thread in loads:
+            if thread is not threading.current_thread():
+                thread.join(timeout)
+        with self._model_lock:
+            engine, self.state.engine = self.state.engine, None
+        if engine is not None:
+            engine.close()
+
+    def _load_owned(self) -> None:
+        self.load_model()
+        with self._model_lock:
+            if self._shut and self.state.engine is not None:  # finished after shutdown: not installed
+                engine, self.state.engine = self.state.engine, None
+                engine.close()
+
     def load_model(self) -> None:
         """(Re)load the backend for the current settings; runs in a background thread."""
         from qcn.model.runtime import ModelLoadError
@@ -224,6 +258,8 @@ class QcnServer(LanguageServer):
 
         with self._model_lock:
             st = self.state
+            if self._shut:
+                return
             st.model_ready.clear()
             old, st.engine, st.model_error = st.engine, None, None
             if old is not None:

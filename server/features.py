@@ -42,7 +42,7 @@ def create_server() -> QcnServer:
         if ls.state.supports_configuration:
             await _pull_configuration(ls)
         ls.status.completions(ls.state.settings.enable)
-        threading.Thread(target=ls.load_model, name="qcn-load-model", daemon=True).start()
+        ls.start_model_load()
         for folder in _folders(ls):
             ls.add_folder(folder)
 
@@ -140,7 +140,7 @@ def create_server() -> QcnServer:
         ls.security.settings_changed(before.security_diagnostics)
         if _model_settings(after) != _model_settings(before):
             ls.tell("model settings changed: reloading the model")
-            threading.Thread(target=ls.load_model, name="qcn-load-model", daemon=True).start()
+            ls.start_model_load()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     def did_change_folders(ls: QcnServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
@@ -156,8 +156,7 @@ def create_server() -> QcnServer:
         ls.cancel_all()
         for path in list(ls.state.folders):
             ls.remove_folder(path)
-        if ls.state.engine is not None:
-            ls.state.engine.close()
+        ls.stop_model()
         ls.pool.shutdown(wait=False, cancel_futures=True)
         ls.security.close()
 
