@@ -171,7 +171,8 @@ def run_server(model: Path, workspace: Path, budget: int, checkpoints: bool, mai
                "debounceMs": 0, "maxNewTokens": 16, "securityDiagnostics": False}
     client.request("initialize", {"processId": os.getpid(), "rootUri": workspace.as_uri(),
                                   "workspaceFolders": [{"uri": workspace.as_uri(), "name": workspace.name}],
-                                  "capabilities": {}, "initializationOptions": options})
+                                  "capabilities": {"textDocument": {"inlineCompletion": {}}},
+                                  "initializationOptions": options})
     client.notify("initialized", {})
     client.wait_message("model ready")
     client.wait_message("indexed")

@@ -204,7 +204,8 @@ def lsp_overhead(args, binary, gguf, ckpt, workspace: Path, rel: str, text: str,
         client = Client([sys.executable, "-P", "-m", "qcn", "serve"], env, open(tmp / f"serve-{name}.log", "wb"))
         client.request("initialize", {"processId": os.getpid(), "rootUri": workspace.as_uri(),
                                       "workspaceFolders": [{"uri": workspace.as_uri(), "name": workspace.name}],
-                                      "capabilities": {}, "initializationOptions": {**options, "remoteUrl": engine.url}})
+                                      "capabilities": {"textDocument": {"inlineCompletion": {}}},
+                                      "initializationOptions": {**options, "remoteUrl": engine.url}})
         client.notify("initialized", {})
         client.wait_message("model ready")
         client.wait_message("indexed")

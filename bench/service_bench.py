@@ -54,7 +54,8 @@ def window(model: Path, ws: Path, service: str, env: dict, log) -> Client:
     c = Client([sys.executable, "-m", "qcn", "serve"], env, log)
     options = {"modelDir": str(model), "debounceMs": 0, "maxNewTokens": 16, "securityDiagnostics": False,
                "modelService": service}
-    c.request("initialize", {"processId": os.getpid(), "rootUri": ws.as_uri(), "capabilities": {},
+    c.request("initialize", {"processId": os.getpid(), "rootUri": ws.as_uri(),
+                             "capabilities": {"textDocument": {"inlineCompletion": {}}},
                              "workspaceFolders": [{"uri": ws.as_uri(), "name": ws.name}],
                              "initializationOptions": options})
     c.notify("initialized", {})
