@@ -196,6 +196,7 @@ def run_server(model: Path, workspace: Path, budget: int, checkpoints: bool, mai
         ms = (time.perf_counter() - t0) * 1000
         stats = next((d for d in client.request("qcn/completionStats", None)["documents"] if d["uri"] == uri), {})
         return {"ms": ms, "read": stats.get("prefilled_tokens", 0), "prompt": stats.get("prompt_tokens", 0),
+                "prefill_ms": stats.get("timings_ms", {}).get("prefill", 0.0),
                 "from": stats.get("restored_from", ""), "store": stats.get("checkpoint_store", {})}
 
     def wait_refresh() -> dict:
@@ -275,13 +276,14 @@ def main() -> int:
             rows.append((budget, checkpoints, results))
             cold = statistics.median(r["cold"]["ms"] for r in results)
             print(f"\nbudget {budget}, checkpoints {'on' if checkpoints else 'off'} ({count} line(s))")
-            print(f"{'request':<12}{'median ms':>11}{'vs cold':>9}{'read':>8}{'prompt':>8}  from")
+            print(f"{'request':<13}{'median ms':>10}{'vs cold':>9}{'prefill ms':>11}{'read':>8}{'prompt':>8}  from")
             for name in SCENARIOS:
                 ms = statistics.median(r[name]["ms"] for r in results)
                 read = statistics.median(r[name]["read"] for r in results)
                 prompt = statistics.median(r[name]["prompt"] for r in results)
                 where = ",".join(sorted({r[name]["from"] or "start" for r in results}))
-                print(f"{name:<12}{ms:>11.0f}{ms / cold:>9.3f}{read:>8.0f}{prompt:>8.0f}  {where}")
+                pre = statistics.median(r[name]["prefill_ms"] for r in results)
+                print(f"{name:<13}{ms:>10.0f}{ms / cold:>9.3f}{pre:>11.0f}{read:>8.0f}{prompt:>8.0f}  {where}")
             last = results[-1]["refresh"][-1]
             if last.get("enabled"):
                 print(f"background context reads: {last['submitted']} submitted, {last['committed']} used, "
