@@ -184,39 +184,16 @@ def test_close_stops_and_joins_the_refresh_thread(engine_for):
     assert not thread.is_alive()
 
 
-class NoPrefill:
-    """A backend without a checkpoint tree (a remote engine's shape): the real model, ``prefills`` False."""
+class NoPrefill(LocalBackend):
+    """The real model without a checkpoint tree as far as the engine knows (a remote engine's case)."""
 
     prefills = False
-
-    def __init__(self, real):
-        self.real = real
-        self.name = "no-prefill"
-
-    @property
-    def info(self):
-        return self.real.info
-
-    def encode(self, text):
-        return self.real.encode(text)
-
-    def decode(self, ids):
-        return self.real.decode(ids)
-
-    def stream(self, request, cancel=None):
-        return self.real.stream(request, cancel)
-
-    def last_stats(self, key):
-        return self.real.last_stats(key)
-
-    def close(self):
-        self.real.close()
 
 
 def test_without_a_checkpoint_tree_new_context_is_used_at_once(workspace, tiny_model):
     root, index = workspace
     _INDEXES[root] = index
-    engine = CompletionEngine(NoPrefill(LocalBackend(tiny_model)))
+    engine = CompletionEngine(NoPrefill(tiny_model))
     try:
         ask(engine, root, "shop/orders.py", 5, 4)
         first = ask(engine, root, "shop/cart.py", 10, 8)
