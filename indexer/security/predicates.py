@@ -7,6 +7,7 @@ remember the source they found, which becomes the finding's related location.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from qcn.indexer.security.values import UNKNOWN, Label
 
 SECURITY_WORDS = re.compile(
     r"(?i)(token|passw|pwd|secret|nonce|salt|session|otp|auth|csrf|xsrf|remember|cookie|api_?key|apikey|"
-    r"private_?key|credential|reset|verif|signature|signing|captcha|uuid|pin\b|activation|invite|encrypt|iv\b)")
+    r"private_?key|credential|reset|verif|signature|signing|captcha|uuid|pin\b|activation|invite|encrypt|iv\b|"
+    r"certif|fingerprint|integrity|tamper|hmac|thumbprint)")
 SECRET_NAME = re.compile(
     r"(?i)(passw|pwd|passphrase|secret|api_?key|apikey|access_?key|auth_?token|private_?key|client_?secret|"
     r"credential|token)")
@@ -259,6 +261,145 @@ def min_args(ctx: MatchContext, cap: str, count: str) -> bool:
 def file_mentions(ctx: MatchContext, pattern: str) -> bool:
     """The document text matches the regex (an import, a framework marker)."""
     return re.search(pattern, ctx.analysis.data.decode("utf-8", "replace"), re.M) is not None
+
+
+# Secrets a file may hold: a file created with loose permissions for these is readable by other users.
+SECRET_FILE_WORDS = re.compile(r"(?i)(secret|private|passw|token|credential|\.pem\b|\.key\b|id_rsa|id_ed25519|"
+                               r"keyfile|key_file|api_?key|keystore|wallet|\.p12\b)")
+# An innermost group, then a quantifier that repeats it: (a+)+, (\w*)*, (x+){2,}
+QUANTIFIED_GROUP = re.compile(r"\(((?:[^()\\]|\\.)*)\)(?:[+*]|\{\d+,\d*\})")
+REGEX_ATOM = re.compile(r"(\\.|\[(?:[^\]\\]|\\.)*\]|.)([+*?]|\{\d*(?:,\d*)?\})?", re.S)
+
+
+ASCII = [chr(c) for c in range(32, 127)] + ["\t", "\n"]
+
+
+@functools.cache
+def _atom_chars(atom: str) -> frozenset[str]:
+    """The printable ASCII characters one regex atom matches (every character when it does not compile)."""
+    try:
+        rx = re.compile(atom)
+    except re.error:
+        return frozenset(ASCII)
+    return frozenset(c for c in ASCII if rx.fullmatch(c))
+
+
+def _ambiguous_repeat(body: str) -> bool:
+    """A repeated group body that holds an unbounded quantifier and no mandatory atom disjoint from what the
+    repeated parts match, so one input splits into iterations in many ways ((a+)+, (\\w+\\s?)*), unlike
+    (\\.\\w+)* or (\\s\\w+)*, whose every iteration starts with a character the rest cannot match."""
+    body = re.sub(r"^\?(:|<?[=!]|P?<\w+>)", "", body)
+    if "|" in body:
+        return bool(re.search(r"[+*]|\{\d+,\}", body))
+    loose: set[str] = set()  # what the repeated and optional atoms match
+    once: list[frozenset[str]] = []  # what each mandatory, unrepeated atom matches
+    unbounded = False
+    for atom, q in REGEX_ATOM.findall(body):
+        if atom in ("^", "$"):
+            continue
+        chars = _atom_chars(atom)
+        if q == "" or re.fullmatch(r"\{[1-9]\d*\}", q):
+            once.append(chars)
+            continue
+        loose |= chars
+        unbounded = unbounded or q in ("+", "*") or bool(re.fullmatch(r"\{\d+,\}", q))
+    return unbounded and not any(chars and not chars & loose for chars in once)
+
+
+# Values that are the same on every run when used as an IV, nonce or salt: literals and zero-filled buffers.
+FIXED_BYTES = re.compile(r"""^\s*(b?r?["'`].*["'`](\s*\*\s*\d+)?|bytes\(\s*\d+\s*\)|bytearray\(\s*\d+\s*\)|"""
+                         r"""Buffer\.alloc\(\s*\d+\s*(,\s*0\s*)?\)|Buffer\.from\(\s*["'`\[].*|"""
+                         r"""new\s+Uint8Array\(\s*\d+\s*\)|make\(\s*\[\]byte\s*,\s*\d+\s*\)|\[\]byte\(\s*".*"\s*\)|"""
+                         r"""\[\]byte\s*\{[\d\s,x]*\}|new\s+byte\s*\[\s*\d+\s*\]|\"[^"]*\"\.getBytes\(.*\))\s*;?\s*$""")
+
+
+def _int_const(ctx: MatchContext, node) -> int | None:
+    v = ctx.analysis.value_of(node)
+    if isinstance(v.const, bool) or v.labels:
+        return None
+    if isinstance(v.const, int):
+        return v.const
+    if isinstance(v.const, float) and v.const.is_integer():
+        return int(v.const)
+    return None
+
+
+@predicate
+def const_below(ctx: MatchContext, cap: str, limit: str) -> bool:
+    """The capture folds to an integer constant below ``limit`` (an RSA key size of 1024 < 2048)."""
+    values = [_int_const(ctx, n) for n in ctx.nodes(cap)]
+    return any(v is not None and v < int(limit, 0) for v in values)
+
+
+@predicate
+def mode_allows(ctx: MatchContext, cap: str, mask: str) -> bool:
+    """A file mode constant grants some of the permission bits in ``mask`` (0o002: world-writable)."""
+    values = [_int_const(ctx, n) for n in ctx.nodes(cap)]
+    return any(v is not None and v & int(mask, 0) for v in values)
+
+
+@predicate
+def umask_allows(ctx: MatchContext, cap: str, mask: str) -> bool:
+    """A umask constant leaves some of the bits in ``mask`` on for new files (umask(0o022) keeps 0o044)."""
+    values = [_int_const(ctx, n) for n in ctx.nodes(cap)]
+    return any(v is not None and ~v & int(mask, 0) for v in values)
+
+
+@predicate
+def secret_file_context(ctx: MatchContext, cap: str) -> bool:
+    """The enclosing function (or, at top level, the statement) deals with a secret file: keys, tokens,
+    passwords, credentials."""
+    n = ctx.node(cap)
+    if n is None:
+        return False
+    fn = enclosing_function(n)
+    scope = fn if fn is not None else n
+    return bool(SECRET_FILE_WORDS.search(ctx.text(scope)))
+
+
+def _pattern_text(ctx: MatchContext, node) -> str | None:
+    if node.type == "regex":  # a JavaScript /.../ literal
+        pattern = node.child_by_field_name("pattern")
+        return ctx.text(pattern) if pattern is not None else ctx.text(node)
+    v = ctx.analysis.value_of(node)
+    return v.const if isinstance(v.const, str) and not v.labels else None
+
+
+@predicate
+def nested_quantifier(ctx: MatchContext, cap: str) -> bool:
+    """The regular expression (a constant or a regex literal) quantifies a group that holds a quantifier,
+    like ``(a+)+``: backtracking engines take exponential time on a near-miss."""
+    for n in ctx.nodes(cap):
+        text = _pattern_text(ctx, n)
+        if text and any(_ambiguous_repeat(m.group(1)) for m in QUANTIFIED_GROUP.finditer(text)):
+            return True
+    return False
+
+
+def _definition_text(ctx: MatchContext, node) -> str:
+    """The expression's text; for a plain name, the right-hand side of its last assignment before it."""
+    text = ctx.text(node)
+    if node.type not in ("identifier", "attribute", "member_expression", "selector_expression", "field_access"):
+        return text
+    before = ctx.analysis.data[:node.start_byte].decode("utf-8", "replace")
+    name = re.escape(text)
+    found = None
+    for m in re.finditer(rf"(?m)(?<![\w.]){name}\s*(?::=|=(?!=))\s*([^\n]+)$", before):
+        found = m.group(1)
+    return found if found is not None else text
+
+
+@predicate
+def fixed_bytes(ctx: MatchContext, cap: str) -> bool:
+    """The value is the same on every run: a constant, a literal, or a zero-filled buffer (bytes(16),
+    Buffer.alloc(16), make([]byte, 16), new byte[16]); for IVs, nonces and salts."""
+    for n in ctx.nodes(cap):
+        v = ctx.analysis.value_of(n)
+        if v.labels:
+            continue
+        if v.is_const or FIXED_BYTES.match(_definition_text(ctx, n)):
+            return True
+    return False
 
 
 def enclosing_function(n):
