@@ -309,7 +309,7 @@ def _ambiguous_repeat(body: str) -> bool:
 # Values that are the same on every run when used as an IV, nonce or salt: literals and zero-filled buffers.
 FIXED_BYTES = re.compile(r"""^\s*(b?r?["'`].*["'`](\s*\*\s*\d+)?|bytes\(\s*\d+\s*\)|bytearray\(\s*\d+\s*\)|"""
                          r"""Buffer\.alloc\(\s*\d+\s*(,\s*0\s*)?\)|Buffer\.from\(\s*["'`\[].*|"""
-                         r"""new\s+Uint8Array\(\s*\d+\s*\)|make\(\s*\[\]byte\s*,\s*\d+\s*\)|\[\]byte\(\s*".*"\s*\)|"""
+                         r"""new\s+Uint8Array\(\s*\d+\s*\)|make\(\s*\[\]byte\s*,[^,()]*(\(\))?\s*\)|\[\]byte\(\s*".*"\s*\)|"""
                          r"""\[\]byte\s*\{[\d\s,x]*\}|new\s+byte\s*\[\s*\d+\s*\]|\"[^"]*\"\.getBytes\(.*\))\s*;?\s*$""")
 
 
@@ -376,8 +376,13 @@ def nested_quantifier(ctx: MatchContext, cap: str) -> bool:
     return False
 
 
+RANDOM_FILL = r"(Read|ReadFull|nextBytes|RAND_bytes|RAND_priv_bytes|randomFill|randomFillSync|getRandomValues|" \
+              r"readinto|getrandom|arc4random_buf)\s*\([^;\n]*\b{name}\b"
+
+
 def _definition_text(ctx: MatchContext, node) -> str:
-    """The expression's text; for a plain name, the right-hand side of its last assignment before it."""
+    """The expression's text; for a plain name, the right-hand side of its last assignment before it, unless
+    a random fill (io.ReadFull(rand.Reader, iv), random.nextBytes(iv), RAND_bytes(iv, n)) comes between."""
     text = ctx.text(node)
     if node.type not in ("identifier", "attribute", "member_expression", "selector_expression", "field_access"):
         return text
@@ -385,14 +390,19 @@ def _definition_text(ctx: MatchContext, node) -> str:
     name = re.escape(text)
     found = None
     for m in re.finditer(rf"(?m)(?<![\w.]){name}\s*(?::=|=(?!=))\s*([^\n]+)$", before):
-        found = m.group(1)
-    return found if found is not None else text
+        found = m
+    if found is None:
+        return text
+    if re.search(RANDOM_FILL.format(name=name), before[found.end():]):
+        return text
+    return found.group(1)
 
 
 @predicate
 def fixed_bytes(ctx: MatchContext, cap: str) -> bool:
     """The value is the same on every run: a constant, a literal, or a zero-filled buffer (bytes(16),
-    Buffer.alloc(16), make([]byte, 16), new byte[16]); for IVs, nonces and salts."""
+    Buffer.alloc(16), make([]byte, n), new byte[16]) that no random fill reaches; for IVs, nonces and
+    salts."""
     for n in ctx.nodes(cap):
         v = ctx.analysis.value_of(n)
         if v.labels:

@@ -273,7 +273,7 @@ func h(w http.ResponseWriter, r *http.Request) {
 	exec.Command("sh", "-c", cmd).Run()
 }
 """
-    assert findings_for(code, "main.go", "go.cmdi.exec", fixes=False)
+    assert findings_for(code, "main.go", "go.cmdi.shell", fixes=False)
 
 
 def test_c_out_parameter_sources_and_copies():

@@ -301,8 +301,8 @@ class StatementExecutor:
 
     _st_variable_declaration = _st_lexical_declaration
 
-    def _st_var_declaration(self, n, env):  # Go var x = ..., also grouped specs
-        specs = [c for c in n.named_children if c.type == "var_spec"]
+    def _st_var_declaration(self, n, env):  # Go var x = ... and const x = ..., also grouped specs
+        specs = [c for c in n.named_children if c.type in ("var_spec", "const_spec")]
         for c in n.named_children:
             if c.type == "var_spec_list":
                 specs.extend(s for s in c.named_children if s.type == "var_spec")
@@ -310,6 +310,8 @@ class StatementExecutor:
             names = spec.children_by_field_name("name")
             value = spec.child_by_field_name("value")
             vals = [self._ev(v, env) for v in value.named_children] if value is not None else []
+            if spec.type == "const_spec" and not vals:  # repeats the previous spec's expression (iota)
+                vals = [Value()]
             for i, nm in enumerate(names):
                 self._bind(nm, vals[i] if i < len(vals) else join_all(vals) if vals else Value(const=None), env)
         return None
