@@ -389,7 +389,7 @@ def _definition_text(ctx: MatchContext, node) -> str:
     before = ctx.analysis.data[:node.start_byte].decode("utf-8", "replace")
     name = re.escape(text)
     found = None
-    for m in re.finditer(rf"(?m)(?<![\w.]){name}\s*(?::=|=(?!=))\s*([^\n]+)$", before):
+    for m in re.finditer(rf"(?m)(?<![\w.]){name}\s*(?::\s*[\w.<>\[\]| ]+?)?\s*(?::=|=(?!=))\s*([^\n]+)$", before):
         found = m
     if found is None:
         return text
