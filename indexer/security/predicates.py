@@ -407,7 +407,9 @@ def fixed_bytes(ctx: MatchContext, cap: str) -> bool:
         v = ctx.analysis.value_of(n)
         if v.labels:
             continue
-        if v.is_const or FIXED_BYTES.match(_definition_text(ctx, n)):
+        # an empty container (new byte[16]) is "constant" to the folder but may be filled later: ask the text
+        filled_const = v.const is not UNKNOWN or (v.is_const and bool(v.items or v.keys))
+        if filled_const or FIXED_BYTES.match(_definition_text(ctx, n)):
             return True
     return False
 
