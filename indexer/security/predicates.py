@@ -414,6 +414,34 @@ def fixed_bytes(ctx: MatchContext, cap: str) -> bool:
     return False
 
 
+@predicate
+def same_text(ctx: MatchContext, a: str, b: str) -> bool:
+    """Two captures are the same expression, spaces aside (strncpy(dst, src, strlen(src)))."""
+    na, nb = ctx.node(a), ctx.node(b)
+    if na is None or nb is None:
+        return False
+    return re.sub(r"\s+", "", ctx.text(na)) == re.sub(r"\s+", "", ctx.text(nb))
+
+
+@predicate
+def unchecked_result(ctx: MatchContext, var: str) -> bool:
+    """The variable an allocation was stored in is used in its function (indexed, dereferenced, written
+    through by a copy call) and never compared with NULL (``if (!p)``, ``p == NULL``, ``assert(p)``)."""
+    n = ctx.node(var)
+    fn = enclosing_function(n) if n is not None else None
+    if n is None or fn is None:
+        return False
+    name = re.escape(ctx.text(n))
+    after = ctx.analysis.data[n.end_byte:fn.end_byte].decode("utf-8", "replace")
+    checked = (rf"(\bif|\bwhile|\bassert|\bunlikely|\blikely|\bCHECK\w*|\bREQUIRE\w*|&&|\|\||\?)\s*\(*\s*!?\s*{name}\s*[)&|?]|"
+               rf"\b{name}\s*[!=]=\s*(NULL|0|nullptr)\b|\b(NULL|nullptr)\s*[!=]=\s*{name}\b")
+    if re.search(checked, after):
+        return False
+    used = (rf"\b{name}\s*(\[|->)|\*\s*{name}\b|\b(mem(cpy|move|set)|str(n?cpy|n?cat)|sprintf|snprintf|fgets|fread|"
+            rf"read|recv)\s*\(\s*{name}\b")
+    return re.search(used, after) is not None
+
+
 def enclosing_function(n):
     p = n.parent if n is not None else None
     while p is not None and p.type not in FUNCTION_TYPES:

@@ -18,7 +18,7 @@ from qcn.indexer.security.findings import cwe_family
 from qcn.indexer.security.parsing import scan_language
 
 CORPUS = Path(__file__).parent / "corpus"
-NAME = re.compile(r"^cwe(\d+)_[a-z0-9_]+_(vuln|fixed)\.(py|js|ts|go|java|c)$")
+NAME = re.compile(r"^cwe(\d+)_[a-z0-9_]+_(vuln|fixed)\.(py|js|ts|go|java|c|cpp)$")
 FILES = sorted(p for p in CORPUS.rglob("*") if p.is_file())
 VULN = [p for p in FILES if "_vuln." in p.name]
 FIXED = [p for p in FILES if "_fixed." in p.name]
