@@ -169,6 +169,10 @@ class CallHandler:
         if cleans is not None:
             inputs = all_args + ([receiver] if receiver is not None and not positional else [])
             return propagate(inputs).cleansed(cleans)
+        if method in ("replace", "replaceAll", "Replace", "ReplaceAll") and receiver is not None and len(positional) >= 2:
+            quoted = _quote_escape(positional[-2].const, positional[-1].const)
+            if quoted:  # v.replace("'", "&apos;"): no quote is left to close an XPath string literal
+                return propagate([receiver, positional[-1]]).cleansed(quoted)
         if method and BOOL_METHOD.match(method) and receiver_node is not None:
             return self._fold_method(method, receiver, positional) or Value()
 
@@ -310,3 +314,14 @@ class CallHandler:
                       "stream", "toList", "asList", "elements", "nextElement", "next") and receiver is not None:
             return Value(labels=receiver.labels)
         return None
+
+
+QUOTE_ENTITIES = {"'": ("&apos;", "&#39;", "&#x27;"), '"': ("&quot;", "&#34;", "&#x22;")}
+
+
+def _quote_escape(old, new) -> frozenset[int] | None:
+    """A replace() that turns a quote into its XML entity leaves no quote to end an XPath string: the
+    result is safe for XPath injection (CWE-643)."""
+    if isinstance(old, str) and isinstance(new, str) and new in QUOTE_ENTITIES.get(old, ()):
+        return frozenset({643})
+    return None

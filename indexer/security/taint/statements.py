@@ -16,7 +16,8 @@ from qcn.indexer.security.taint.grammar import (
     BLOCK_TYPES, CLASS_TYPES, FUNCTION_TYPES, MAX_DEPTH, MEMBER_TYPES, SKIPPED_STATEMENTS, SUBSCRIPT_TYPES, bounded,
     innermost_identifier, key, subscript_parts,
 )
-from qcn.indexer.security.values import UNKNOWN, Value, join_all
+from qcn.indexer.security.taint.guards import always_exits, narrowings
+from qcn.indexer.security.values import ALL, UNKNOWN, Value, join_all
 
 
 class StatementExecutor:
@@ -87,16 +88,32 @@ class StatementExecutor:
             if alts:
                 self._exec_alternatives(alts, env)
             return None
-        branches = []
+        proofs = narrowings(n.child_by_field_name("condition"), self.text, lambda c: self._is_fixed(c, env))
         env_a = dict(env)
+        self._narrow(env_a, proofs, True)
         self._exec(cons, env_a)
-        branches.append(env_a)
         env_b = dict(env)
+        self._narrow(env_b, proofs, False)
         if alts:
             self._exec_alternatives(alts, env_b)
-        branches.append(env_b)
-        merge_into(env, branches)
+        if not alts and proofs and always_exits(cons, self.text):
+            env.update(env_b)  # the code after the if runs only when the condition was false
+            return None
+        merge_into(env, [env_a, env_b])
         return None
+
+    @staticmethod
+    def _narrow(env, proofs, when: bool) -> None:
+        for name, cwes, holds in proofs:
+            if holds is when and name in env:
+                env[name] = env[name].cleansed(cwes)
+
+    def _is_fixed(self, node, env) -> bool:
+        """An allow-list: a container (or name of one) built only from constants."""
+        v = self._ev(node, env)
+        return not v.labels and (v.is_const or ALL in v.safe) and (v.items is not None or v.keys is not None
+                                                                   or node.type in ("identifier", "attribute",
+                                                                                    "member_expression"))
 
     @bounded()
     def _exec_alternatives(self, alts, env):
