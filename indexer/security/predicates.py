@@ -36,6 +36,8 @@ class MatchContext:
     cwe: int
     source_label: Label | None = None
     upgraded: bool = False  # a taint predicate found real untrusted data: raise confidence
+    caller_only: bool = False  # the only untrusted data found is a public function's parameter
+    negating: bool = False  # the predicate being evaluated is negated (!tainted): caller data does not count
 
     def node(self, name: str):
         nodes = self.captures.get(name)
@@ -64,11 +66,17 @@ def _reaching(ctx: MatchContext, name: str, remote_only: bool = False) -> list[L
     return out
 
 
-def _tainted(ctx: MatchContext, caps, remote_only: bool) -> bool:
+def _tainted(ctx: MatchContext, caps, remote_only: bool, callers: bool = True) -> bool:
     labels = [lb for cap in caps for lb in _reaching(ctx, cap, remote_only)]
-    if labels:
-        ctx.source_label = ctx.source_label or labels[0]
+    real = [lb for lb in labels if not lb.origin.caller]
+    if real:
+        ctx.source_label = real[0] if ctx.source_label is None or ctx.source_label.origin.caller else ctx.source_label
         ctx.upgraded = True
+        return True
+    if labels and callers and not ctx.negating:
+        # only a public function's parameter: a finding of its own, lower confidence (ScanOptions)
+        ctx.source_label = ctx.source_label or labels[0]
+        ctx.caller_only = True
         return True
     return False
 
@@ -98,15 +106,15 @@ def risky_program(ctx: MatchContext, cap: str) -> bool:
 @predicate
 def untrusted(ctx: MatchContext, cap: str) -> bool:
     """Tainted, or at least not a constant the analysis can see (for sinks dangerous with any outside data)."""
-    if _tainted(ctx, (cap,), remote_only=False):
+    if _tainted(ctx, (cap,), remote_only=False, callers=False):
         return True
     nodes = ctx.nodes(cap)
     if not nodes:
         return False
     for n in nodes:
         v = ctx.analysis.value_of(n)
-        if v.labels:  # there is taint, but it was sanitised for this CWE
-            continue
+        if any(not lb.origin.caller for lb in v.labels) or (v.labels and not v.reaching(ctx.cwe)):
+            continue  # there is taint, but it was sanitised for this CWE
         if not v.safe_for(ctx.cwe) and v.kind != "request":
             return True
     return False
