@@ -29,6 +29,11 @@ PLACEHOLDER = re.compile(r"(?i)^(|x+|\*+|\.+|changeme|change_me|your[_-].*|<.*>|
                          r"test|example|dummy|none|null|todo|fixme|\?+|redacted|secret|password|placeholder)$")
 
 
+# Weaknesses where a library function's parameter is worth a hint (a caller's data reaching a query, a command,
+# a format string, a URL, a header, a log line or a regex); output to a stream (XSS) or an XML API is not.
+PARAMETER_CWES = frozenset({78, 88, 89, 22, 918, 113, 117, 93, 1333, 400, 134, 90})
+
+
 @dataclass
 class MatchContext:
     analysis: TaintAnalysis
@@ -73,7 +78,7 @@ def _tainted(ctx: MatchContext, caps, remote_only: bool, callers: bool = True) -
         ctx.source_label = real[0] if ctx.source_label is None or ctx.source_label.origin.caller else ctx.source_label
         ctx.upgraded = True
         return True
-    if labels and callers and not ctx.negating:
+    if labels and callers and not ctx.negating and ctx.cwe in PARAMETER_CWES:
         # only a public function's parameter: a finding of its own, lower confidence (ScanOptions)
         ctx.source_label = ctx.source_label or labels[0]
         ctx.caller_only = True
@@ -297,8 +302,8 @@ def _ambiguous_repeat(body: str) -> bool:
     repeated parts match, so one input splits into iterations in many ways ((a+)+, (\\w+\\s?)*), unlike
     (\\.\\w+)* or (\\s\\w+)*, whose every iteration starts with a character the rest cannot match."""
     body = re.sub(r"^\?(:|<?[=!]|P?<\w+>)", "", body)
-    if "|" in body:
-        return bool(re.search(r"[+*]|\{\d+,\}", body))
+    if "|" in body:  # an alternation holding an unbounded quantifier (outside character classes)
+        return any(q in ("+", "*") or re.fullmatch(r"\{\d+,\}", q) for _, q in REGEX_ATOM.findall(body))
     loose: set[str] = set()  # what the repeated and optional atoms match
     once: list[frozenset[str]] = []  # what each mandatory, unrepeated atom matches
     unbounded = False
