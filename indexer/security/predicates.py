@@ -72,7 +72,11 @@ def _reaching(ctx: MatchContext, name: str, remote_only: bool = False) -> list[L
 
 
 def _tainted(ctx: MatchContext, caps, remote_only: bool, callers: bool = True) -> bool:
-    labels = [lb for cap in caps for lb in _reaching(ctx, cap, remote_only)]
+    return _accept(ctx, [lb for cap in caps for lb in _reaching(ctx, cap, remote_only)], callers)
+
+
+def _accept(ctx: MatchContext, labels: list[Label], callers: bool = True) -> bool:
+    """Whether these reaching labels make the match stand; remembers the source and the confidence kind."""
     real = [lb for lb in labels if not lb.origin.caller]
     if real:
         ctx.source_label = real[0] if ctx.source_label is None or ctx.source_label.origin.caller else ctx.source_label
@@ -98,6 +102,26 @@ def tainted_remote(ctx: MatchContext, *caps: str) -> bool:
     """Like tainted, but only data from the network (requests, sockets, handler parameters): for weaknesses
     that need a trust boundary the local user does not cross (path traversal)."""
     return _tainted(ctx, caps, remote_only=True)
+
+
+SHELL_PROGRAM = re.compile(r"(^|[/\\])((ba|z|k|da|c|tc)?sh|cmd(\.exe)?|powershell(\.exe)?|pwsh)$", re.I)
+
+
+@predicate
+def shell_argv(ctx: MatchContext, cap: str) -> bool:
+    """An argument list (``["sh", "-c", cmd]``, built in place or with append/insert) whose program is
+    untrusted, or is a shell and untrusted data is among its arguments."""
+    for n in ctx.nodes(cap):
+        v = ctx.analysis.value_of(n)
+        if not v.items:
+            continue
+        program = v.items[0]
+        labels = program.reaching(ctx.cwe)
+        if not labels and isinstance(program.const, str) and SHELL_PROGRAM.search(program.const):
+            labels = [lb for item in v.items[1:] for lb in item.reaching(ctx.cwe)]
+        if _accept(ctx, sorted(labels, key=lambda lb: (lb.origin.start_byte, lb.origin.description))):
+            return True
+    return False
 
 
 @predicate

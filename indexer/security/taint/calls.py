@@ -181,7 +181,10 @@ class CallHandler:
         if t not in ("new_expression", "object_creation_expression") and method:
             simple_receiver = receiver_node is None or self.text(receiver_node) in ("self", "this", "cls", "super") \
                 or (receiver_node is not None and receiver_node.type in ("object_creation_expression",
-                                                                         "new_expression"))
+                                                                         "new_expression")) \
+                or (receiver_node is not None and receiver_node.type == "call"  # Python: Helper().method()
+                    and (receiver_node.child_by_field_name("function") or receiver_node).type == "identifier"
+                    and self.text(receiver_node.child_by_field_name("function"))[:1].isupper())
             if simple_receiver or (receiver is not None and not receiver.labels and receiver.kind == ""
                                    and receiver_node.type == "identifier"
                                    and receiver.items is None and receiver.keys is None
@@ -213,6 +216,8 @@ class CallHandler:
                 return Value.of_dict([])
             if re.search(r"(List|Vector|Deque|Queue|Stack|Array|Set)$", bare or ""):
                 return Value.of_list([])
+        if cfg.python_semantics and re.search(r"(^|\.)(Raw|Safe)?ConfigParser$", bare or ""):
+            return Value.of_dict([])  # set(section, option, value) / get(section, option), keyed by both
         if bare in ("dict", "list", "make") and not positional:
             return Value.of_dict([]) if bare == "dict" else Value.of_list([])
         if bare in ("str", "String", "String.valueOf", "toString") and len(positional) == 1:
@@ -260,6 +265,17 @@ class CallHandler:
 
     def _container_call(self, receiver_node, receiver: Value, method, args: list[Value], env) -> Value | None:
         name = self._path(receiver_node) if receiver_node is not None else ""
+        if method == "set" and len(args) == 3 and receiver.keys is not None:  # ConfigParser.set(section, option, v)
+            k = _section_key(args[0].const, args[1].const)
+            new = set_item(receiver, k, args[2]) if k is not UNKNOWN else receiver.join(Value(labels=args[2].labels))
+            if name:
+                env[name] = new
+            return Value()
+        if method in ("get", "getint", "getfloat", "getboolean") and len(args) >= 2 and receiver.keys is not None:
+            k = _section_key(args[0].const, args[1].const)
+            for stored, v in receiver.keys:
+                if k is not UNKNOWN and stored == k:
+                    return v if method == "get" else Value()
         if method in MUTATORS_PUT and len(args) >= 2:
             k = args[0].const
             new = set_item(receiver, k, args[1]) if receiver.keys is not None or not receiver.labels \
@@ -325,3 +341,11 @@ def _quote_escape(old, new) -> frozenset[int] | None:
     if isinstance(old, str) and isinstance(new, str) and new in QUOTE_ENTITIES.get(old, ()):
         return frozenset({643})
     return None
+
+
+def _section_key(section, option):
+    """The key ConfigParser.set/get use for (section, option) in a dict-like value; UNKNOWN unless both are
+    constants."""
+    if isinstance(section, str) and isinstance(option, str):
+        return f"{section}\x1f{option.lower()}"
+    return UNKNOWN

@@ -102,6 +102,38 @@ class StatementExecutor:
         merge_into(env, [env_a, env_b])
         return None
 
+    def _st_match_statement(self, n, env):
+        """Python match/case: each case is a branch; a capture pattern (``case other:``) binds the subject."""
+        subject_node = n.child_by_field_name("subject")
+        subject = self._ev(subject_node, env) if subject_node is not None else Value()
+        body = n.child_by_field_name("body")
+        cases = [c for c in (body.named_children if body is not None else ()) if c.type == "case_clause"]
+        branches = []
+        irrefutable = False
+        for case in cases:
+            branch = dict(env)
+            pattern = next((c for c in case.named_children if c.type == "case_pattern"), None)
+            inner = pattern.named_children if pattern is not None else []
+            if pattern is not None and not inner:  # case _:
+                irrefutable = True
+            elif len(inner) == 1 and inner[0].type == "dotted_name" and len(inner[0].named_children) == 1:
+                name = inner[0].named_children[0]
+                self._bind(name, subject, branch)
+                irrefutable = True
+            guard = case.child_by_field_name("guard")
+            if guard is not None:
+                self._ev(guard, branch)
+                irrefutable = False if len(cases) == 1 else irrefutable
+            consequence = case.child_by_field_name("consequence")
+            if consequence is not None:
+                self._exec(consequence, branch)
+            branches.append(branch)
+        if not irrefutable:
+            branches.append(dict(env))
+        if branches:
+            merge_into(env, branches)
+        return None
+
     @staticmethod
     def _narrow(env, proofs, when: bool) -> None:
         for name, cwes, holds in proofs:
