@@ -106,3 +106,10 @@ def test_qcn_scan_parameter_confidence_flag(tmp_path):
     rc, report = run("--parameter-confidence", "off")
     findings = report["findings"]
     assert rc == 0 and findings == []
+
+
+def test_a_public_parameter_reaches_a_sink_in_a_private_helper():
+    code = "import os\ndef _run(cmd):\n    os.system(cmd)\n\ndef archive(folder):\n    _run('tar czf out.tgz ' + folder)\n"
+    found = findings_for(code, "lib.py", "py.cmdi.os-system", fixes=False)
+    assert [(f.line1, f.confidence, f.from_parameter) for f in found] == [(3, "low", True)]
+    assert "archive" in found[0].source.description
