@@ -479,6 +479,22 @@ def unchecked_result(ctx: MatchContext, var: str) -> bool:
     return re.search(used, after) is not None
 
 
+FIXED_HOST = re.compile(r"""^\s*(f|`|r|b)?["'`]?(https?|wss?|ftp)://[^/{}$"'`+%]+/""", re.I)
+
+
+@predicate
+def fixed_host(ctx: MatchContext, cap: str) -> bool:
+    """The URL starts with a literal scheme and host (``f"https://api.example.com/{id}"``, also through the
+    name's last assignment): untrusted data only chooses the path, not the server (not SSRF)."""
+    for n in ctx.nodes(cap):
+        if FIXED_HOST.match(_definition_text(ctx, n)):
+            return True
+        v = ctx.analysis.value_of(n)
+        if isinstance(v.const, str) and FIXED_HOST.match(v.const):
+            return True
+    return False
+
+
 def enclosing_function(n):
     p = n.parent if n is not None else None
     while p is not None and p.type not in FUNCTION_TYPES:

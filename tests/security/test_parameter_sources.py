@@ -22,6 +22,10 @@ CASES = [
      "py.cmdi.os-system", None),
     ("lib.py", "import os\nclass Store:\n    def load(self, name):\n        return open(os.path.join('/data', name)).read()\n",
      "py.path.traversal", None),  # path traversal needs network data (tainted_remote): a caller's name is not
+    ("lib.py", "import requests\ndef node_status(node):\n    return requests.get(f'http://{node}/status', timeout=3)\n",
+     "py.ssrf.request", 3),
+    ("lib.py", "import requests\ndef item(item_id):\n    return requests.get(f'https://api.example.com/i/{item_id}', timeout=3)\n",
+     "py.ssrf.request", None),
     # output and XML APIs are not worth a hint for a caller's data: a library writing a stream is not XSS
     ("lib.py", "class Page:\n    def emit(self, text):\n        self.write('<p>' + text)\n", "py.xss.response", None),
     ("db.go", 'package db\n\nimport "database/sql"\n\nfunc FindUser(db *sql.DB, name string) *sql.Row {\n'
