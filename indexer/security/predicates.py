@@ -479,6 +479,17 @@ def unchecked_result(ctx: MatchContext, var: str) -> bool:
     return re.search(used, after) is not None
 
 
+@predicate
+def tainted_url(ctx: MatchContext, cap: str) -> bool:
+    """Like tainted, but a public function's parameter counts only when the URL is built from it
+    (``f"http://{host}/x"``): a URL the caller passes whole is the caller's choice, which is what an HTTP
+    helper is for."""
+    if _tainted(ctx, (cap,), remote_only=False, callers=False):
+        return True
+    built = any(not re.fullmatch(r"[\w.]+", _definition_text(ctx, n).strip()) for n in ctx.nodes(cap))
+    return built and _tainted(ctx, (cap,), remote_only=False)
+
+
 FIXED_HOST = re.compile(r"""^\s*(f|`|r|b)?["'`]?(https?|wss?|ftp)://[^/{}$"'`+%]+/""", re.I)
 
 

@@ -127,3 +127,10 @@ def page(**kw):
     return "<h1>" + part + "</h1>"
 """
     assert bool(findings_for(code, rule_id="py.xss.handler-return", fixes=False)) is flagged
+
+
+def test_ssrf_from_request_needs_no_building():
+    code = "import requests\nfrom flask import request\n@app.route('/p')\ndef p():\n" \
+           "    return requests.get(request.args['url'], timeout=3).text\n"
+    found = findings_for(code, rule_id="py.ssrf.request", fixes=False)
+    assert [(f.line1, f.confidence) for f in found] == [(5, "high")]

@@ -24,6 +24,10 @@ CASES = [
      "py.path.traversal", None),  # path traversal needs network data (tainted_remote): a caller's name is not
     ("lib.py", "import requests\ndef node_status(node):\n    return requests.get(f'http://{node}/status', timeout=3)\n",
      "py.ssrf.request", 3),
+    # a URL the caller passes whole is what an HTTP helper is for; only a URL built from the parameter hints
+    ("lib.py", "import requests\ndef fetch(url):\n    return requests.get(url, timeout=3)\n", "py.ssrf.request", None),
+    ("lib.py", "from urllib.request import urlopen\nclass Pool:\n    def get(self, url):\n        return self.urlopen(url)\n",
+     "py.ssrf.request", None),
     ("lib.py", "import requests\ndef item(item_id):\n    return requests.get(f'https://api.example.com/i/{item_id}', timeout=3)\n",
      "py.ssrf.request", None),
     # output and XML APIs are not worth a hint for a caller's data: a library writing a stream is not XSS
