@@ -506,6 +506,14 @@ def fixed_host(ctx: MatchContext, cap: str) -> bool:
     return False
 
 
+@predicate
+def function_mentions(ctx: MatchContext, cap: str, pattern: str) -> bool:
+    """The function around the capture matches the regex (``Content-Type", "text/plain``)."""
+    n = ctx.node(cap)
+    fn = enclosing_function(n) if n is not None else None
+    return fn is not None and re.search(pattern, ctx.text(fn)) is not None
+
+
 def enclosing_function(n):
     p = n.parent if n is not None else None
     while p is not None and p.type not in FUNCTION_TYPES:
