@@ -72,7 +72,24 @@ def _reaching(ctx: MatchContext, name: str, remote_only: bool = False) -> list[L
 
 
 def _tainted(ctx: MatchContext, caps, remote_only: bool, callers: bool = True) -> bool:
-    return _accept(ctx, [lb for cap in caps for lb in _reaching(ctx, cap, remote_only)], callers)
+    labels = [lb for cap in caps for lb in _reaching(ctx, cap, remote_only)]
+    nodes = [n for cap in caps for n in ctx.nodes(cap)]
+    return _accept(ctx, [lb for lb in labels if not (lb.origin.caller and _passed_whole(ctx, lb, nodes))], callers)
+
+
+def _passed_whole(ctx: MatchContext, label: Label, nodes) -> bool:
+    """The sink gets the public function's own parameter unchanged (``def run(cmd): os.system(cmd)``): running
+    what the caller asks for is what the function is for; only data built into something is a hint."""
+    for n in nodes:
+        fn = enclosing_function(n)
+        if fn is None or not (fn.start_byte <= label.origin.start_byte < fn.end_byte):
+            continue
+        text = _definition_text(ctx, n).strip()
+        if n.type == "identifier" and re.fullmatch(r"[A-Za-z_]\w*", text) and \
+                ctx.analysis.data[label.origin.start_byte:label.origin.end_byte].decode("utf-8", "replace") \
+                .split(":")[0].split("=")[0].strip().lstrip("*&") in (text, ctx.text(n)):
+            return True
+    return False
 
 
 def _accept(ctx: MatchContext, labels: list[Label], callers: bool = True) -> bool:
@@ -305,7 +322,7 @@ SECRET_FILE_WORDS = re.compile(r"(?i)(secret|private|passw|token|credential|\.pe
                                r"keyfile|key_file|api_?key|keystore|wallet|\.p12\b)")
 # An innermost group, then a quantifier that repeats it: (a+)+, (\w*)*, (x+){2,}
 QUANTIFIED_GROUP = re.compile(r"\(((?:[^()\\]|\\.)*)\)(?:[+*]|\{\d+,\d*\})")
-REGEX_ATOM = re.compile(r"(\\.|\[(?:[^\]\\]|\\.)*\]|.)([+*?]|\{\d*(?:,\d*)?\})?", re.S)
+REGEX_ATOM = re.compile(r"(\\.|\[\^?\]?(?:[^\]\\]|\\.)*\]|.)([+*?]|\{\d*(?:,\d*)?\})?", re.S)
 
 
 ASCII = [chr(c) for c in range(32, 127)] + ["\t", "\n"]
@@ -326,12 +343,25 @@ def _ambiguous_repeat(body: str) -> bool:
     repeated parts match, so one input splits into iterations in many ways ((a+)+, (\\w+\\s?)*), unlike
     (\\.\\w+)* or (\\s\\w+)*, whose every iteration starts with a character the rest cannot match."""
     body = re.sub(r"^\?(:|<?[=!]|P?<\w+>)", "", body)
-    if "|" in body:  # an alternation holding an unbounded quantifier (outside character classes)
-        return any(q in ("+", "*") or re.fullmatch(r"\{\d+,\}", q) for _, q in REGEX_ATOM.findall(body))
+    atoms = REGEX_ATOM.findall(body)
+    if any(atom == "|" for atom, _ in atoms):  # each alternative on its own: (\\d+|\\w+)* yes, (\\.\\w+|,\\d+)* no
+        branches, current = [], []
+        for atom, q in atoms:
+            if atom == "|":
+                branches.append(current)
+                current = []
+            else:
+                current.append((atom, q))
+        branches.append(current)
+        return any(_ambiguous_atoms(b) for b in branches)
+    return _ambiguous_atoms(atoms)
+
+
+def _ambiguous_atoms(atoms) -> bool:
     loose: set[str] = set()  # what the repeated and optional atoms match
     once: list[frozenset[str]] = []  # what each mandatory, unrepeated atom matches
     unbounded = False
-    for atom, q in REGEX_ATOM.findall(body):
+    for atom, q in atoms:
         if atom in ("^", "$"):
             continue
         chars = _atom_chars(atom)

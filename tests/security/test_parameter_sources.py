@@ -13,6 +13,8 @@ from .conftest import findings_for
 CASES = [
     # (path, code, rule, line of the expected finding or None)
     ("lib.py", "import os\ndef list_dir(name):\n    return os.system('ls ' + name)\n", "py.cmdi.os-system", 3),
+    # a parameter passed unchanged to the sink is the function's purpose (run what the caller asks for)
+    ("lib.py", "import os\ndef run(cmd):\n    return os.system(cmd)\n", "py.cmdi.os-system", None),
     ("lib.py", "import os\ndef _list_dir(name):\n    return os.system('ls ' + name)\n", "py.cmdi.os-system", None),
     ("lib.py", "import os, shlex\ndef list_dir(name):\n    return os.system('ls ' + shlex.quote(name))\n",
      "py.cmdi.os-system", None),
