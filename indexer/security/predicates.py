@@ -80,14 +80,16 @@ def _tainted(ctx: MatchContext, caps, remote_only: bool, callers: bool = True) -
 def _passed_whole(ctx: MatchContext, label: Label, nodes) -> bool:
     """The sink gets the public function's own parameter unchanged (``def run(cmd): os.system(cmd)``): running
     what the caller asks for is what the function is for; only data built into something is a hint."""
+    origin = label.origin
+    param = ctx.analysis.data[origin.start_byte:origin.end_byte].decode("utf-8", "replace")
+    param = param.split(":")[0].split("=")[0].split()[0].lstrip("*&") if param.strip() else ""
     for n in nodes:
-        fn = enclosing_function(n)
-        if fn is None or not (fn.start_byte <= label.origin.start_byte < fn.end_byte):
+        if n.type != "identifier" or ctx.text(n) != param:
             continue
-        text = _definition_text(ctx, n).strip()
-        if n.type == "identifier" and re.fullmatch(r"[A-Za-z_]\w*", text) and \
-                ctx.analysis.data[label.origin.start_byte:label.origin.end_byte].decode("utf-8", "replace") \
-                .split(":")[0].split("=")[0].strip().lstrip("*&") in (text, ctx.text(n)):
+        fn = enclosing_function(n)
+        if fn is None or not (fn.start_byte <= origin.start_byte < fn.end_byte):
+            continue
+        if _definition_text(ctx, n).strip() == param:  # not reassigned from something built
             return True
     return False
 

@@ -216,7 +216,8 @@ class CallHandler:
                 return Value.of_dict([])
             if re.search(r"(List|Vector|Deque|Queue|Stack|Array|Set)$", bare or ""):
                 return Value.of_list([])
-        if cfg.python_semantics and re.search(r"(^|\.)(Raw|Safe)?ConfigParser$", bare or ""):
+        if cfg.python_semantics and bare and bare.endswith("ConfigParser") and \
+                re.search(r"(^|\.)(Raw|Safe)?ConfigParser$", bare):
             return Value.of_dict([])  # set(section, option, value) / get(section, option), keyed by both
         if bare in ("dict", "list", "make") and not positional:
             return Value.of_dict([]) if bare == "dict" else Value.of_list([])
