@@ -5,8 +5,8 @@ weakness, ``cwe<N>_<name>_fixed.<ext>`` is the same program without it. A
 finding of CWE N (or a CWE of the same family, see findings.CWE_FAMILIES) in a
 vulnerable file is a true positive, in a fixed file a false positive.
 
-Prints, per CWE: precision, recall (TPR) and TPR − FPR (the OWASP Benchmark
-score) for qcn (its own rules plus the merged Bandit findings, as the editor
+Prints, per CWE and per language: precision, recall (TPR) and TPR − FPR (the
+OWASP Benchmark score) for qcn (its own rules plus the merged Bandit findings, as the editor
 and ``qcn scan`` report them) on all languages; then the same for qcn and for
 Bandit alone on the Python files only, measured in the same run; then detector
 time per 1,000 lines (median of several runs; no time is asserted).
@@ -79,11 +79,13 @@ class Score:
 @dataclass
 class Table:
     per_cwe: dict[int, Score] = field(default_factory=lambda: defaultdict(Score))
+    per_language: dict[str, Score] = field(default_factory=lambda: defaultdict(Score))
     total: Score = field(default_factory=Score)
 
     def add(self, sample: Sample, cwes_found: set[int]) -> None:
         hit = bool(cwes_found & cwe_family(sample.cwe))
         self.per_cwe[sample.cwe].add(sample, hit)
+        self.per_language[sample.language_dir].add(sample, hit)
         self.total.add(sample, hit)
 
 
@@ -112,20 +114,23 @@ def _fmt(x: float | None) -> str:
     return "   -" if x is None else f"{x:4.2f}"
 
 
-def print_table(title: str, columns: dict[str, Table]) -> None:
+def print_table(title: str, columns: dict[str, Table], by: str = "cwe") -> None:
+    """One row per CWE (``by="cwe"``) or per corpus language folder (``by="language"``), then "all"."""
     names = list(columns)
-    head = f"{'CWE':>8} {'pairs':>5} " + " ".join(f"| {n:^20}" for n in names)
-    sub = f"{'':>8} {'':>5} " + " ".join("| prec  rec   TPR-FPR" for _ in names)
+    key = "CWE" if by == "cwe" else "language"
+    head = f"{key:>10} {'pairs':>5} " + " ".join(f"| {n:^20}" for n in names)
+    sub = f"{'':>10} {'':>5} " + " ".join("| prec  rec   TPR-FPR" for _ in names)
     print(title)
     print(head)
     print(sub)
-    cwes = sorted(set().union(*(t.per_cwe for t in columns.values())))
-    for cwe in cwes + [None]:
-        label = "all" if cwe is None else f"CWE-{cwe}"
-        scores = [t.total if cwe is None else t.per_cwe[cwe] for t in columns.values()]
+    groups = [t.per_cwe if by == "cwe" else t.per_language for t in columns.values()]
+    keys = sorted(set().union(*groups))
+    for k in keys + [None]:
+        label = "all" if k is None else (f"CWE-{k}" if by == "cwe" else k)
+        scores = [t.total if k is None else g[k] for t, g in zip(columns.values(), groups)]
         pairs = min(scores[0].vuln, scores[0].fixed)
         cells = " ".join(f"| {_fmt(s.precision)}  {_fmt(s.recall)}  {_fmt(s.score):>6} " for s in scores)
-        print(f"{label:>8} {pairs:>5} {cells}")
+        print(f"{label:>10} {pairs:>5} {cells}")
     print()
 
 
@@ -164,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     langs = sorted({s.language_dir for s in samples})
     print(f"corpus: {len(samples)} files ({len(samples) // 2} vulnerable/fixed pairs), "
           f"{sum(s.lines for s in samples)} lines, languages: {', '.join(langs)}\n")
-    print_table("All languages", {"qcn": everything})
+    print_table("All languages, per CWE", {"qcn": everything})
+    print_table("All CWEs, per language", {"qcn": everything}, by="language")
     print_table("Python files only, same run", {"qcn": py_qcn, "Bandit alone": py_bandit})
 
     for s in samples:  # warm caches (grammars, compiled queries, Bandit's plugin manager) before timing

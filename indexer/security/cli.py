@@ -11,6 +11,7 @@ examples:
   qcn scan app.py --format json              machine-readable findings (with fixes)
   qcn scan . --format sarif -o qcn.sarif     SARIF 2.1.0 for GitHub code scanning / CI
   qcn scan . --min-confidence medium         hide low-confidence findings
+  qcn scan lib/ --parameter-confidence off   no findings sourced only from public functions' parameters
 
 Languages: Python, JavaScript/TypeScript, Go, Java, C/C++. Folders are walked
 recursively, skipping .git, node_modules, virtualenvs, build/dist/target folders,
@@ -36,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write the report to FILE instead of stdout")
     p.add_argument("--min-confidence", choices=("low", "medium", "high"), default="low",
                    help="report only findings at least this confident (default: low, i.e. all)")
+    p.add_argument("--parameter-confidence", choices=("off", "low", "medium", "high"), default="low",
+                   help="confidence of findings whose only untrusted data is a parameter of a public function "
+                        "(default: low; off: do not report them)")
     p.add_argument("--no-bandit", action="store_true", help="do not run Bandit on Python files")
     p.set_defaults(func=_run_scan)
 
@@ -50,7 +54,8 @@ def _run_scan(args: argparse.Namespace) -> int:
     from qcn.indexer.security.scanner import ScanOptions, iter_files, scan_file
 
     log = logging.getLogger("qcn.scan")
-    options = ScanOptions(bandit=not args.no_bandit, min_confidence=args.min_confidence)
+    options = ScanOptions(bandit=not args.no_bandit, min_confidence=args.min_confidence,
+                          parameter_confidence=args.parameter_confidence)
     findings = []
     try:
         for root in args.paths:

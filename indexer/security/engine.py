@@ -88,7 +88,14 @@ def scan_tree(tree, data: bytes, path: str, language: str, rules: list[Rule] | N
         finding = _check_match(rule, captures, analysis, text, path)
         if finding is not None:
             findings.setdefault((finding.rule_id, finding.range), finding)
-    return list(findings.values())
+    # a parameter-sourced finding adds nothing where another rule reports the same CWE at the same place
+    firm = {(f.cwe, f.range) for f in findings.values() if not f.from_parameter}
+    return [f for f in findings.values() if not (f.from_parameter and (f.cwe, f.range) in firm)]
+
+
+# Confidence of a finding whose only untrusted data is a public function's parameter (a caller may or may
+# not pass outside data): low, so editors show it as a hint; ScanOptions(parameter_confidence=...) changes it.
+PARAMETER_CONFIDENCE = "low"
 
 
 def _check_match(rule: Rule, captures: dict, analysis: TaintAnalysis, text: LineIndex,
@@ -104,10 +111,12 @@ def _check_match(rule: Rule, captures: dict, analysis: TaintAnalysis, text: Line
         fn = REGISTRY.get(pred.name)
         if fn is None:
             raise RuleError(f"rule {rule.id}: unknown predicate {pred.name!r}")
+        ctx.negating = pred.negated
         ok = bool(fn(ctx, *pred.args))
         if ok == pred.negated:
             return None
-    confidence = "high" if ctx.upgraded else rule.confidence
+    caller_only = ctx.caller_only and not ctx.upgraded
+    confidence = "high" if ctx.upgraded else PARAMETER_CONFIDENCE if caller_only else rule.confidence
     source = None
     if ctx.source_label is not None and ctx.source_label.origin.start_byte >= 0:
         o = ctx.source_label.origin
@@ -115,11 +124,13 @@ def _check_match(rule: Rule, captures: dict, analysis: TaintAnalysis, text: Line
     message = rule.message
     if source is not None:
         message = f"{message} Untrusted data comes from {source.description} (line {source.range.start.line1})."
+    extra = (("cwes", ",".join(str(c) for c in rule.all_cwes)),) if rule.cwes else ()
+    if caller_only:
+        extra += (("source", "parameter"),)
     return CweFinding(
         rule_id=rule.id, cwe=rule.cwe, title=rule.title, message=message,
         severity=rule.severity,
-        confidence=confidence, path=path, range=node_range(text, sink), source=source,
-        extra=(("cwes", ",".join(str(c) for c in rule.all_cwes)),) if rule.cwes else (),
+        confidence=confidence, path=path, range=node_range(text, sink), source=source, extra=extra,
     )
 
 

@@ -71,6 +71,11 @@ class CweFinding:
     extra: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
+    def from_parameter(self) -> bool:
+        """The only untrusted data behind it is a parameter of a public function (a caller may pass it)."""
+        return ("source", "parameter") in self.extra
+
+    @property
     def code(self) -> str:
         """The diagnostic code, e.g. ``CWE-89``."""
         return f"CWE-{self.cwe}"
@@ -105,6 +110,8 @@ class CweFinding:
         }
         if self.source is not None:
             out["source"] = {"description": self.source.description, "range": _range_dict(self.source.range)}
+            if self.from_parameter:
+                out["source"]["kind"] = "parameter"
         if self.fix is not None:
             out["fix"] = {
                 "title": self.fix.title,

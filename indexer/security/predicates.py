@@ -7,6 +7,7 @@ remember the source they found, which becomes the finding's related location.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from qcn.indexer.security.values import UNKNOWN, Label
 
 SECURITY_WORDS = re.compile(
     r"(?i)(token|passw|pwd|secret|nonce|salt|session|otp|auth|csrf|xsrf|remember|cookie|api_?key|apikey|"
-    r"private_?key|credential|reset|verif|signature|signing|captcha|uuid|pin\b|activation|invite|encrypt|iv\b)")
+    r"private_?key|credential|reset|verif|signature|signing|captcha|uuid|pin\b|activation|invite|encrypt|iv\b|"
+    r"certif|fingerprint|integrity|tamper|hmac|thumbprint)")
 SECRET_NAME = re.compile(
     r"(?i)(passw|pwd|passphrase|secret|api_?key|apikey|access_?key|auth_?token|private_?key|client_?secret|"
     r"credential|token)")
@@ -27,6 +29,11 @@ PLACEHOLDER = re.compile(r"(?i)^(|x+|\*+|\.+|changeme|change_me|your[_-].*|<.*>|
                          r"test|example|dummy|none|null|todo|fixme|\?+|redacted|secret|password|placeholder)$")
 
 
+# Weaknesses where a library function's parameter is worth a hint (a caller's data reaching a query, a command,
+# a format string, a URL, a header, a log line or a regex); output to a stream (XSS) or an XML API is not.
+PARAMETER_CWES = frozenset({78, 88, 89, 22, 918, 113, 117, 93, 1333, 400, 134, 90})
+
+
 @dataclass
 class MatchContext:
     analysis: TaintAnalysis
@@ -34,6 +41,8 @@ class MatchContext:
     cwe: int
     source_label: Label | None = None
     upgraded: bool = False  # a taint predicate found real untrusted data: raise confidence
+    caller_only: bool = False  # the only untrusted data found is a public function's parameter
+    negating: bool = False  # the predicate being evaluated is negated (!tainted): caller data does not count
 
     def node(self, name: str):
         nodes = self.captures.get(name)
@@ -62,11 +71,40 @@ def _reaching(ctx: MatchContext, name: str, remote_only: bool = False) -> list[L
     return out
 
 
-def _tainted(ctx: MatchContext, caps, remote_only: bool) -> bool:
+def _tainted(ctx: MatchContext, caps, remote_only: bool, callers: bool = True) -> bool:
     labels = [lb for cap in caps for lb in _reaching(ctx, cap, remote_only)]
-    if labels:
-        ctx.source_label = ctx.source_label or labels[0]
+    nodes = [n for cap in caps for n in ctx.nodes(cap)]
+    return _accept(ctx, [lb for lb in labels if not (lb.origin.caller and _passed_whole(ctx, lb, nodes))], callers)
+
+
+def _passed_whole(ctx: MatchContext, label: Label, nodes) -> bool:
+    """The sink gets the public function's own parameter unchanged (``def run(cmd): os.system(cmd)``): running
+    what the caller asks for is what the function is for; only data built into something is a hint."""
+    origin = label.origin
+    param = ctx.analysis.data[origin.start_byte:origin.end_byte].decode("utf-8", "replace")
+    param = param.split(":")[0].split("=")[0].split()[0].lstrip("*&") if param.strip() else ""
+    for n in nodes:
+        if n.type != "identifier" or ctx.text(n) != param:
+            continue
+        fn = enclosing_function(n)
+        if fn is None or not (fn.start_byte <= origin.start_byte < fn.end_byte):
+            continue
+        if _definition_text(ctx, n).strip() == param:  # not reassigned from something built
+            return True
+    return False
+
+
+def _accept(ctx: MatchContext, labels: list[Label], callers: bool = True) -> bool:
+    """Whether these reaching labels make the match stand; remembers the source and the confidence kind."""
+    real = [lb for lb in labels if not lb.origin.caller]
+    if real:
+        ctx.source_label = real[0] if ctx.source_label is None or ctx.source_label.origin.caller else ctx.source_label
         ctx.upgraded = True
+        return True
+    if labels and callers and not ctx.negating and ctx.cwe in PARAMETER_CWES:
+        # only a public function's parameter: a finding of its own, lower confidence (ScanOptions)
+        ctx.source_label = ctx.source_label or labels[0]
+        ctx.caller_only = True
         return True
     return False
 
@@ -85,6 +123,26 @@ def tainted_remote(ctx: MatchContext, *caps: str) -> bool:
     return _tainted(ctx, caps, remote_only=True)
 
 
+SHELL_PROGRAM = re.compile(r"(^|[/\\])((ba|z|k|da|c|tc)?sh|cmd(\.exe)?|powershell(\.exe)?|pwsh)$", re.I)
+
+
+@predicate
+def shell_argv(ctx: MatchContext, cap: str) -> bool:
+    """An argument list (``["sh", "-c", cmd]``, built in place or with append/insert) whose program is
+    untrusted, or is a shell and untrusted data is among its arguments."""
+    for n in ctx.nodes(cap):
+        v = ctx.analysis.value_of(n)
+        if not v.items:
+            continue
+        program = v.items[0]
+        labels = program.reaching(ctx.cwe)
+        if not labels and isinstance(program.const, str) and SHELL_PROGRAM.search(program.const):
+            labels = [lb for item in v.items[1:] for lb in item.reaching(ctx.cwe)]
+        if _accept(ctx, sorted(labels, key=lambda lb: (lb.origin.start_byte, lb.origin.description))):
+            return True
+    return False
+
+
 @predicate
 def risky_program(ctx: MatchContext, cap: str) -> bool:
     """The program an exec-style call starts is untrusted, or is a shell (so any argument is a command)."""
@@ -96,15 +154,15 @@ def risky_program(ctx: MatchContext, cap: str) -> bool:
 @predicate
 def untrusted(ctx: MatchContext, cap: str) -> bool:
     """Tainted, or at least not a constant the analysis can see (for sinks dangerous with any outside data)."""
-    if _tainted(ctx, (cap,), remote_only=False):
+    if _tainted(ctx, (cap,), remote_only=False, callers=False):
         return True
     nodes = ctx.nodes(cap)
     if not nodes:
         return False
     for n in nodes:
         v = ctx.analysis.value_of(n)
-        if v.labels:  # there is taint, but it was sanitised for this CWE
-            continue
+        if any(not lb.origin.caller for lb in v.labels) or (v.labels and not v.reaching(ctx.cwe)):
+            continue  # there is taint, but it was sanitised for this CWE
         if not v.safe_for(ctx.cwe) and v.kind != "request":
             return True
     return False
@@ -259,6 +317,233 @@ def min_args(ctx: MatchContext, cap: str, count: str) -> bool:
 def file_mentions(ctx: MatchContext, pattern: str) -> bool:
     """The document text matches the regex (an import, a framework marker)."""
     return re.search(pattern, ctx.analysis.data.decode("utf-8", "replace"), re.M) is not None
+
+
+# Secrets a file may hold: a file created with loose permissions for these is readable by other users.
+SECRET_FILE_WORDS = re.compile(r"(?i)(secret|private|passw|token|credential|\.pem\b|\.key\b|id_rsa|id_ed25519|"
+                               r"keyfile|key_file|api_?key|keystore|wallet|\.p12\b)")
+# An innermost group, then a quantifier that repeats it: (a+)+, (\w*)*, (x+){2,}
+QUANTIFIED_GROUP = re.compile(r"\(((?:[^()\\]|\\.)*)\)(?:[+*]|\{\d+,\d*\})")
+REGEX_ATOM = re.compile(r"(\\.|\[\^?\]?(?:[^\]\\]|\\.)*\]|.)([+*?]|\{\d*(?:,\d*)?\})?", re.S)
+
+
+ASCII = [chr(c) for c in range(32, 127)] + ["\t", "\n"]
+
+
+@functools.cache
+def _atom_chars(atom: str) -> frozenset[str]:
+    """The printable ASCII characters one regex atom matches (every character when it does not compile)."""
+    try:
+        rx = re.compile(atom)
+    except re.error:
+        return frozenset(ASCII)
+    return frozenset(c for c in ASCII if rx.fullmatch(c))
+
+
+def _ambiguous_repeat(body: str) -> bool:
+    """A repeated group body that holds an unbounded quantifier and no mandatory atom disjoint from what the
+    repeated parts match, so one input splits into iterations in many ways ((a+)+, (\\w+\\s?)*), unlike
+    (\\.\\w+)* or (\\s\\w+)*, whose every iteration starts with a character the rest cannot match."""
+    body = re.sub(r"^\?(:|<?[=!]|P?<\w+>)", "", body)
+    atoms = REGEX_ATOM.findall(body)
+    if any(atom == "|" for atom, _ in atoms):  # each alternative on its own: (\\d+|\\w+)* yes, (\\.\\w+|,\\d+)* no
+        branches, current = [], []
+        for atom, q in atoms:
+            if atom == "|":
+                branches.append(current)
+                current = []
+            else:
+                current.append((atom, q))
+        branches.append(current)
+        return any(_ambiguous_atoms(b) for b in branches)
+    return _ambiguous_atoms(atoms)
+
+
+def _ambiguous_atoms(atoms) -> bool:
+    loose: set[str] = set()  # what the repeated and optional atoms match
+    once: list[frozenset[str]] = []  # what each mandatory, unrepeated atom matches
+    unbounded = False
+    for atom, q in atoms:
+        if atom in ("^", "$"):
+            continue
+        chars = _atom_chars(atom)
+        if q == "" or re.fullmatch(r"\{[1-9]\d*\}", q):
+            once.append(chars)
+            continue
+        loose |= chars
+        unbounded = unbounded or q in ("+", "*") or bool(re.fullmatch(r"\{\d+,\}", q))
+    return unbounded and not any(chars and not chars & loose for chars in once)
+
+
+# Values that are the same on every run when used as an IV, nonce or salt: literals and zero-filled buffers.
+FIXED_BYTES = re.compile(r"""^\s*(b?r?["'`].*["'`](\s*\*\s*\d+)?|bytes\(\s*\d+\s*\)|bytearray\(\s*\d+\s*\)|"""
+                         r"""Buffer\.alloc\(\s*\d+\s*(,\s*0\s*)?\)|Buffer\.from\(\s*["'`\[].*|"""
+                         r"""new\s+Uint8Array\(\s*\d+\s*\)|make\(\s*\[\]byte\s*,[^,()]*(\(\))?\s*\)|\[\]byte\(\s*".*"\s*\)|"""
+                         r"""\[\]byte\s*\{[\d\s,x]*\}|new\s+byte\s*\[\s*\d+\s*\]|\"[^"]*\"\.getBytes\(.*\))\s*;?\s*$""")
+
+
+def _int_const(ctx: MatchContext, node) -> int | None:
+    v = ctx.analysis.value_of(node)
+    if isinstance(v.const, bool) or v.labels:
+        return None
+    if isinstance(v.const, int):
+        return v.const
+    if isinstance(v.const, float) and v.const.is_integer():
+        return int(v.const)
+    return None
+
+
+@predicate
+def const_below(ctx: MatchContext, cap: str, limit: str) -> bool:
+    """The capture folds to an integer constant below ``limit`` (an RSA key size of 1024 < 2048)."""
+    values = [_int_const(ctx, n) for n in ctx.nodes(cap)]
+    return any(v is not None and v < int(limit, 0) for v in values)
+
+
+@predicate
+def mode_allows(ctx: MatchContext, cap: str, mask: str) -> bool:
+    """A file mode constant grants some of the permission bits in ``mask`` (0o002: world-writable)."""
+    values = [_int_const(ctx, n) for n in ctx.nodes(cap)]
+    return any(v is not None and v & int(mask, 0) for v in values)
+
+
+@predicate
+def umask_allows(ctx: MatchContext, cap: str, mask: str) -> bool:
+    """A umask constant leaves some of the bits in ``mask`` on for new files (umask(0o022) keeps 0o044)."""
+    values = [_int_const(ctx, n) for n in ctx.nodes(cap)]
+    return any(v is not None and ~v & int(mask, 0) for v in values)
+
+
+@predicate
+def secret_file_context(ctx: MatchContext, cap: str) -> bool:
+    """The enclosing function (or, at top level, the statement) deals with a secret file: keys, tokens,
+    passwords, credentials."""
+    n = ctx.node(cap)
+    if n is None:
+        return False
+    fn = enclosing_function(n)
+    scope = fn if fn is not None else n
+    return bool(SECRET_FILE_WORDS.search(ctx.text(scope)))
+
+
+def _pattern_text(ctx: MatchContext, node) -> str | None:
+    if node.type == "regex":  # a JavaScript /.../ literal
+        pattern = node.child_by_field_name("pattern")
+        return ctx.text(pattern) if pattern is not None else ctx.text(node)
+    v = ctx.analysis.value_of(node)
+    return v.const if isinstance(v.const, str) and not v.labels else None
+
+
+@predicate
+def nested_quantifier(ctx: MatchContext, cap: str) -> bool:
+    """The regular expression (a constant or a regex literal) quantifies a group that holds a quantifier,
+    like ``(a+)+``: backtracking engines take exponential time on a near-miss."""
+    for n in ctx.nodes(cap):
+        text = _pattern_text(ctx, n)
+        if text and any(_ambiguous_repeat(m.group(1)) for m in QUANTIFIED_GROUP.finditer(text)):
+            return True
+    return False
+
+
+RANDOM_FILL = r"(Read|ReadFull|nextBytes|RAND_bytes|RAND_priv_bytes|randomFill|randomFillSync|getRandomValues|" \
+              r"readinto|getrandom|arc4random_buf)\s*\([^;\n]*\b{name}\b"
+
+
+def _definition_text(ctx: MatchContext, node) -> str:
+    """The expression's text; for a plain name, the right-hand side of its last assignment before it, unless
+    a random fill (io.ReadFull(rand.Reader, iv), random.nextBytes(iv), RAND_bytes(iv, n)) comes between."""
+    text = ctx.text(node)
+    if node.type not in ("identifier", "attribute", "member_expression", "selector_expression", "field_access"):
+        return text
+    before = ctx.analysis.data[:node.start_byte].decode("utf-8", "replace")
+    name = re.escape(text)
+    found = None
+    for m in re.finditer(rf"(?m)(?<![\w.]){name}\s*(?::\s*[\w.<>\[\]| ]+?)?\s*(?::=|=(?!=))\s*([^\n]+)$", before):
+        found = m
+    if found is None:
+        return text
+    if re.search(RANDOM_FILL.format(name=name), before[found.end():]):
+        return text
+    return found.group(1)
+
+
+@predicate
+def fixed_bytes(ctx: MatchContext, cap: str) -> bool:
+    """The value is the same on every run: a constant, a literal, or a zero-filled buffer (bytes(16),
+    Buffer.alloc(16), make([]byte, n), new byte[16]) that no random fill reaches; for IVs, nonces and
+    salts."""
+    for n in ctx.nodes(cap):
+        v = ctx.analysis.value_of(n)
+        if v.labels:
+            continue
+        # an empty container (new byte[16]) is "constant" to the folder but may be filled later: ask the text
+        filled_const = v.const is not UNKNOWN or (v.is_const and bool(v.items or v.keys))
+        if filled_const or FIXED_BYTES.match(_definition_text(ctx, n)):
+            return True
+    return False
+
+
+@predicate
+def same_text(ctx: MatchContext, a: str, b: str) -> bool:
+    """Two captures are the same expression, spaces aside (strncpy(dst, src, strlen(src)))."""
+    na, nb = ctx.node(a), ctx.node(b)
+    if na is None or nb is None:
+        return False
+    return re.sub(r"\s+", "", ctx.text(na)) == re.sub(r"\s+", "", ctx.text(nb))
+
+
+@predicate
+def unchecked_result(ctx: MatchContext, var: str) -> bool:
+    """The variable an allocation was stored in is used in its function (indexed, dereferenced, written
+    through by a copy call) and never compared with NULL (``if (!p)``, ``p == NULL``, ``assert(p)``)."""
+    n = ctx.node(var)
+    fn = enclosing_function(n) if n is not None else None
+    if n is None or fn is None:
+        return False
+    name = re.escape(ctx.text(n))
+    after = ctx.analysis.data[n.end_byte:fn.end_byte].decode("utf-8", "replace")
+    checked = (rf"(\bif|\bwhile|\bassert|\bunlikely|\blikely|\bCHECK\w*|\bREQUIRE\w*|&&|\|\||\?)\s*\(*\s*!?\s*{name}\s*[)&|?]|"
+               rf"\b{name}\s*[!=]=\s*(NULL|0|nullptr)\b|\b(NULL|nullptr)\s*[!=]=\s*{name}\b")
+    if re.search(checked, after):
+        return False
+    used = (rf"\b{name}\s*(\[|->)|\*\s*{name}\b|\b(mem(cpy|move|set)|str(n?cpy|n?cat)|sprintf|snprintf|fgets|fread|"
+            rf"read|recv)\s*\(\s*{name}\b")
+    return re.search(used, after) is not None
+
+
+@predicate
+def tainted_url(ctx: MatchContext, cap: str) -> bool:
+    """Like tainted, but a public function's parameter counts only when the URL is built from it
+    (``f"http://{host}/x"``): a URL the caller passes whole is the caller's choice, which is what an HTTP
+    helper is for."""
+    if _tainted(ctx, (cap,), remote_only=False, callers=False):
+        return True
+    built = any(not re.fullmatch(r"[\w.]+", _definition_text(ctx, n).strip()) for n in ctx.nodes(cap))
+    return built and _tainted(ctx, (cap,), remote_only=False)
+
+
+FIXED_HOST = re.compile(r"""^\s*(f|`|r|b)?["'`]?(https?|wss?|ftp)://[^/{}$"'`+%]+/""", re.I)
+
+
+@predicate
+def fixed_host(ctx: MatchContext, cap: str) -> bool:
+    """The URL starts with a literal scheme and host (``f"https://api.example.com/{id}"``, also through the
+    name's last assignment): untrusted data only chooses the path, not the server (not SSRF)."""
+    for n in ctx.nodes(cap):
+        if FIXED_HOST.match(_definition_text(ctx, n)):
+            return True
+        v = ctx.analysis.value_of(n)
+        if isinstance(v.const, str) and FIXED_HOST.match(v.const):
+            return True
+    return False
+
+
+@predicate
+def function_mentions(ctx: MatchContext, cap: str, pattern: str) -> bool:
+    """The function around the capture matches the regex (``Content-Type", "text/plain``)."""
+    n = ctx.node(cap)
+    fn = enclosing_function(n) if n is not None else None
+    return fn is not None and re.search(pattern, ctx.text(fn)) is not None
 
 
 def enclosing_function(n):

@@ -7,6 +7,8 @@ index, so ``qcn scan`` never opens a file the index would not read.
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 import os
 from collections.abc import Iterator
@@ -30,6 +32,8 @@ class ScanOptions:
     bandit: bool = True  # merge Bandit's findings for Python files (when Bandit is installed)
     fixes: bool = True  # attach deterministic fixes where one is known
     min_confidence: str = "low"
+    # confidence of findings whose only untrusted data is a public function's parameter ("off" drops them)
+    parameter_confidence: str = "low"
 
 
 def supported_language(path: str, content: bytes | None = None) -> str | None:
@@ -56,6 +60,9 @@ def scan_source(path: str, text: str | bytes, language: str | None = None, tree=
         from qcn.indexer.security.bandit_bridge import bandit_findings, merge
 
         findings = merge(findings, bandit_findings(path, data))
+    if options.parameter_confidence != "low":
+        findings = [dataclasses.replace(f, confidence=options.parameter_confidence) if f.from_parameter else f
+                    for f in findings if not (f.from_parameter and options.parameter_confidence == "off")]
     findings = _drop_nested(findings)
     if options.fixes:
         from qcn.indexer.security.fixes import attach_fixes

@@ -29,6 +29,7 @@ class Origin:
     end_byte: int = -1
     param: int = -1  # >= 0: symbolic "parameter i" label used for function summaries
     remote: bool = False  # from the network (a request, a socket), not the local user (argv, environment)
+    caller: bool = False  # a parameter of a public function: untrusted only if some caller passes such data
 
     @property
     def is_param(self) -> bool:

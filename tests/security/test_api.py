@@ -27,7 +27,7 @@ def test_finding_shape():
         f.cwe = 1  # type: ignore[misc]
     assert (f.range.start.line, f.range.start.character) == (4, 4)
     assert (f.line1, f.col1) == (5, 5)
-    assert f.code == "CWE-95" and f.cwe_url.endswith("/95.html")
+    assert f.code == "CWE-94" and f.cwe_url.endswith("/94.html")
     assert f.confidence == "high" and f.severity == "error"
     assert f.source is not None and f.source.range.start.line == 3
     assert f.source.range.start.character == len('    name = "ü" + ')

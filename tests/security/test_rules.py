@@ -33,16 +33,21 @@ def test_rule_has_both_kinds_of_example(rule):
     assert rule.negative, f"{rule.id} has no negative example"
 
 
+def _example_path(rule) -> str:
+    """A file name of the rule's family, or of its one dialect for a dialect-only rule (C++)."""
+    return "example.cpp" if rule.languages == ("cpp",) else EXAMPLE_PATH[rule.family]
+
+
 @pytest.mark.parametrize(("rule", "snippet"), list(_cases("positive")))
 def test_positive_example_is_found(rule, snippet):
-    found = findings_for(snippet, EXAMPLE_PATH[rule.family], rule.id, fixes=False)
+    found = findings_for(snippet, _example_path(rule), rule.id, fixes=False)
     assert found, f"{rule.id} missed its positive example"
     assert all(f.cwe == rule.cwe and f.code == f"CWE-{rule.cwe}" for f in found)
 
 
 @pytest.mark.parametrize(("rule", "snippet"), list(_cases("negative")))
 def test_negative_example_is_clean(rule, snippet):
-    found = findings_for(snippet, EXAMPLE_PATH[rule.family], rule.id, fixes=False)
+    found = findings_for(snippet, _example_path(rule), rule.id, fixes=False)
     assert not found, f"{rule.id} flagged its negative example: {[f.message for f in found]}"
 
 
@@ -55,7 +60,7 @@ def test_rule_data_is_complete(rule):
         assert pred.name in REGISTRY, f"{rule.id}: unknown predicate {pred.name}"
     if rule.fix:
         assert rule.fix in FIXES, f"{rule.id}: unknown fix {rule.fix}"
-    for lang in DIALECTS[rule.family]:
+    for lang in rule.languages or DIALECTS[rule.family]:
         assert compiled_query(lang, rule.id) is not None, f"{rule.id} does not compile for {lang}"
 
 

@@ -44,6 +44,10 @@ from qcn.indexer.security.taint.grammar import (
 from qcn.indexer.security.taint.statements import StatementExecutor
 from qcn.indexer.security.values import ALL, Label, Origin, Value
 
+# parameter types that carry no attacker data (contexts, loggers, numbers, flags, callbacks)
+NOT_DATA_TYPE = re.compile(r"(?i)(context\.Context|\*?testing\.|\blogger\b|\blog\.|\b(int|int\d+|uint\d*|float\d*|"
+                           r"bool|boolean|long|short|double|byte|rune|error|time\.Duration|func\b))")
+
 log = logging.getLogger(__name__)
 
 
@@ -65,6 +69,8 @@ class TaintConfig:
     sanitizers: dict = field(default_factory=dict)  # name -> frozenset of CWEs (ALL = every CWE)
     python_semantics: bool = False
     logical_returns_operand: bool = False
+    family: str = ""
+    parameter_sources: bool = True  # parameters of public functions are (caller-supplied) sources
 
     @classmethod
     def from_dict(cls, d: dict, language_family: str) -> TaintConfig:
@@ -89,6 +95,8 @@ class TaintConfig:
             sanitizers=sanitizers,
             python_semantics=language_family == "python",
             logical_returns_operand=language_family in ("python", "javascript"),
+            family=language_family,
+            parameter_sources=bool(d.get("parameter_sources", True)),
         )
 
     def sanitizer_for(self, path: str) -> frozenset[int] | None:
@@ -135,6 +143,7 @@ class TaintAnalysis(StatementExecutor, ExpressionEvaluator, CallHandler):
     def __init__(self, root, data: bytes, config: TaintConfig):
         self.root = root
         self.data = data
+        self._text_str = data.decode("utf-8", "replace")
         self.config = config
         self.values: dict[tuple[int, int, int], Value] = {}
         self.dead: list[tuple[int, int]] = []
@@ -284,6 +293,7 @@ class TaintAnalysis(StatementExecutor, ExpressionEvaluator, CallHandler):
         cfg = self.config
         env = dict(self.module_env)
         handler = self._handler(fn)
+        public = cfg.parameter_sources and not handler and self.is_public(fn)
         for p in fn.params:
             if not p.name:
                 continue
@@ -300,8 +310,49 @@ class TaintAnalysis(StatementExecutor, ExpressionEvaluator, CallHandler):
             elif cfg.main_args and fn.name == "main" and (
                     p.name in ("argv", "args") or (p.index == 1 and "char" in p.type_text)):
                 v = self._source_value(p.node, f"command-line arguments '{p.name}'", remote=False)
+            elif public and p.name not in ("self", "cls", "this") and not NOT_DATA_TYPE.search(p.type_text):
+                v = Value(labels=frozenset({Label(Origin(
+                    f"parameter '{p.name}' of the public function '{fn.name}'", p.node.start_byte, p.node.end_byte,
+                    caller=True))}), type_name=p.type_text)
             env[p.name] = v
         return env
+
+    def is_public(self, fn: Function) -> bool:
+        """A function other code calls with data this file does not see: exported (Go: capitalised; JS/TS:
+        ``export``ed or assigned to ``module.exports``/``exports``; Java: ``public``; Python: a module-level
+        function or a method of a module-level class, not ``_private``). C is left to ``main``."""
+        lang = self.config.family
+        name = fn.name
+        if not name or name.startswith("_") or name == "main" or name.startswith("test") or name == "init":
+            return False
+        n = fn.node
+        if lang == "go":
+            return n.type in ("function_declaration", "method_declaration") and name[0].isupper()
+        if lang == "java":
+            mods = next((c for c in n.children if c.type == "modifiers"), None)
+            return n.type == "method_declaration" and mods is not None and "public" in self.text(mods).split()
+        if lang == "javascript":
+            p = n.parent
+            while p is not None and p.type in ("variable_declarator", "lexical_declaration", "variable_declaration"):
+                p = p.parent
+            if p is not None and p.type == "export_statement":
+                return True
+            return re.search(rf"\b(module\.)?exports(\.{re.escape(name)}\s*=|\s*=\s*\{{[^}}]*\b{re.escape(name)}\b|"
+                             rf"\s*=\s*{re.escape(name)}\b)", self._text_str) is not None
+        if lang == "python":
+            p = n.parent
+            if p is not None and p.type == "decorated_definition":
+                p = p.parent
+            if p is not None and p.type == "module":
+                return True
+            if p is not None and p.type == "block" and p.parent is not None and p.parent.type == "class_definition":
+                cls = p.parent
+                outer = cls.parent.parent if cls.parent is not None and cls.parent.type == "decorated_definition" \
+                    else cls.parent
+                cname = cls.child_by_field_name("name")
+                return outer is not None and outer.type == "module" and cname is not None and \
+                    not self.text(cname).startswith("_")
+        return False
 
     def _run_function(self, fn: Function, incoming: dict[int, frozenset] | None) -> None:
         env = self._entry_env(fn)

@@ -169,6 +169,10 @@ class CallHandler:
         if cleans is not None:
             inputs = all_args + ([receiver] if receiver is not None and not positional else [])
             return propagate(inputs).cleansed(cleans)
+        if method in ("replace", "replaceAll", "Replace", "ReplaceAll") and receiver is not None and len(positional) >= 2:
+            quoted = _quote_escape(positional[-2].const, positional[-1].const)
+            if quoted:  # v.replace("'", "&apos;"): no quote is left to close an XPath string literal
+                return propagate([receiver, positional[-1]]).cleansed(quoted)
         if method and BOOL_METHOD.match(method) and receiver_node is not None:
             return self._fold_method(method, receiver, positional) or Value()
 
@@ -177,7 +181,10 @@ class CallHandler:
         if t not in ("new_expression", "object_creation_expression") and method:
             simple_receiver = receiver_node is None or self.text(receiver_node) in ("self", "this", "cls", "super") \
                 or (receiver_node is not None and receiver_node.type in ("object_creation_expression",
-                                                                         "new_expression"))
+                                                                         "new_expression")) \
+                or (receiver_node is not None and receiver_node.type == "call"  # Python: Helper().method()
+                    and (receiver_node.child_by_field_name("function") or receiver_node).type == "identifier"
+                    and self.text(receiver_node.child_by_field_name("function"))[:1].isupper())
             if simple_receiver or (receiver is not None and not receiver.labels and receiver.kind == ""
                                    and receiver_node.type == "identifier"
                                    and receiver.items is None and receiver.keys is None
@@ -209,6 +216,9 @@ class CallHandler:
                 return Value.of_dict([])
             if re.search(r"(List|Vector|Deque|Queue|Stack|Array|Set)$", bare or ""):
                 return Value.of_list([])
+        if cfg.python_semantics and bare and bare.endswith("ConfigParser") and \
+                re.search(r"(^|\.)(Raw|Safe)?ConfigParser$", bare):
+            return Value.of_dict([])  # set(section, option, value) / get(section, option), keyed by both
         if bare in ("dict", "list", "make") and not positional:
             return Value.of_dict([]) if bare == "dict" else Value.of_list([])
         if bare in ("str", "String", "String.valueOf", "toString") and len(positional) == 1:
@@ -256,6 +266,17 @@ class CallHandler:
 
     def _container_call(self, receiver_node, receiver: Value, method, args: list[Value], env) -> Value | None:
         name = self._path(receiver_node) if receiver_node is not None else ""
+        if method == "set" and len(args) == 3 and receiver.keys is not None:  # ConfigParser.set(section, option, v)
+            k = _section_key(args[0].const, args[1].const)
+            new = set_item(receiver, k, args[2]) if k is not UNKNOWN else receiver.join(Value(labels=args[2].labels))
+            if name:
+                env[name] = new
+            return Value()
+        if method in ("get", "getint", "getfloat", "getboolean") and len(args) >= 2 and receiver.keys is not None:
+            k = _section_key(args[0].const, args[1].const)
+            for stored, v in receiver.keys:
+                if k is not UNKNOWN and stored == k:
+                    return v if method == "get" else Value()
         if method in MUTATORS_PUT and len(args) >= 2:
             k = args[0].const
             new = set_item(receiver, k, args[1]) if receiver.keys is not None or not receiver.labels \
@@ -310,3 +331,22 @@ class CallHandler:
                       "stream", "toList", "asList", "elements", "nextElement", "next") and receiver is not None:
             return Value(labels=receiver.labels)
         return None
+
+
+QUOTE_ENTITIES = {"'": ("&apos;", "&#39;", "&#x27;"), '"': ("&quot;", "&#34;", "&#x22;")}
+
+
+def _quote_escape(old, new) -> frozenset[int] | None:
+    """A replace() that turns a quote into its XML entity leaves no quote to end an XPath string: the
+    result is safe for XPath injection (CWE-643)."""
+    if isinstance(old, str) and isinstance(new, str) and new in QUOTE_ENTITIES.get(old, ()):
+        return frozenset({643})
+    return None
+
+
+def _section_key(section, option):
+    """The key ConfigParser.set/get use for (section, option) in a dict-like value; UNKNOWN unless both are
+    constants."""
+    if isinstance(section, str) and isinstance(option, str):
+        return f"{section}\x1f{option.lower()}"
+    return UNKNOWN

@@ -7,12 +7,17 @@ A mixin of :class:`~qcn.indexer.security.taint.analysis.TaintAnalysis`, whose
 
 from __future__ import annotations
 
+import re
+
 from qcn.indexer.security.taint.folding import binary, fold, number, truth_of, unescape
 from qcn.indexer.security.taint.grammar import (
     CALL_TYPES, CONST_WORDS, DICT_TYPES, FUNCTION_TYPES, LIST_TYPES, MAX_DEPTH, MEMBER_TYPES, NUMBER_TYPES,
     STRING_TYPES, SUBSCRIPT_TYPES, VALUE_LOGICAL_OPS, subscript_parts,
 )
 from qcn.indexer.security.values import UNKNOWN, Value, propagate
+
+# the path literal of a route decorator: @app.route("/docs/<p>"), @router.get('/items/{id}')
+ROUTE_LITERAL = re.compile(r"""\.(?:route|get|post|put|patch|delete|api_route|websocket)\(\s*[rbu]?["']([^"']*)["']""")
 
 
 class ExpressionEvaluator:
@@ -214,7 +219,46 @@ class ExpressionEvaluator:
         idx = self._ev(idx_node, env) if idx_node is not None else Value()
         if idx_node is not None and idx_node.type == "slice":
             return Value(labels=base.labels, const=UNKNOWN)
+        if base.labels and isinstance(idx.const, int) and not isinstance(idx.const, bool):
+            fixed = self._route_segment(n, base_node, idx.const)
+            if fixed is not None:
+                return Value.constant(fixed)
         return base.get_item(idx.const)
+
+    def _route_segment(self, n, base_node, i: int) -> str | None:
+        """``request.path.split("/")[i]`` inside a handler routed at a fixed prefix (``@app.route("/docs/<p>")``)
+        is that prefix's segment i: the router only calls the handler for paths that start with it."""
+        if i < 0 or base_node.type != "call":
+            return None
+        fn_node = base_node.child_by_field_name("function")
+        args = base_node.child_by_field_name("arguments")
+        if fn_node is None or fn_node.type != "attribute" or args is None or len(args.named_children) != 1:
+            return None
+        method, obj = fn_node.child_by_field_name("attribute"), fn_node.child_by_field_name("object")
+        if method is None or obj is None or self.text(method) != "split" or self.text(args.named_children[0]) not in (
+                '"/"', "'/'") or not self.text(obj).endswith(".path"):
+            return None
+        p = n.parent
+        while p is not None and p.type not in FUNCTION_TYPES:
+            p = p.parent
+        fn = self._function(p) if p is not None else None
+        if fn is None or not fn.decorators:
+            return None
+        routes = ROUTE_LITERAL.findall(fn.decorators)
+        if not routes:
+            return None
+        segments = set()
+        for route in routes:
+            parts = route.split("/")
+            fixed = []
+            for part in parts:
+                if any(ch in part for ch in "<{:*"):
+                    break
+                fixed.append(part)
+            if i >= len(fixed):
+                return None
+            segments.add(fixed[i])
+        return segments.pop() if len(segments) == 1 else None
 
     def _ev_dict(self, n, env) -> Value:
         pairs = []

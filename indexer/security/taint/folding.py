@@ -86,6 +86,8 @@ def to_str(v) -> str:
 
 def number(text: str):
     t = text.replace("_", "").rstrip("lLuUfFdD") if not text.lower().startswith("0x") else text.replace("_", "")
+    if len(t) > 1 and t[0] == "0" and t.isdigit() and set(t) <= set("01234567"):
+        return int(t, 8)  # C, Go, Java and legacy JS octal (0644), which int(t, 0) rejects
     try:
         return int(t, 0)
     except ValueError:

@@ -16,7 +16,8 @@ from qcn.indexer.security.taint.grammar import (
     BLOCK_TYPES, CLASS_TYPES, FUNCTION_TYPES, MAX_DEPTH, MEMBER_TYPES, SKIPPED_STATEMENTS, SUBSCRIPT_TYPES, bounded,
     innermost_identifier, key, subscript_parts,
 )
-from qcn.indexer.security.values import UNKNOWN, Value, join_all
+from qcn.indexer.security.taint.guards import always_exits, narrowings
+from qcn.indexer.security.values import ALL, UNKNOWN, Value, join_all
 
 
 class StatementExecutor:
@@ -87,16 +88,64 @@ class StatementExecutor:
             if alts:
                 self._exec_alternatives(alts, env)
             return None
-        branches = []
+        proofs = narrowings(n.child_by_field_name("condition"), self.text, lambda c: self._is_fixed(c, env))
         env_a = dict(env)
+        self._narrow(env_a, proofs, True)
         self._exec(cons, env_a)
-        branches.append(env_a)
         env_b = dict(env)
+        self._narrow(env_b, proofs, False)
         if alts:
             self._exec_alternatives(alts, env_b)
-        branches.append(env_b)
-        merge_into(env, branches)
+        if not alts and proofs and always_exits(cons, self.text):
+            env.update(env_b)  # the code after the if runs only when the condition was false
+            return None
+        merge_into(env, [env_a, env_b])
         return None
+
+    def _st_match_statement(self, n, env):
+        """Python match/case: each case is a branch; a capture pattern (``case other:``) binds the subject."""
+        subject_node = n.child_by_field_name("subject")
+        subject = self._ev(subject_node, env) if subject_node is not None else Value()
+        body = n.child_by_field_name("body")
+        cases = [c for c in (body.named_children if body is not None else ()) if c.type == "case_clause"]
+        branches = []
+        irrefutable = False
+        for case in cases:
+            branch = dict(env)
+            pattern = next((c for c in case.named_children if c.type == "case_pattern"), None)
+            inner = pattern.named_children if pattern is not None else []
+            if pattern is not None and not inner:  # case _:
+                irrefutable = True
+            elif len(inner) == 1 and inner[0].type == "dotted_name" and len(inner[0].named_children) == 1:
+                name = inner[0].named_children[0]
+                self._bind(name, subject, branch)
+                irrefutable = True
+            guard = case.child_by_field_name("guard")
+            if guard is not None:
+                self._ev(guard, branch)
+                irrefutable = False if len(cases) == 1 else irrefutable
+            consequence = case.child_by_field_name("consequence")
+            if consequence is not None:
+                self._exec(consequence, branch)
+            branches.append(branch)
+        if not irrefutable:
+            branches.append(dict(env))
+        if branches:
+            merge_into(env, branches)
+        return None
+
+    @staticmethod
+    def _narrow(env, proofs, when: bool) -> None:
+        for name, cwes, holds in proofs:
+            if holds is when and name in env:
+                env[name] = env[name].cleansed(cwes)
+
+    def _is_fixed(self, node, env) -> bool:
+        """An allow-list: a container (or name of one) built only from constants."""
+        v = self._ev(node, env)
+        return not v.labels and (v.is_const or ALL in v.safe) and (v.items is not None or v.keys is not None
+                                                                   or node.type in ("identifier", "attribute",
+                                                                                    "member_expression"))
 
     @bounded()
     def _exec_alternatives(self, alts, env):
@@ -301,8 +350,8 @@ class StatementExecutor:
 
     _st_variable_declaration = _st_lexical_declaration
 
-    def _st_var_declaration(self, n, env):  # Go var x = ..., also grouped specs
-        specs = [c for c in n.named_children if c.type == "var_spec"]
+    def _st_var_declaration(self, n, env):  # Go var x = ... and const x = ..., also grouped specs
+        specs = [c for c in n.named_children if c.type in ("var_spec", "const_spec")]
         for c in n.named_children:
             if c.type == "var_spec_list":
                 specs.extend(s for s in c.named_children if s.type == "var_spec")
@@ -310,6 +359,8 @@ class StatementExecutor:
             names = spec.children_by_field_name("name")
             value = spec.child_by_field_name("value")
             vals = [self._ev(v, env) for v in value.named_children] if value is not None else []
+            if spec.type == "const_spec" and not vals:  # repeats the previous spec's expression (iota)
+                vals = [Value()]
             for i, nm in enumerate(names):
                 self._bind(nm, vals[i] if i < len(vals) else join_all(vals) if vals else Value(const=None), env)
         return None

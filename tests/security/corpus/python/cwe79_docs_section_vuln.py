@@ -1,0 +1,9 @@
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+@app.route("/docs/<path:page>")
+def docs_page(page):
+    area = request.path.split("/")[2]
+    return "<h1>Documentation: " + area + "</h1>"

@@ -1,0 +1,5 @@
+const SLUG = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+
+export function isSlug(candidate: string): boolean {
+  return SLUG.test(candidate);
+}
