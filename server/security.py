@@ -381,7 +381,8 @@ class SecurityFeature:
 
         fs = to_fs_path(uri) or uri
         try:
-            return scan_indexed(self.server.index_for(fs), fs, text, language_id)
+            options = ScanOptions(parameter_confidence=self.server.state.settings.security_parameter_confidence)
+            return scan_indexed(self.server.index_for(fs), fs, text, language_id, options=options)
         except Exception:
             log.exception("security scan of %s failed", fs)
             return []

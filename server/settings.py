@@ -36,6 +36,9 @@ class Settings:
     debounce_ms: int = 75  # requests arriving faster than this are coalesced
     excludes: tuple[str, ...] = field(default_factory=tuple)  # extra gitignore-style patterns for the index
     security_diagnostics: bool = True  # CWE findings as diagnostics (and their code actions)
+    # confidence of findings whose only untrusted data is a public function's parameter:
+    # off | low (shown as hints) | medium | high
+    security_parameter_confidence: str = "low"
     checkpoints: bool = True  # reuse saved model state across lines and documents (off: one snapshot per document)
     checkpoint_memory_mb: int = 1024  # bound of the checkpoint store (least recently used out first)
     backend: str = "local"  # local (in-process) | service (the shared model service) | remote (a serving engine)
@@ -53,6 +56,8 @@ class Settings:
     def field_docs(cls) -> dict[str, str]:
         return {f.name: str(f.default if f.default is not dataclasses.MISSING else f.default_factory()) for f in fields(cls)}
 
+
+PARAMETER_CONFIDENCES = ("off", "low", "medium", "high")
 
 _LIMITS = {
     "context_budget": (256, 262144),
@@ -102,6 +107,8 @@ def merge(base: Settings, payload: object) -> tuple[Settings, list[str]]:
         if name == "execution_provider" and ok and value not in PROVIDERS:
             ok = False
         if name == "backend" and ok and value not in BACKENDS:
+            ok = False
+        if name == "security_parameter_confidence" and ok and value not in PARAMETER_CONFIDENCES:
             ok = False
         if name == "model_service" and ok:
             value = value or "auto"

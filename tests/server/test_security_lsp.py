@@ -190,3 +190,28 @@ async def test_setting_off_means_no_security_diagnostics_or_actions(client: Lang
     client.set_configuration({"qcn": {**client.qcn_settings, "debounceMs": 0, "securityDiagnostics": True}})
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
     assert [d.code for d in await diagnostics(client, uri, 1)] == ["CWE-502"]
+
+
+
+# a library function whose parameter reaches a shell (a parameter-sourced finding), beside a
+# finding that needs no flow (yaml.load), so a publish always comes
+LIBRARY = ("import os\n\nimport yaml\n\n\ndef archive(folder):\n    os.system('tar czf out.tgz ' + folder)\n\n\n"
+           "def settings(fh):\n    return yaml.load(fh)\n")
+
+
+async def test_public_parameter_findings_are_hints_by_default(client: LanguageClient):
+    record(client)
+    ws = client.qcn_workspace
+    await start(client, ws, **client.qcn_settings)
+    uri = open_text(client, ws / "svc" / "lib.py", LIBRARY)
+    found = {d.code: d for d in await diagnostics(client, uri, 1)}
+    assert found["CWE-78"].severity == types.DiagnosticSeverity.Hint
+    assert found["CWE-502"].severity != types.DiagnosticSeverity.Hint
+
+
+async def test_security_parameter_confidence_off_hides_parameter_findings(client: LanguageClient):
+    record(client)
+    ws = client.qcn_workspace
+    await start(client, ws, **client.qcn_settings, securityParameterConfidence="off")
+    uri = open_text(client, ws / "svc" / "lib.py", LIBRARY)
+    assert [d.code for d in await diagnostics(client, uri, 1)] == ["CWE-502"]
