@@ -31,7 +31,7 @@ from qcn.indexer import positions
 from qcn.model.backend import CancelToken
 from qcn.model.remote import RemoteError
 from qcn.server.engine import CompletionEngine, CompletionResult
-from qcn.server.protocol import QcnProtocol, hard_exit, read_frames, stdin_reader
+from qcn.server.protocol import ARRIVAL_TEXT, QcnProtocol, hard_exit, read_frames, stdin_reader
 from qcn.server.settings import ANALYSED_DOCUMENT_BYTES, Settings, merge
 from qcn.server.status import METHOD as STATUS_METHOD
 from qcn.server.status import StatusReporter
@@ -403,7 +403,8 @@ class QcnServer(LanguageServer):
         doc = self.workspace.text_documents.get(uri)  # never the disk: the file may be a FIFO
         if doc is None:
             return None
-        text = doc.source
+        arrived = ARRIVAL_TEXT.get()  # the text when the request arrived (server/protocol.py)
+        text = arrived[1] if arrived is not None and arrived[0] == uri else doc.source
         lines = text.splitlines(True)
         line_text = lines[position.line].rstrip("\r\n") if 0 <= position.line < len(lines) else ""
         character = positions.convert(line_text, position.character, self.position_encoding, "utf-16")

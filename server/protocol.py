@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import contextvars
 import json
 import logging
 import os
@@ -186,6 +187,12 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
+# (uri, text) of the document a completion request was made on, as it was when the request
+# arrived; set around the request's dispatch, so its handler (a task started later) sees it.
+ARRIVAL_TEXT: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("qcn_arrival_text",
+                                                                                      default=None)
+
+
 class QcnProtocol(LanguageServerProtocol):
     """pygls' LSP protocol with the checks above in front of it, and lifecycle rules of LSP 3.17."""
 
@@ -275,7 +282,20 @@ class QcnProtocol(LanguageServerProtocol):
             return
         if method == types.INITIALIZE:
             self.initialize_seen = True
-        self.handle_message(message)
+        # A completion answers the document as it was when its request arrived: the text is taken
+        # here, at dispatch, because the handler's task starts only after the messages read with
+        # it (an edit right behind the request) have been applied.
+        snapshot = None
+        if method in (types.TEXT_DOCUMENT_INLINE_COMPLETION, types.TEXT_DOCUMENT_COMPLETION):
+            uri = message.params.text_document.uri
+            doc = self._server.workspace.text_documents.get(uri)
+            if doc is not None:
+                snapshot = (uri, doc.source)
+        token = ARRIVAL_TEXT.set(snapshot)
+        try:
+            self.handle_message(message)  # each handler runs in a copy of this context
+        finally:
+            ARRIVAL_TEXT.reset(token)
 
     def _notification(self, method: str, data: dict) -> None:
         if method != types.EXIT and (self._shutdown or not self.initialize_seen):

@@ -136,9 +136,13 @@ def shell_argv(ctx: MatchContext, cap: str) -> bool:
             continue
         program = v.items[0]
         labels = program.reaching(ctx.cwe)
+        # The program itself from a caller's parameter (``def run(cmd): call([cmd])``) is what the
+        # function is for, like a parameter passed straight to a sink: only real sources count there.
+        callers = False
         if not labels and isinstance(program.const, str) and SHELL_PROGRAM.search(program.const):
             labels = [lb for item in v.items[1:] for lb in item.reaching(ctx.cwe)]
-        if _accept(ctx, sorted(labels, key=lambda lb: (lb.origin.start_byte, lb.origin.description))):
+            callers = True
+        if _accept(ctx, sorted(labels, key=lambda lb: (lb.origin.start_byte, lb.origin.description)), callers):
             return True
     return False
 

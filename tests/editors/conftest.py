@@ -13,7 +13,7 @@ EXTENSION = Path(__file__).parents[2] / "vscode-extension"
 NPM = shutil.which("npm")
 
 # Added to a copy of examples/shop: a project marker (editors find the root by it) and a file
-# with two findings of qcn's security scanner (CWE-78 on line 5, CWE-95 on line 9).
+# with two findings of qcn's security scanner (CWE-78 on line 5, CWE-94 on line 9).
 EXTRA_FILES = {
     "pyproject.toml": '[project]\nname = "shop"\nversion = "0.1"\n',
     "shop/admin.py": (

@@ -133,14 +133,14 @@ def test_security_diagnostics_and_code_actions(tmp_path, workspace, tiny_model):
 
     assert out["capabilities"]["code_action"]
     codes = {(d["code"], d["lnum"]) for d in out["diagnostics"]}
-    assert ("CWE-78", 4) in codes and ("CWE-95", 8) in codes, out["diagnostics"]
+    assert ("CWE-78", 4) in codes and ("CWE-94", 8) in codes, out["diagnostics"]
     # Code actions on the first finding (CWE-78): the deterministic fix, with its edit, and the
     # model fix, resolved lazily (no edit yet).
     actions = out["code_actions"]
     assert all(a["kind"] == "quickfix" for a in actions), actions
     assert any(a["has_edit"] for a in actions), actions
     assert any("Qwen3-Coder-Next" in a["title"] and not a["has_edit"] for a in actions), actions
-    # Applying the quick fix removed the shell, and qcn withdrew that finding (CWE-95 stays).
+    # Applying the quick fix removed the shell, and qcn withdrew that finding (CWE-94 stays).
     assert "shell=True" not in out["fixed_line"] and "subprocess.call(" in out["fixed_line"]
     assert out["remaining"] >= 1
     assert out["steps"][-1] == "stopped"

@@ -123,3 +123,14 @@ def test_a_public_parameter_reaches_a_sink_in_a_private_helper():
     found = findings_for(code, "lib.py", "py.cmdi.os-system", fixes=False)
     assert [(f.line1, f.confidence, f.from_parameter) for f in found] == [(3, "low", True)]
     assert "archive" in found[0].source.description
+
+
+def test_the_shell_fix_leaves_no_finding_on_a_public_functions_program_parameter():
+    """``subprocess.call(cmd, shell=True)`` → the quick fix ``subprocess.call([cmd])``: the caller choosing
+    the program is the function's job, so the fixed line is clean (the fix and the rules agree)."""
+    before = "import subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n"
+    after = before.replace("subprocess.call(cmd, shell=True)", "subprocess.call([cmd])")
+    assert [f.cwe for f in scan_source("admin.py", before, options=ScanOptions(bandit=False))] == [78]
+    assert scan_source("admin.py", after, options=ScanOptions(bandit=False)) == []
+    shell = before.replace("subprocess.call(cmd, shell=True)", 'subprocess.call(["sh", "-c", cmd])')
+    assert [f.cwe for f in scan_source("admin.py", shell, options=ScanOptions(bandit=False))] == [78]
