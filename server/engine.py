@@ -155,6 +155,10 @@ class _Refresher:
         with self._cond:
             return self._cond.wait_for(lambda: self._queued is None and self._running is None, timeout)
 
+    def count_read(self, tokens: int) -> None:
+        with self._cond:
+            self.stats["tokens_read"] += tokens
+
     def snapshot(self) -> dict:
         with self._cond:
             return {**self.stats, "queued": self._queued is not None, "running": self._running is not None}
@@ -375,12 +379,13 @@ class CompletionEngine:
         for _ in self.backend.stream(request, job.cancel):
             pass
         stats = self.backend.last_stats(REFRESH_LANE)
-        if stats is not None:
-            with self.refresher._cond:
-                self.refresher.stats["tokens_read"] += stats.prefilled_tokens
-        if job.cancel.cancelled or stats is None or stats.stop_reason != "max_new_tokens":
-            return "cancelled" if job.cancel.cancelled or stats is None or stats.stop_reason == "cancelled" \
-                else "failed"
+        if stats is None or job.cancel.cancelled or stats.stop_reason == "cancelled":
+            if stats is not None:
+                self.refresher.count_read(stats.prefilled_tokens)
+            return "cancelled"
+        self.refresher.count_read(stats.prefilled_tokens)
+        if stats.stop_reason != "max_new_tokens":
+            return "failed"
         with self._lock:
             if self._candidates.get(job.path) is not job.candidate:
                 return "completed"  # a newer candidate replaced it meanwhile
