@@ -111,7 +111,12 @@ class _LocalTokenizer:
 
 
 class _EngineTokenizer:
-    """The engine's POST /tokenize and /detokenize (the body carries both vLLM's and llama.cpp's field names)."""
+    """The engine's POST /tokenize and /detokenize.
+
+    The body carries both vLLM's (``prompt``, ``add_special_tokens``; SGLang takes the same) and
+    llama.cpp's (``content``, ``add_special``, ``parse_special``) field names; the answer's text
+    is ``content`` (llama.cpp), ``prompt`` (vLLM) or ``text`` (SGLang).
+    """
 
     def __init__(self, backend: RemoteBackend):
         self.backend = backend
@@ -137,8 +142,8 @@ class _EngineTokenizer:
         if self.backend.config.model:
             body["model"] = self.backend.config.model
         data = self.backend._post_json("/detokenize", body)
-        text = data.get("content", data.get("prompt"))
-        if not isinstance(text, str):
+        text = next((data[k] for k in ("content", "prompt", "text") if isinstance(data.get(k), str)), None)
+        if text is None:
             raise RemoteError("tokenizer", f"{self.backend.base}/detokenize answered without text")
         return text
 

@@ -15,11 +15,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from tokenizers import Tokenizer
 
 from qcn.model.backend import GenerationRequest
 from qcn.model.remote import RemoteBackend, RemoteConfig, RemoteError
 
 TOKENIZER = Path(__file__).parents[2] / "examples" / "tiny-qwen3-next"
+SGLANG_TOKENIZER = Tokenizer.from_file(str(TOKENIZER / "tokenizer.json"))
 
 
 class Engine(ThreadingHTTPServer):
@@ -65,6 +67,11 @@ class Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length) or b"{}")
         self.server.seen.append(("POST", self.path, body))
         mode = self.server.mode
+        if mode == "sglang" and self.path in ("/tokenize", "/v1/tokenize"):  # SGLang's request and answer shapes
+            ids = SGLANG_TOKENIZER.encode(body["prompt"], add_special_tokens=body["add_special_tokens"]).ids
+            return self._json(200, {"tokens": ids, "count": len(ids), "max_model_len": 2048})
+        if mode == "sglang" and self.path in ("/detokenize", "/v1/detokenize"):
+            return self._json(200, {"text": SGLANG_TOKENIZER.decode(body["tokens"], skip_special_tokens=True)})
         if self.path != "/v1/completions" or mode == "no_completions":
             return self._json(404, {"detail": "Not Found"})
         if mode == "unknown_model":
@@ -144,6 +151,19 @@ def test_the_request_is_a_streamed_fim_completion():
                                  "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>"}
     special = backend.info.special_token_ids
     assert sorted(body["stop_token_ids"]) == sorted(special[t] for t in body["stop"])
+
+
+def test_engine_tokenizer_with_sglang_field_names():
+    """SGLang's /tokenize reads ``prompt`` and ``add_special_tokens`` (as vLLM's does) and its
+    /detokenize answers ``text`` (llama.cpp: ``content``, vLLM: ``prompt``); the shapes are
+    those of sglang/srt/entrypoints/openai/serving_tokenize.py, played by a plain server."""
+    engine = Engine("sglang")
+    backend = RemoteBackend(RemoteConfig(url=engine.url, connect_retries=0))  # no local tokenizer
+    assert backend.info.metadata["tokenizer"] == f"engine {engine.url}/tokenize"
+    text = "def total(items):\n    return sum(i.price for i in items)\n"
+    assert backend.encode(text) == SGLANG_TOKENIZER.encode(text, add_special_tokens=False).ids
+    assert backend.decode(backend.encode(text)) == text
+    assert backend.info.special_token_ids["<|fim_middle|>"] == SGLANG_TOKENIZER.token_to_id("<|fim_middle|>")
 
 
 def test_connection_refused_is_retried_then_reported():
