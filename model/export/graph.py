@@ -34,6 +34,9 @@ _PAGE = 4096
 _SMALL = 1 << 20
 
 
+_COPY_SLAB = 64 << 20  # bytes per slab when a weight must be copied to be written
+
+
 class ExternalData:
     """The ``model.onnx.data`` file: space is reserved per tensor, then filled.
 
@@ -103,10 +106,21 @@ class Graph:
 
     # --- weights ------------------------------------------------------------------
     def weight(self, name: str, array: np.ndarray, dtype: np.dtype | None = None) -> str:
-        """Write ``array`` to external data now; returns the initializer name."""
-        array = np.ascontiguousarray(array, dtype=dtype or array.dtype)
-        stream = TensorStream(self, name, array.dtype, array.shape)
-        stream.write(array)
+        """Write ``array`` to external data now; returns the initializer name.
+
+        A view that needs a copy to be written (a transposed matrix, a cast to fp16) is copied
+        in slabs of leading-axis rows, never whole: the fp32 ``lm_head`` of the real model is
+        1.16 GiB, and a whole transposed copy beside it was the exporter's peak.
+        """
+        dtype = np.dtype(dtype or array.dtype)
+        stream = TensorStream(self, name, dtype, array.shape)
+        if array.ndim == 0 or (array.flags.c_contiguous and array.dtype == dtype):
+            stream.write(np.ascontiguousarray(array))
+        else:
+            row_bytes = max(1, array[0].size * dtype.itemsize) if array.shape[0] else 1
+            step = max(1, _COPY_SLAB // row_bytes)
+            for start in range(0, array.shape[0], step):
+                stream.write(np.ascontiguousarray(array[start:start + step], dtype=dtype))
         return stream.close()
 
     def float_weight(self, name: str, array: np.ndarray) -> str:
