@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from qcn.indexer.security.taint.folding import PURE_BUILTINS, set_item, to_str
 from qcn.indexer.security.taint.grammar import (
-    BOOL_METHOD, GETTERS, MAX_DEPTH, MEMBER_TYPES, MUTATORS_APPEND, MUTATORS_PUT, key, short,
+    BOOL_METHOD, CONTAINER_METHODS, GETTERS, MAX_DEPTH, MEMBER_TYPES, MUTATORS_APPEND, MUTATORS_PUT, key, short,
 )
 from qcn.indexer.security.values import ALL, UNKNOWN, Label, Origin, Value, join_all, meet, propagate, safe_of
 
@@ -165,7 +165,7 @@ class CallHandler:
                 pass
         cleans = cfg.sanitizer_for(bare) if bare else None
         if cleans is None and method and receiver_node is not None:
-            cleans = cfg.sanitizer_for(method) if "." + method in ("." + k for k in cfg.sanitizers) else None
+            cleans = cfg.sanitizers.get(method)  # a sanitiser named by its method alone (v.escape())
         if cleans is not None:
             inputs = all_args + ([receiver] if receiver is not None and not positional else [])
             return propagate(inputs).cleansed(cleans)
@@ -188,7 +188,7 @@ class CallHandler:
             if simple_receiver or (receiver is not None and not receiver.labels and receiver.kind == ""
                                    and receiver_node.type == "identifier"
                                    and receiver.items is None and receiver.keys is None
-                                   and method not in GETTERS | MUTATORS_APPEND | MUTATORS_PUT):
+                                   and method not in CONTAINER_METHODS):
                 fn = self._resolve(method, len(positional) + len(keywords))
         if fn is not None:
             real = [frozenset(lb for lb in a.labels if not lb.origin.is_param) for a in positional]

@@ -31,9 +31,14 @@ class ExpressionEvaluator:
             return Value()
         self._depth += 1
         try:
-            return self._record(n, self._ev_inner(n, env))
+            v = self._ev_inner(n, env)
         finally:
             self._depth -= 1
+        if self._recording:  # _record, inline on this hot path
+            k = (n.start_byte, n.end_byte, n.kind_id)
+            old = self.values.get(k)
+            self.values[k] = v if old is None else old.join(v)
+        return v
 
     def _ev_inner(self, n, env) -> Value:
         t = n.type
@@ -198,7 +203,7 @@ class ExpressionEvaluator:
             return env[path]
         obj = self._ev(obj_node, env) if obj_node is not None else Value()
         member = self.text(mem_node) if mem_node is not None else ""
-        if self.config.python_semantics and member in self.config.request_names | self.config.request_param_names \
+        if self.config.python_semantics and member in self.config.request_words \
                 and not obj.labels and obj.keys is None:
             return Value(kind="request")  # flask.request, self.request in a class-based view
         if obj.kind == "request":
