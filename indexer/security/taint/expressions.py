@@ -20,6 +20,12 @@ from qcn.indexer.security.values import UNKNOWN, Value, propagate
 ROUTE_LITERAL = re.compile(r"""\.(?:route|get|post|put|patch|delete|api_route|websocket)\(\s*[rbu]?["']([^"']*)["']""")
 
 
+def _raw_string(n, text) -> bool:
+    """A Python raw string (r"..."), whose backslashes are literal."""
+    start = n.child(0) if n.child_count else None
+    return start is not None and start.type == "string_start" and "r" in text(start).lower()
+
+
 class ExpressionEvaluator:
     """``_ev(node, env) -> Value`` and one ``_ev_<kind>`` per kind of expression."""
 
@@ -170,7 +176,11 @@ class ExpressionEvaluator:
             if ct in ("string_content", "string_fragment", "interpreted_string_literal_content",
                       "raw_string_literal_content", "escape_sequence", "character", "multiline_string_fragment"):
                 txt = self.text(c)
-                parts.append(unescape(txt) if ct == "escape_sequence" else txt)
+                if ct == "escape_sequence":
+                    txt = unescape(txt)
+                elif c.named_child_count and not _raw_string(n, self.text):
+                    txt = self._with_escapes(c)  # Python: the escapes are children of string_content
+                parts.append(txt)
             elif ct in ("interpolation", "template_substitution", "string_interpolation"):
                 dynamic.append(self._ev(c, env))
             elif ct in STRING_TYPES:  # concatenated_string
@@ -192,6 +202,18 @@ class ExpressionEvaluator:
                 return Value.constant(raw.strip("`"))
             return Value.constant("")
         return Value.constant("".join(parts))
+
+    def _with_escapes(self, content) -> str:
+        """The text of a string part with its escape_sequence children replaced by what they stand for."""
+        out, at = [], content.start_byte
+        for e in content.named_children:
+            if e.type != "escape_sequence":
+                continue
+            out.append(self.data[at:e.start_byte].decode("utf-8", "replace"))
+            out.append(unescape(self.text(e)))
+            at = e.end_byte
+        out.append(self.data[at:content.end_byte].decode("utf-8", "replace"))
+        return "".join(out)
 
     def _ev_member(self, n, env) -> Value:
         of, mf = MEMBER_TYPES[n.type]
