@@ -173,6 +173,9 @@ class CallHandler:
             quoted = _quote_escape(positional[-2].const, positional[-1].const)
             if quoted:  # v.replace("'", "&apos;"): no quote is left to close an XPath string literal
                 return propagate([receiver, positional[-1]]).cleansed(quoted)
+        if method == "replace" and receiver is not None and len(positional) == 2 and len(arg_nodes) == 2 \
+                and self._escapes_regex(arg_nodes[0], positional[1].const):
+            return propagate([receiver]).cleansed(REGEX_CWES)
         stripped = self._line_break_replace(bare, method, receiver, positional, arg_nodes)
         if stripped is not None:
             return stripped
@@ -269,6 +272,17 @@ class CallHandler:
                 cleansed |= LINE_BREAK_CWES
             out.add(Label(lb.origin, cleansed))
         return Value(labels=frozenset(out))
+
+    def _escapes_regex(self, pattern_node, replacement) -> bool:
+        """JS's escape idiom ``v.replace(/[.*+?^${}()|[\\]\\\\]/g, "\\\\$&")``: every regex metacharacter gets
+        a backslash, so the result matches only itself."""
+        if pattern_node.type != "regex" or not isinstance(replacement, str) or not replacement.startswith("\\$&"):
+            return False
+        body, flags = pattern_node.child_by_field_name("pattern"), pattern_node.child_by_field_name("flags")
+        if body is None or flags is None or "g" not in self.text(flags):
+            return False
+        text = self.text(body)
+        return text.startswith("[") and all(ch in text for ch in ".*+?()[|\\")
 
     def _fold_method(self, method, receiver: Value | None, args: list[Value]) -> Value | None:
         if receiver is None or not isinstance(receiver.const, str) or any(a.const is UNKNOWN for a in args):
@@ -375,6 +389,7 @@ QUOTE_ENTITIES = {"'": ("&apos;", "&#39;", "&#x27;"), '"': ("&quot;", "&#34;", "
 NO_CR, NO_LF = -13, -10
 LINE_BREAKS = frozenset({NO_CR, NO_LF})
 LINE_BREAK_CWES = frozenset({113, 117, 93})
+REGEX_CWES = frozenset({1333, 400})  # a regular expression built from the value matches only its text
 
 
 def _line_breaks_removed(old, new, regex: bool) -> frozenset[int]:
