@@ -9,7 +9,7 @@ Prints, per CWE and per language: precision, recall (TPR) and TPR − FPR (the
 OWASP Benchmark score) for qcn (its own rules plus the merged Bandit findings, as the editor
 and ``qcn scan`` report them) on all languages; then the same for qcn and for
 Bandit alone on the Python files only, measured in the same run; then detector
-time per 1,000 lines (median of several runs; no time is asserted).
+time per 1,000 lines, in all and per language (median of several runs; no time is asserted).
 
     python bench/security_bench.py [--runs 5] [--corpus tests/security/corpus]
 """
@@ -186,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  qcn rules, Python       ({py_lines} lines): {1000 * t_py_rules / py_lines * 1000:8.1f} ms")
     print(f"  qcn rules + Bandit merged, Python:          {1000 * t_py_merged / py_lines * 1000:8.1f} ms")
     print(f"  Bandit alone, Python:                       {1000 * t_bandit / py_lines * 1000:8.1f} ms")
+    print(f"\nqcn rules per language (median of {args.runs} runs, ms per 1,000 lines)")
+    for lang in langs:
+        group = [s for s in samples if s.language_dir == lang]
+        lines = sum(s.lines for s in group)
+        t = timed(lambda s: qcn_cwes(s, bandit=False), group, args.runs)
+        print(f"  {lang:<11} ({lines:5d} lines): {1000 * t / lines * 1000:8.1f} ms")
     return 0
 
 

@@ -125,7 +125,7 @@ class CweFinding:
 # findings are deduplicated and when the benchmark scores them.
 CWE_FAMILIES = (
     frozenset({94, 95, 1336}), frozenset({327, 328}), frozenset({330, 338}), frozenset({120, 787, 676, 242}),
-    frozenset({79, 80}), frozenset({798, 259}),
+    frozenset({79, 80}), frozenset({798, 259}), frozenset({1333, 400}),
 )
 
 

@@ -84,8 +84,11 @@ class Value:
         return self.is_const or ALL in self.safe or cwe in self.safe
 
     def reaching(self, cwe: int, remote_only: bool = False) -> list[Label]:
+        """The labels that reach a sink of ``cwe`` unsanitised; ``remote_only`` leaves out the local user's data
+        (argv, environment) but keeps a public function's parameters, which a caller may fill from the network
+        (their findings get the parameter confidence)."""
         return sorted((lb for lb in self.labels if lb.reaches(cwe) and not lb.origin.is_param
-                       and (lb.origin.remote or not remote_only)),
+                       and (lb.origin.remote or lb.origin.caller or not remote_only)),
                       key=lambda lb: (lb.origin.start_byte, lb.origin.description))
 
     def get_item(self, key: object) -> Value:

@@ -23,7 +23,18 @@ CASES = [
     ("lib.py", "import os\nclass _Shell:\n    def list_dir(self, name):\n        return os.system('ls ' + name)\n",
      "py.cmdi.os-system", None),
     ("lib.py", "import os\nclass Store:\n    def load(self, name):\n        return open(os.path.join('/data', name)).read()\n",
-     "py.path.traversal", None),  # path traversal needs network data (tainted_remote): a caller's name is not
+     "py.path.traversal", 4),  # a folder joined with a caller's name: a hint (the caller may pass a request's)
+    ("lib.py", "from pathlib import Path\nBASE = Path('/srv/themes')\ndef css(theme):\n"
+     "    return (BASE / theme / 'style.css').read_text()\n", "py.path.traversal", 4),
+    ("lib.py", "from pathlib import Path\ndef installed(theme):\n    return Path('/srv/themes', theme).exists()\n",
+     "py.path.traversal", 3),
+    ("lib.py", "import os\ndef load(path):\n    return open(path).read()\n", "py.path.traversal", None),  # passed whole
+    ("lib.py", "import sys\ndef main():\n    return open('/srv/' + sys.argv[1]).read()\n",
+     "py.path.traversal", None),  # the local user's own argv is not a trust boundary for paths
+    ("store.go", 'package store\n\nimport (\n\t"os"\n\t"path/filepath"\n)\n\nfunc Load(dir, key string) ([]byte, error) {\n'
+     '\treturn os.ReadFile(filepath.Join(dir, key))\n}\n', "go.path.traversal", 9),
+    ("tpl.js", "const fs = require('fs');\nconst path = require('path');\nexport function read(name) {\n"
+     "  return fs.readFileSync(path.join(__dirname, name));\n}\n", "js.path.traversal", 4),
     ("lib.py", "import requests\ndef node_status(node):\n    return requests.get(f'http://{node}/status', timeout=3)\n",
      "py.ssrf.request", 3),
     # a URL the caller passes whole is what an HTTP helper is for; only a URL built from the parameter hints

@@ -11,6 +11,8 @@ export const LANGUAGES = [
 export const PROVIDERS = ["cpu", "cuda", "dml", "webgpu"] as const;
 export const LOG_LEVELS = ["warning", "info", "debug"] as const;
 export const BACKENDS = ["local", "service", "remote"] as const;
+/** `qcn.securityParameterConfidence`: how findings from a public function's parameters show (docs/security.md). */
+export const PARAMETER_CONFIDENCES = ["off", "low", "medium", "high"] as const;
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -26,6 +28,7 @@ export interface QcnConfig {
   maxNewTokens: number;
   multiline: boolean;
   securityDiagnostics: boolean;
+  securityParameterConfidence: string;
   logLevel: LogLevel;
   checkpoints: boolean;
   checkpointMemoryMb: number;
@@ -51,6 +54,7 @@ export const DEFAULTS: QcnConfig = {
   maxNewTokens: 128,
   multiline: true,
   securityDiagnostics: true,
+  securityParameterConfidence: "low",
   logLevel: "info",
   checkpoints: true,
   checkpointMemoryMb: 1024,
@@ -102,6 +106,8 @@ export function readConfig(get: Getter): { config: QcnConfig; problems: string[]
     maxNewTokens: pick("maxNewTokens", DEFAULTS.maxNewTokens, intIn(1, 4096)),
     multiline: pick("multiline", DEFAULTS.multiline, isBool),
     securityDiagnostics: pick("securityDiagnostics", DEFAULTS.securityDiagnostics, isBool),
+    securityParameterConfidence: pick("securityParameterConfidence", DEFAULTS.securityParameterConfidence,
+      oneOf(PARAMETER_CONFIDENCES)),
     logLevel: pick("logLevel", DEFAULTS.logLevel, oneOf(LOG_LEVELS)),
     checkpoints: pick("checkpoints", DEFAULTS.checkpoints, isBool),
     checkpointMemoryMb: pick("checkpointMemoryMb", DEFAULTS.checkpointMemoryMb, intIn(0, 1 << 20)),
@@ -160,6 +166,7 @@ export function serverSettings(config: QcnConfig): Record<string, unknown> {
     maxNewTokens: config.maxNewTokens,
     multiline: config.multiline,
     securityDiagnostics: config.securityDiagnostics,
+    securityParameterConfidence: config.securityParameterConfidence,
     checkpoints: config.checkpoints,
     checkpointMemoryMb: config.checkpointMemoryMb,
     backend: config.backend,

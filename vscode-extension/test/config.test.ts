@@ -20,6 +20,7 @@ test("every contributed setting has a description and the default readConfig use
     "qcn.modelDir": DEFAULTS.modelDir, "qcn.executionProvider": DEFAULTS.executionProvider,
     "qcn.contextBudget": DEFAULTS.contextBudget, "qcn.maxNewTokens": DEFAULTS.maxNewTokens,
     "qcn.multiline": DEFAULTS.multiline, "qcn.securityDiagnostics": DEFAULTS.securityDiagnostics,
+    "qcn.securityParameterConfidence": DEFAULTS.securityParameterConfidence,
     "qcn.logLevel": DEFAULTS.logLevel, "qcn.checkpoints": DEFAULTS.checkpoints,
     "qcn.checkpointMemoryMb": DEFAULTS.checkpointMemoryMb, "qcn.backend": DEFAULTS.backend,
     "qcn.modelService": DEFAULTS.modelService, "qcn.remoteUrl": DEFAULTS.remoteUrl,
@@ -52,11 +53,12 @@ test("settings become the server's camelCase options", () => {
   const { config } = readConfig(getterFor({
     modelDir: " /models/qcn-int4 ", executionProvider: "cuda", contextBudget: 8192, maxNewTokens: 64,
     multiline: false, securityDiagnostics: false, enable: false, logLevel: "debug",
+    securityParameterConfidence: "off",
   }));
   assert.deepEqual(serverSettings(config), {
     ...serverSettings(DEFAULTS),
     enable: false, modelDir: "/models/qcn-int4", executionProvider: "cuda", contextBudget: 8192,
-    maxNewTokens: 64, multiline: false, securityDiagnostics: false,
+    maxNewTokens: 64, multiline: false, securityDiagnostics: false, securityParameterConfidence: "off",
   });
 });
 
@@ -138,4 +140,17 @@ test("export runs qcn export the way the server runs", () => {
 test("model name is the folder's last part", () => {
   assert.equal(modelName("/home/me/models/qcn-int4/"), "qcn-int4");
   assert.equal(modelName("C:\\models\\qcn-fp16"), "qcn-fp16");
+});
+
+test("the parameter-finding confidence takes one of the server's values, else keeps its default", () => {
+  const enumValues = properties["qcn.securityParameterConfidence"] as unknown as { enum: string[] };
+  assert.deepEqual(enumValues.enum, ["off", "low", "medium", "high"]);
+  for (const value of ["off", "medium", "high"]) {
+    const { config, problems } = readConfig(getterFor({ securityParameterConfidence: value }));
+    assert.deepEqual(problems, []);
+    assert.equal(serverSettings(config).securityParameterConfidence, value);
+  }
+  const { config, problems } = readConfig(getterFor({ securityParameterConfidence: "loud" }));
+  assert.equal(config.securityParameterConfidence, "low");
+  assert.deepEqual(problems, ['qcn.securityParameterConfidence="loud" is invalid; using "low"']);
 });

@@ -32,6 +32,7 @@ patterns and helper summaries together); deeper parts count as unknown.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ NOT_DATA_TYPE = re.compile(r"(?i)(context\.Context|\*?testing\.|\blogger\b|\blog
                            r"bool|boolean|long|short|double|byte|rune|error|time\.Duration|func\b))")
 
 log = logging.getLogger(__name__)
+_MAX_ANSWERS = 20_000  # TaintConfig._answers is cleared past this many paths (a long-lived server)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,13 @@ class TaintConfig:
     logical_returns_operand: bool = False
     family: str = ""
     parameter_sources: bool = True  # parameters of public functions are (caller-supplied) sources
+    # answers of is_source_path / sanitizer_for, per dotted path (the same few names recur in every file)
+    _answers: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @functools.cached_property
+    def request_words(self) -> frozenset[str]:
+        """Names that are a request object wherever they appear as a member (self.request, flask.request)."""
+        return self.request_names | self.request_param_names
 
     @classmethod
     def from_dict(cls, d: dict, language_family: str) -> TaintConfig:
@@ -102,6 +111,14 @@ class TaintConfig:
     def sanitizer_for(self, path: str) -> frozenset[int] | None:
         if not path:
             return None
+        k = ("sanitizer", path)
+        if k not in self._answers:
+            if len(self._answers) > _MAX_ANSWERS:
+                self._answers.clear()
+            self._answers[k] = self._sanitizer_for(path)
+        return self._answers[k]
+
+    def _sanitizer_for(self, path: str) -> frozenset[int] | None:
         if path in self.sanitizers:
             return self.sanitizers[path]
         parts = path.split(".")
@@ -112,6 +129,14 @@ class TaintConfig:
         return None
 
     def is_source_path(self, path: str) -> bool:
+        k = ("source", path)
+        if k not in self._answers:
+            if len(self._answers) > _MAX_ANSWERS:
+                self._answers.clear()
+            self._answers[k] = self._is_source_path(path)
+        return self._answers[k]
+
+    def _is_source_path(self, path: str) -> bool:
         if path in self.sources:
             return True
         parts = path.split(".")
@@ -140,10 +165,14 @@ class Function:
 class TaintAnalysis(StatementExecutor, ExpressionEvaluator, CallHandler):
     """Run once per document; then ask :meth:`value_of` for any expression node."""
 
-    def __init__(self, root, data: bytes, config: TaintConfig):
+    def __init__(self, root, data: bytes, config: TaintConfig, function_nodes=None):
+        """``function_nodes``: the nodes of ``root`` whose type is in FUNCTION_TYPES, when the caller has found
+        them already (the engine's query walk does); otherwise the tree is walked for them."""
         self.root = root
+        self._function_nodes = function_nodes
         self.data = data
         self._text_str = data.decode("utf-8", "replace")
+        self._ascii = data.isascii()
         self.config = config
         self.values: dict[tuple[int, int, int], Value] = {}
         self.dead: list[tuple[int, int]] = []
@@ -216,19 +245,26 @@ class TaintAnalysis(StatementExecutor, ExpressionEvaluator, CallHandler):
         return any(s <= node.start_byte and node.end_byte <= e for s, e in self.dead)
 
     def text(self, node) -> str:
+        if self._ascii:  # byte offsets are character offsets: slice the decoded text (no decode per node)
+            return self._text_str[node.start_byte:node.end_byte]
         return self.data[node.start_byte:node.end_byte].decode("utf-8", "replace")
 
     def _collect_functions(self, root) -> None:
-        stack = [root]
-        while stack:
-            n = stack.pop()
-            if n.type in FUNCTION_TYPES:
-                fn = self._function(n)
-                if fn is not None:
-                    self._all_functions.append(fn)
-                    if fn.name:
-                        self.functions.setdefault(fn.name, []).append(fn)
-            stack.extend(reversed(n.named_children))
+        if self._function_nodes is not None:  # in document order, an enclosing function before those inside
+            nodes = sorted(self._function_nodes, key=lambda n: (n.start_byte, -n.end_byte))
+        else:
+            nodes, stack = [], [root]
+            while stack:
+                n = stack.pop()
+                if n.type in FUNCTION_TYPES:
+                    nodes.append(n)
+                stack.extend(reversed(n.named_children))
+        for n in nodes:
+            fn = self._function(n)
+            if fn is not None:
+                self._all_functions.append(fn)
+                if fn.name:
+                    self.functions.setdefault(fn.name, []).append(fn)
 
     def _function(self, n) -> Function | None:
         body = n.child_by_field_name("body")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from qcn.indexer.security.taint.folding import PURE_BUILTINS, set_item, to_str
 from qcn.indexer.security.taint.grammar import (
-    BOOL_METHOD, GETTERS, MAX_DEPTH, MEMBER_TYPES, MUTATORS_APPEND, MUTATORS_PUT, key, short,
+    BOOL_METHOD, CONTAINER_METHODS, GETTERS, MAX_DEPTH, MEMBER_TYPES, MUTATORS_APPEND, MUTATORS_PUT, key, short,
 )
 from qcn.indexer.security.values import ALL, UNKNOWN, Label, Origin, Value, join_all, meet, propagate, safe_of
 
@@ -165,7 +165,7 @@ class CallHandler:
                 pass
         cleans = cfg.sanitizer_for(bare) if bare else None
         if cleans is None and method and receiver_node is not None:
-            cleans = cfg.sanitizer_for(method) if "." + method in ("." + k for k in cfg.sanitizers) else None
+            cleans = cfg.sanitizers.get(method)  # a sanitiser named by its method alone (v.escape())
         if cleans is not None:
             inputs = all_args + ([receiver] if receiver is not None and not positional else [])
             return propagate(inputs).cleansed(cleans)
@@ -173,6 +173,12 @@ class CallHandler:
             quoted = _quote_escape(positional[-2].const, positional[-1].const)
             if quoted:  # v.replace("'", "&apos;"): no quote is left to close an XPath string literal
                 return propagate([receiver, positional[-1]]).cleansed(quoted)
+        if method == "replace" and receiver is not None and len(positional) == 2 and len(arg_nodes) == 2 \
+                and self._escapes_regex(arg_nodes[0], positional[1].const):
+            return propagate([receiver]).cleansed(REGEX_CWES)
+        stripped = self._line_break_replace(bare, method, receiver, positional, arg_nodes)
+        if stripped is not None:
+            return stripped
         if method and BOOL_METHOD.match(method) and receiver_node is not None:
             return self._fold_method(method, receiver, positional) or Value()
 
@@ -188,7 +194,7 @@ class CallHandler:
             if simple_receiver or (receiver is not None and not receiver.labels and receiver.kind == ""
                                    and receiver_node.type == "identifier"
                                    and receiver.items is None and receiver.keys is None
-                                   and method not in GETTERS | MUTATORS_APPEND | MUTATORS_PUT):
+                                   and method not in CONTAINER_METHODS):
                 fn = self._resolve(method, len(positional) + len(keywords))
         if fn is not None:
             real = [frozenset(lb for lb in a.labels if not lb.origin.is_param) for a in positional]
@@ -233,6 +239,50 @@ class CallHandler:
                 inputs.append(receiver)
         out = propagate(inputs)
         return out if inputs else Value()
+
+    def _line_break_replace(self, bare: str, method: str, receiver: Value | None, args: list[Value],
+                            arg_nodes: list) -> Value | None:
+        """A replace that removes every CR (or every LF) from a value: ``v.replace("\\n", "")``,
+        ``v.replace(/[\\r\\n]/g, "")``, ``re.sub(r"[\\r\\n]", "", v)``, ``strings.ReplaceAll(v, "\\r", "")``.
+        The result carries the mark; once both are gone the value cannot break a header or log line
+        (CWE-113, CWE-117, CWE-93). None when the call is not such a replace."""
+        if bare in ("strings.ReplaceAll", "strings.Replace") and len(args) >= 3:
+            if bare == "strings.Replace" and (len(args) < 4 or args[3].const != -1):
+                return None
+            data, old, new, regex = args[0], args[1].const, args[2].const, False
+        elif bare in ("re.sub", "regex.sub") and len(args) == 3:
+            data, old, new, regex = args[2], args[0].const, args[1].const, True
+        elif method in ("replace", "replaceAll") and receiver is not None and len(args) == 2 and len(arg_nodes) == 2:
+            data, old, new, regex = receiver, args[0].const, args[1].const, False
+            if arg_nodes[0].type == "regex":  # JS: /[\\r\\n]/g replaces every match only with the g flag
+                pattern = arg_nodes[0].child_by_field_name("pattern")
+                flags = arg_nodes[0].child_by_field_name("flags")
+                if pattern is None or flags is None or "g" not in self.text(flags):
+                    return None
+                old, regex = self.text(pattern), True
+        else:
+            return None
+        removed = _line_breaks_removed(old, new, regex)
+        if not removed or not data.labels:  # nothing to mark: the call is handled as any other
+            return None
+        out = set()
+        for lb in data.labels:
+            cleansed = lb.cleansed | removed
+            if LINE_BREAKS <= cleansed:
+                cleansed |= LINE_BREAK_CWES
+            out.add(Label(lb.origin, cleansed))
+        return Value(labels=frozenset(out))
+
+    def _escapes_regex(self, pattern_node, replacement) -> bool:
+        """JS's escape idiom ``v.replace(/[.*+?^${}()|[\\]\\\\]/g, "\\\\$&")``: every regex metacharacter gets
+        a backslash, so the result matches only itself."""
+        if pattern_node.type != "regex" or not isinstance(replacement, str) or not replacement.startswith("\\$&"):
+            return False
+        body, flags = pattern_node.child_by_field_name("pattern"), pattern_node.child_by_field_name("flags")
+        if body is None or flags is None or "g" not in self.text(flags):
+            return False
+        text = self.text(body)
+        return text.startswith("[") and all(ch in text for ch in ".*+?()[|\\")
 
     def _fold_method(self, method, receiver: Value | None, args: list[Value]) -> Value | None:
         if receiver is None or not isinstance(receiver.const, str) or any(a.const is UNKNOWN for a in args):
@@ -334,6 +384,25 @@ class CallHandler:
 
 
 QUOTE_ENTITIES = {"'": ("&apos;", "&#39;", "&#x27;"), '"': ("&quot;", "&#34;", "&#x22;")}
+# marks on a label (not CWEs: negative) that every CR, every LF, has been replaced; both together clean it for
+# the weaknesses a line break causes: header splitting, log forging, CRLF injection
+NO_CR, NO_LF = -13, -10
+LINE_BREAKS = frozenset({NO_CR, NO_LF})
+LINE_BREAK_CWES = frozenset({113, 117, 93})
+REGEX_CWES = frozenset({1333, 400})  # a regular expression built from the value matches only its text
+
+
+def _line_breaks_removed(old, new, regex: bool) -> frozenset[int]:
+    """Which of CR and LF a replace of ``old`` (a string, or a regex when ``regex``) by ``new`` removes."""
+    if not isinstance(old, str) or not old or not isinstance(new, str) or "\r" in new or "\n" in new:
+        return frozenset()
+    if not regex:
+        return frozenset({NO_CR} if old == "\r" else {NO_LF} if old == "\n" else ())
+    try:
+        rx = re.compile(old)
+    except re.error:
+        return frozenset()
+    return frozenset(mark for mark, ch in ((NO_CR, "\r"), (NO_LF, "\n")) if rx.fullmatch(ch))
 
 
 def _quote_escape(old, new) -> frozenset[int] | None:

@@ -20,6 +20,12 @@ from qcn.indexer.security.values import UNKNOWN, Value, propagate
 ROUTE_LITERAL = re.compile(r"""\.(?:route|get|post|put|patch|delete|api_route|websocket)\(\s*[rbu]?["']([^"']*)["']""")
 
 
+def _raw_string(n, text) -> bool:
+    """A Python raw string (r"..."), whose backslashes are literal."""
+    start = n.child(0) if n.child_count else None
+    return start is not None and start.type == "string_start" and "r" in text(start).lower()
+
+
 class ExpressionEvaluator:
     """``_ev(node, env) -> Value`` and one ``_ev_<kind>`` per kind of expression."""
 
@@ -31,9 +37,14 @@ class ExpressionEvaluator:
             return Value()
         self._depth += 1
         try:
-            return self._record(n, self._ev_inner(n, env))
+            v = self._ev_inner(n, env)
         finally:
             self._depth -= 1
+        if self._recording:  # _record, inline on this hot path
+            k = (n.start_byte, n.end_byte, n.kind_id)
+            old = self.values.get(k)
+            self.values[k] = v if old is None else old.join(v)
+        return v
 
     def _ev_inner(self, n, env) -> Value:
         t = n.type
@@ -165,7 +176,11 @@ class ExpressionEvaluator:
             if ct in ("string_content", "string_fragment", "interpreted_string_literal_content",
                       "raw_string_literal_content", "escape_sequence", "character", "multiline_string_fragment"):
                 txt = self.text(c)
-                parts.append(unescape(txt) if ct == "escape_sequence" else txt)
+                if ct == "escape_sequence":
+                    txt = unescape(txt)
+                elif c.named_child_count and not _raw_string(n, self.text):
+                    txt = self._with_escapes(c)  # Python: the escapes are children of string_content
+                parts.append(txt)
             elif ct in ("interpolation", "template_substitution", "string_interpolation"):
                 dynamic.append(self._ev(c, env))
             elif ct in STRING_TYPES:  # concatenated_string
@@ -188,6 +203,18 @@ class ExpressionEvaluator:
             return Value.constant("")
         return Value.constant("".join(parts))
 
+    def _with_escapes(self, content) -> str:
+        """The text of a string part with its escape_sequence children replaced by what they stand for."""
+        out, at = [], content.start_byte
+        for e in content.named_children:
+            if e.type != "escape_sequence":
+                continue
+            out.append(self.data[at:e.start_byte].decode("utf-8", "replace"))
+            out.append(unescape(self.text(e)))
+            at = e.end_byte
+        out.append(self.data[at:content.end_byte].decode("utf-8", "replace"))
+        return "".join(out)
+
     def _ev_member(self, n, env) -> Value:
         of, mf = MEMBER_TYPES[n.type]
         obj_node, mem_node = n.child_by_field_name(of), n.child_by_field_name(mf)
@@ -198,7 +225,7 @@ class ExpressionEvaluator:
             return env[path]
         obj = self._ev(obj_node, env) if obj_node is not None else Value()
         member = self.text(mem_node) if mem_node is not None else ""
-        if self.config.python_semantics and member in self.config.request_names | self.config.request_param_names \
+        if self.config.python_semantics and member in self.config.request_words \
                 and not obj.labels and obj.keys is None:
             return Value(kind="request")  # flask.request, self.request in a class-based view
         if obj.kind == "request":

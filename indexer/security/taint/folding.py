@@ -101,8 +101,14 @@ ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", "'": "'", '"'
 
 
 def unescape(s: str) -> str:
+    """What one escape sequence stands for (``\\n``, ``\\x41``, ``\\u00e9``); an unknown one stays as written."""
     if s.startswith("\\") and len(s) == 2:
-        return ESCAPES.get(s[1], s[1])
+        return ESCAPES.get(s[1], s)
+    if len(s) in (4, 6) and s[:2] in ("\\x", "\\u"):
+        try:
+            return chr(int(s[2:], 16))
+        except ValueError:
+            return s
     return s
 
 

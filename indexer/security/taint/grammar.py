@@ -78,6 +78,7 @@ MUTATORS_PUT = frozenset({"put", "set", "setdefault", "putIfAbsent", "setPropert
 GETTERS = frozenset({"get", "getOrDefault", "getProperty", "Get", "getAttribute", "item", "at", "elementAt",
                      "valueOf", "pop", "remove", "poll", "shift", "getFirst", "getLast", "peek", "firstElement",
                      "lastElement"})
+CONTAINER_METHODS = GETTERS | MUTATORS_APPEND | MUTATORS_PUT
 # Nesting levels followed (statements, expressions, binding patterns and helper summaries together);
 # deeper parts count as unknown. Each level costs at most ~6 Python frames, so 120 levels stay well
 # inside the interpreter's default recursion limit of 1,000 without changing it.
