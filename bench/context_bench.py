@@ -235,7 +235,7 @@ def _code_names(language: str, text: str) -> list[tuple[str, str]]:
     for m in _IDENT.finditer(text):
         before = text[:m.start()].rstrip()
         qualifier = ""
-        if before.endswith((".", "::", "->")):
+        if before.endswith((".", "::")) or (before.endswith("->") and language in ("c", "cpp")):  # else a return type
             head = _QUALIFIER.search(before.rstrip(".:->").rstrip())
             qualifier = head.group(0) if head else "?"
         out.append((m.group(0), qualifier))

@@ -86,6 +86,11 @@ _MAX_MISFITS = 24  # stop packing after this many pieces in a row did not fit
 _FALLBACK_METHODS = (40, 10, 0)
 _FALLBACK_LEVELS = len(_FALLBACK_METHODS)
 _DATA_KINDS = frozenset({"field", "constant", "variable"})
+# Among the imports: score base of the near names' definitions (imported already by the lines around)
+# and of the names the file uses that nothing binds (what the next line most likely imports).
+_IMPORTED_NEAR = 45.0
+_UNBOUND_IN_IMPORTS = 90.0
+_NEIGHBOURS = 3  # files next to the imports that no line imports, outlined
 _WINDOW_BEFORE = 40
 _WINDOW_AFTER = 15
 _FREE_KINDS = ("function", "class", "interface", "type", "enum", "module", "macro", "constant", "variable")
@@ -342,13 +347,11 @@ class _Gatherer:
         self.import_order: list[tuple[str, str, int]] = []  # (target, module, line)
         self.local_names: set[str] = set()
         self.package_files: tuple[str, ...] = ()
+        self._targets: tuple[tuple[str, ...], ...] = ()
         if self.symbols is None:
             return
-        resolved = self.graph.resolved.get(self.path) if self._indexed_current() else None
-        if resolved is None or len(resolved) != len(self.symbols.imports):
-            resolve = self.graph.resolver.resolve
-            resolved = tuple(resolve(self.path, self.language, imp) for imp in self.symbols.imports)
-        for imp, targets in zip(self.symbols.imports, resolved):
+        self._targets = self._resolved()
+        for imp, targets in zip(self.symbols.imports, self._targets):
             if not targets:
                 continue
             for target in targets:
@@ -390,8 +393,13 @@ class _Gatherer:
 
     def gather(self) -> list[_Piece]:
         uses = self._uses_near_cursor()
+        # Among the imports, the names near the cursor are what the lines around it import already: the next
+        # line imports something else (a name the file uses that nothing binds, a module not imported yet).
+        in_imports = self._in_imports()
         for use in uses:
-            self._definitions_for(use)
+            self._definitions_for(use, _IMPORTED_NEAR if in_imports else 100.0)
+        if in_imports:
+            self._unimported_neighbours()
         self._dependencies(uses)
         self._receiver_outlines(uses)
         self._outlines()
@@ -731,7 +739,7 @@ class _Gatherer:
             defined = self.graph.defs_by_name
             unbound = [(name, n) for name, n in unbound if name in defined]
             for name, occurrences in unbound[:40]:  # near the cursor or not: this offer scores higher
-                self._by_name(_Use(name, "", min(1.0, 0.6 + 0.1 * occurrences)), 60.0, "dependency",
+                self._by_name(_Use(name, "", min(1.0, 0.6 + 0.1 * occurrences)), _UNBOUND_IN_IMPORTS, "dependency",
                               f"used in this file, imported by no line: `{name}`")
         for name, occurrences in references[:60]:
             if (name, "") in near_names:
@@ -743,6 +751,51 @@ class _Gatherer:
             if name not in self.local_names and name not in self.names and name not in self.module_alias:
                 self._by_name(use, 40.0 if in_imports else 20.0, "dependency",
                               f"used in this file, imported by no line: `{name}`")
+
+    def _unimported_neighbours(self) -> None:
+        """Among the imports: files of the folders the import lines next to the cursor import from that no
+        line of this file imports, those sorting between the previous and the next line's targets first (an
+        index that re-exports a folder, an import block in path order: the missing line names one of them)."""
+        imports = self.symbols.imports if self.symbols is not None else ()
+        resolved = [(imp, targets) for imp, targets in zip(imports, self._targets) if targets]
+        line = self.line + 1
+        above = [targets for imp, targets in resolved if imp.line < line][-1:]
+        below = [targets for imp, targets in resolved if imp.line > line][:1]
+        if not above and not below:
+            return
+        imported = {t for _, targets in resolved for t in targets}
+        extension = os.path.splitext(self.path)[1]
+        lo = min(above[0]) if above else ""
+        hi = max(below[0]) if below else "\U0010ffff"
+        folders = sorted({t.rpartition("/")[0] for targets in above + below for t in targets})
+        candidates = []
+        for folder in folders:
+            for path in self.graph.resolver.files_in(folder):
+                if (path in imported or path == self.path or not path.endswith(extension)
+                        or (_is_test(path) and not self._in_tests) or path not in self.graph.files):
+                    continue
+                between = lo < path < hi if lo < hi else False
+                distance = min(abs(_sort_distance(path, lo)), abs(_sort_distance(path, hi)))
+                candidates.append((not between, distance, path))
+        candidates.sort()
+        for rank, (outside, _, path) in enumerate(candidates[:_NEIGHBOURS]):
+            record = self.graph.files[path]
+            top = [d for d in record.symbols.definitions if "." not in d.qualname][:12]
+            if not top:
+                continue
+            intervals = tuple((d.start_line, min(d.sig_end_line, d.start_line + 2)) for d in top)
+            score = (_UNBOUND_IN_IMPORTS if not outside else 30.0) * (1.0 - 0.15 * rank)
+            self.pieces.append(_Piece(path, intervals, score, "outline of a file next to the imports that no line "
+                                      "imports", "outline"))
+
+    def _resolved(self) -> tuple[tuple[str, ...], ...]:
+        """The current file's imports' targets, one tuple per import."""
+        imports = self.symbols.imports if self.symbols is not None else ()
+        resolved = self.graph.resolved.get(self.path) if self._indexed_current() else None
+        if resolved is None or len(resolved) != len(imports):
+            resolve = self.graph.resolver.resolve
+            resolved = tuple(resolve(self.path, self.language, imp) for imp in imports)
+        return resolved
 
     def _in_imports(self) -> bool:
         """The cursor is among the file's imports: next to one, or at the top level above the first
@@ -1003,6 +1056,14 @@ def _module_stem(path: str) -> str:
     if stem in ("__init__", "index", "mod", "lib"):
         return directory.rpartition("/")[2]
     return stem
+
+
+def _sort_distance(path: str, anchor: str) -> int:
+    """How far apart two paths sort, roughly: the first differing character's distance, weighted by place."""
+    for i, (x, y) in enumerate(zip(path, anchor)):
+        if x != y:
+            return (ord(x) - ord(y)) * 1000 // (i + 1)
+    return 0
 
 
 def _shared_prefix(a: str, b: str) -> int:

@@ -564,3 +564,55 @@ def test_repository_map_yields_its_share_to_evidence(tmp_path):
         assert evidence > 0.25 * budget, evidence
         assert _repo_map_tokens(plain) > 0.2 * budget, _repo_map_tokens(plain)
         assert _repo_map_tokens(busy) < 0.5 * _repo_map_tokens(plain), (_repo_map_tokens(busy), evidence)
+
+
+def test_among_reexports_the_folder_files_no_line_exports_yet_come_first(tmp_path):
+    """An index that re-exports a folder, line removed: the missing line names a file of that folder that no
+    line exports, most likely one that sorts between the lines above and below the cursor."""
+    files = {f"src/ops/{name}.ts": f"export function {name}Op(x: number): number {{ return x; }}\n"
+             for name in ("a", "b", "c", "d", "e", "f", "g", "h")}
+    files["src/index.ts"] = """
+        export { aOp } from './ops/a';
+        export { bOp } from './ops/b';
+
+        export { eOp } from './ops/e';
+        """
+    index = _repo(tmp_path, files)
+    with index:
+        snippets = index.context_for("src/index.ts", Position(2, 0), 1024)
+        assert _shows(snippets, "src/ops/c.ts", "export function cOp(x: number): number { return x; }"), \
+            _paths(snippets)
+        assert _shows(snippets, "src/ops/d.ts", "export function dOp(x: number): number { return x; }")
+        assert "src/ops/h.ts" not in _paths(snippets)  # not between the neighbours, and far from them
+        reasons = {s.path: s.reason for s in snippets}
+        assert "no line imports" in reasons["src/ops/c.ts"]
+
+
+def test_among_imports_a_used_name_nothing_binds_beats_the_neighbours_definitions(tmp_path):
+    """Python import block, `from .theme import Theme` removed: the file still uses Theme, which nothing binds
+    now; its definition comes before the large definitions of what the lines around import already."""
+    methods = "\n".join(f"    def method_{i}(self, value: int) -> int:\n        return value + {i}\n"
+                        for i in range(12))
+    index = _repo(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/text.py": "class Text:\n" + methods,
+        "pkg/style.py": "class Style:\n" + methods,
+        "pkg/theme.py": """
+            class Theme:
+                def __init__(self, name: str) -> None:
+                    self.name = name
+            """,
+        "pkg/tb.py": """
+            from .text import Text
+
+            from .style import Style
+
+
+            def render(text: Text, style: Style) -> "Theme":
+                return Theme("dark")
+            """,
+    })
+    with index:
+        snippets = index.context_for("pkg/tb.py", Position(1, 0), 200)
+        assert _shows(snippets, "pkg/theme.py", "class Theme:"), [(s.path, s.reason) for s in snippets]
+        assert snippets[0].path == "pkg/theme.py", [(s.path, s.reason) for s in snippets]
