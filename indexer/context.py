@@ -90,7 +90,11 @@ _DATA_KINDS = frozenset({"field", "constant", "variable"})
 # and of the names the file uses that nothing binds (what the next line most likely imports).
 _IMPORTED_NEAR = 45.0
 _UNBOUND_IN_IMPORTS = 90.0
-_NEIGHBOURS = 3  # files next to the imports that no line imports, outlined
+_NEIGHBOURS = 3
+# Imports' outlines gain this much (times the nearest use's weight) when the file uses the module near the
+# cursor: through a name it imports (the names this file uses), through its alias (the rest of its outline).
+_NEAR_MODULE = 30.0
+_NEAR_ALIAS = 25.0  # files next to the imports that no line imports, outlined
 _WINDOW_BEFORE = 40
 _WINDOW_AFTER = 15
 _FREE_KINDS = ("function", "class", "interface", "type", "enum", "module", "macro", "constant", "variable")
@@ -402,7 +406,7 @@ class _Gatherer:
             self._unimported_neighbours()
         self._dependencies(uses)
         self._receiver_outlines(uses)
-        self._outlines()
+        self._outlines(uses)
         self._package_outlines()
         self._recent_edits()
         self._similar()
@@ -828,16 +832,33 @@ class _Gatherer:
 
     # --------------------------------------------------------- outlines
 
-    def _outlines(self) -> None:
+    def _near_modules(self, near: list[_Use]) -> tuple[dict[str, float], dict[str, float]]:
+        """Imported files by how close to the cursor the file uses them: through an imported name, and
+        through a module alias (``utils.x``: the next line may use any other name of ``utils``)."""
+        by_name: dict[str, float] = {}
+        by_alias: dict[str, float] = {}
+        for use in near:
+            if use.qualifier:
+                files = self.module_alias.get(use.qualifier.split(".")[0], ())
+                for target in files:
+                    by_alias[target] = max(by_alias.get(target, 0.0), use.weight)
+            else:
+                files = tuple(t for _, targets in self.names.get(use.name, ()) for t in targets)
+            for target in files:
+                by_name[target] = max(by_name.get(target, 0.0), use.weight)
+        return by_name, by_alias
+
+    def _outlines(self, near: list[_Use]) -> None:
         order: dict[str, tuple[int, str]] = {}
         for target, module, line in self.import_order:
             order.setdefault(target, (line, module))
         wanted = self._wanted()
+        by_name, by_alias = self._near_modules(near)
         for rank, (target, (line, module)) in enumerate(sorted(order.items(), key=lambda i: (i[1][0], i[0]))):
             record = self.graph.files.get(target)
             if record is None or target == self.path:
                 continue
-            score = max(12.0, 30.0 - rank)
+            score = max(12.0, 30.0 - rank) + _NEAR_MODULE * by_name.get(target, 0.0)
             why = f"outline of `{module}` (imported at line {line})"
             # What this file uses of the module first; the rest of its outline only where room is left.
             used = _file_outline(record.symbols, record.language, wanted=wanted, only_wanted=True)
@@ -845,7 +866,9 @@ class _Gatherer:
                 self.pieces.append(_Piece(target, used, score, why + ", names this file uses", "outline"))
             intervals = _file_outline(record.symbols, record.language, wanted=wanted)
             if intervals:
-                self.pieces.append(_Piece(target, intervals, max(3.0, 12.0 - rank), why, "outline"))
+                self.pieces.append(_Piece(target, intervals,
+                                          max(3.0, 12.0 - rank) + _NEAR_ALIAS * by_alias.get(target, 0.0), why,
+                                          "outline"))
             if _only_reexports(record):
                 self._reexport_outline(target, record, wanted, score, why)
 

@@ -616,3 +616,74 @@ def test_among_imports_a_used_name_nothing_binds_beats_the_neighbours_definition
         snippets = index.context_for("pkg/tb.py", Position(1, 0), 200)
         assert _shows(snippets, "pkg/theme.py", "class Theme:"), [(s.path, s.reason) for s in snippets]
         assert snippets[0].path == "pkg/theme.py", [(s.path, s.reason) for s in snippets]
+
+
+def _many(template: str, count: int) -> str:
+    return "".join(template.format(i=i) for i in range(count))
+
+
+def test_a_module_used_through_its_alias_near_the_cursor_shows_its_other_names(tmp_path):
+    """`errors.Error03` just above: the next line may raise any other error of that module (here one no line
+    uses yet), so its outline goes before that of a module imported earlier but not used nearby."""
+    index = _repo(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/helpers.py": _many("def helper_{i:02d}(value: int, scale: int = 1) -> int:\n    return value\n\n\n", 40),
+        "pkg/errors.py": _many("class Error{i:02d}(Exception):\n    pass\n\n\n", 30),
+        "pkg/main.py": """
+            from . import helpers
+            from . import errors
+
+
+            def total(values):
+                return sum(helpers.helper_00(v) for v in values)
+
+
+            def check(value):
+                if value < 0:
+                    raise errors.Error03(value)
+
+            """,
+    })
+    with index:
+        text = (index.root / "pkg/main.py").read_text()
+        snippets = index.context_for("pkg/main.py", Position(text.count("\n") - 1, 4), 1400)
+        assert _shows(snippets, "pkg/errors.py", "class Error17(Exception):"), [(s.path, s.reason) for s in snippets]
+
+
+def test_a_module_whose_names_are_used_near_the_cursor_outlines_them_first(tmp_path):
+    """A signature's parameters use the type aliases of one module: the names this file uses from it (one only
+    the removed line would use here) go before the outlines of modules imported earlier, used far away."""
+    files = {"api/__init__.py": ""}
+    names = {}
+    for module in ("models", "config", "auth", "urls"):
+        title = module.title()
+        files[f"api/{module}.py"] = _many(f"class {title}{{i:02d}}(\n    BaseOne,\n    BaseTwo,\n):\n    pass\n\n\n", 20)
+        names[module] = [f"{title}{i:02d}" for i in range(20)]
+    files["api/types.py"] = _many("Zeta{i:02d} = int | str\n", 12)
+    imports = "".join(f"from .{module} import {', '.join(used)}\n" for module, used in names.items())
+    uses = ", ".join(name + "()" for used in names.values() for name in used)  # calls: references
+    files["api/client.py"] = imports + f"""from .types import Zeta00, Zeta01, Zeta09
+
+
+def build():
+    return [{uses}]
+""" + _many("\n\ndef filler_{i:02d}():\n    pass\n", 12) + """
+
+class Client:
+    def __init__(
+        self,
+        first: Zeta00,
+
+    ) -> None:
+        pass
+""" + _many("\n\ndef filler_{i:02d}():\n    pass\n", 8) + """
+
+def make(value) -> Zeta09:  # far below the cursor: not a name near it
+    return value
+"""
+    index = _repo(tmp_path, files)
+    with index:
+        text = (index.root / "api/client.py").read_text()
+        line = text.split("\n").index("        first: Zeta00,") + 1
+        snippets = index.context_for("api/client.py", Position(line, 8), 1000)
+        assert _shows(snippets, "api/types.py", "Zeta09 = int | str"), [(s.path, s.reason) for s in snippets]
