@@ -406,7 +406,7 @@ class _Gatherer:
             self._unimported_neighbours()
         self._dependencies(uses)
         self._receiver_outlines(uses)
-        self._outlines(uses)
+        self._outlines([] if in_imports else uses)  # among the imports, near names are imported already
         self._package_outlines()
         self._recent_edits()
         self._similar()
