@@ -133,6 +133,9 @@ has delete is_empty as_str as_ref to_string to_owned clone unwrap expect iter in
 is_some is_none ok_or map_err and_then unwrap_or String Error equals hashCode toLowerCase toUpperCase trim
 substring charAt isEmpty contains containsKey put getClass Println Printf Sprintf Errorf Fprintf
 """.split())
+# `module.exports = req`, `exports = module.exports = createApplication`, `module.exports = { a, b: c }`
+_MODULE_EXPORTS = re.compile(r"\s*(?:exports\s*=\s*)?module\.exports\s*=\s*(?:exports\s*=\s*)?"
+                             r"(?:([A-Za-z_$][\w$]*)\s*;?\s*$|\{([^}]*)\}?)")
 _TYPE_WORD = re.compile(rb"\b[A-Z][A-Za-z0-9_]*[a-z][A-Za-z0-9_]*\b")  # `Console`, not `MAX` or `A`
 _PY_BUILTINS = frozenset(dir(builtins)) | {"self", "cls", "__name__", "__file__", "__all__"}
 _BRACE_LANGUAGES = frozenset({"javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp"})
@@ -482,6 +485,12 @@ class _Gatherer:
         else:
             if name in self.local_names:
                 return self._local(use, base * 0.6)
+            if self.family == "javascript" and name in self.module_alias:  # `var req = require('./request')`
+                found = self._commonjs_exports(self.module_alias[name])
+                if found:
+                    self._offer(found, base * weight, source,
+                                why or f"what `{name}` is: `module.exports` of {found[0][0]}")
+                    return True
             bound = self.names.get(name)
             if bound:
                 for original, files in bound:
@@ -503,6 +512,23 @@ class _Gatherer:
         if source != "definition":
             return False
         return self._by_name(use, base)
+
+    def _commonjs_exports(self, targets: Iterable[str]) -> list[tuple[str, Definition]]:
+        """The definitions a CommonJS module exports: ``module.exports = name`` (or ``exports = module.exports =
+        name``) and ``module.exports = { a, b: c }``, read from the file's last such assignment."""
+        found: list[tuple[str, Definition]] = []
+        for path in targets:
+            lines = self.index.lines_of(path) or []
+            for text in reversed(lines):
+                m = _MODULE_EXPORTS.match(text)
+                if m is None:
+                    continue
+                names = [m.group(1)] if m.group(1) else _IDENT.findall(
+                    re.sub(r"\b[A-Za-z_$][\w$]*\s*:", "", m.group(2) or ""))
+                for name in names[:8]:
+                    found.extend(self._defs_in((path,), name, follow=False, top_level=True)[:1])
+                break
+        return found[:8]
 
     def _by_name(self, use: _Use, base: float, source: str = "definition", why: str = "") -> bool:
         """Fall back to every definition of the name in the repository."""

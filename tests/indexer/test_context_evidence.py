@@ -687,3 +687,53 @@ def make(value) -> Zeta09:  # far below the cursor: not a name near it
         line = text.split("\n").index("        first: Zeta00,") + 1
         snippets = index.context_for("api/client.py", Position(line, 8), 1000)
         assert _shows(snippets, "api/types.py", "Zeta09 = int | str"), [(s.path, s.reason) for s in snippets]
+
+
+def test_a_commonjs_module_bound_by_require_shows_what_it_exports(tmp_path):
+    """`var req = require('./request')` then a bare `req`: what `module.exports` is in request.js (a variable,
+    or an object of names), not a namesake elsewhere."""
+    index = _repo(tmp_path, {
+        "lib/request.js": textwrap.dedent("""
+            var http = require('http');
+
+            var req = Object.create(http.IncomingMessage.prototype);
+
+            req.header = function header(name) {
+              return this.headers[name];
+            };
+            """) + _many("\nreq.accepts{i:02d} = function accepts{i:02d}(types, options) {{\n  return types;\n}};\n", 30)
+                + "\nmodule.exports = req;\n",
+        "lib/dates.js": """
+            function parse(text) {
+              return new Date(text);
+            }
+
+            function formatDate(date) {
+              return date.toISOString();
+            }
+
+            module.exports = { parse, format: formatDate };
+            """,
+        "lib/decoy.js": """
+            var req = null;
+            module.exports = function decoy() { return req; };
+            """,
+        "lib/app.js": """
+            var req = require('./request');
+            var dates = require('./dates');
+
+            function createApplication() {
+              var app = {};
+              app.request = Object.create(req, {});
+              app.dates = dates;
+
+            }
+            """,
+    })
+    with index:
+        snippets = index.context_for("lib/app.js", _at(index, "lib/app.js", "app.dates = dates;\n"), 400)
+        assert _shows(snippets, "lib/request.js", "var req = Object.create(http.IncomingMessage.prototype);"), \
+            [(s.path, s.reason) for s in snippets]
+        assert _shows(snippets, "lib/dates.js", "function parse(text) {")
+        assert _shows(snippets, "lib/dates.js", "function formatDate(date) {")
+        assert "lib/decoy.js" not in _paths(snippets)
