@@ -813,7 +813,7 @@ class _Gatherer:
             top = [d for d in record.symbols.definitions if "." not in d.qualname][:12]
             if not top:
                 continue
-            intervals = tuple((d.start_line, min(d.sig_end_line, d.start_line + 2)) for d in top)
+            intervals = tuple(i for d in top for i in _head(d, 2))
             score = (_UNBOUND_IN_IMPORTS if not outside else 30.0) * (1.0 - 0.15 * rank)
             self.pieces.append(_Piece(path, intervals, score, "outline of a file next to the imports that no line "
                                       "imports", "outline"))
@@ -915,7 +915,7 @@ class _Gatherer:
         ranked.sort(key=lambda item: item[:2])
         for rank, (overlap, path, record, top) in enumerate(ranked[:12]):
             top.sort(key=lambda d: (d.name not in wanted, d.start_line))
-            intervals = tuple(sorted((d.start_line, min(d.sig_end_line, d.start_line + 2)) for d in top[:25]))
+            intervals = tuple(sorted(i for d in top[:25] for i in _head(d, 2)))
             score = max(6.0, 20.0 - 1.5 * rank) if overlap else 5.0
             self.pieces.append(_Piece(path, intervals, score, "outline of this package's file", "outline"))
 
@@ -954,8 +954,7 @@ class _Gatherer:
         names.sort(key=lambda item: (item[0], item[1]))
         for _, local, original, targets in names[:40]:
             for target, d in self._defs_in(targets, original)[:1]:
-                end = min(d.sig_end_line, d.start_line + 4)
-                self.pieces.append(_Piece(target, ((d.start_line, end),), score * (1.0 if local in wanted else 0.8),
+                self.pieces.append(_Piece(target, _head(d, 4), score * (1.0 if local in wanted else 0.8),
                                           f"{why}: `{local}` re-exported from {target}", "outline"))
 
     # ---------------------------------------------------- recent edits
@@ -1218,7 +1217,7 @@ def _definition_outline(piece: _Piece, record: FileRecord, d: Definition, method
     if len(others) > methods and wanted:
         others.sort(key=lambda c: (c.name not in wanted, c.start_line))
     for child in data:
-        outline.append((child.start_line, min(child.end_line, child.start_line + 2)))
+        outline.extend(_head(child, 2, child.end_line))
     for child in others[:methods]:
         outline.append((child.snippet_start if child.doc_start == child.start_line - 1 else child.start_line,
                         child.sig_end_line))
@@ -1226,6 +1225,16 @@ def _definition_outline(piece: _Piece, record: FileRecord, d: Definition, method
         outline.append((d.end_line, d.end_line))
     return _Piece(piece.path, tuple(sorted(_owner_header(record, d) + outline)), piece.score,
                   piece.reason + ", outline", piece.source, piece.symbol)
+
+
+def _head(d: Definition, lines: int, end: int = 0) -> tuple[Interval, ...]:
+    """The lines that show a definition's name in an outline: its first ``lines + 1`` lines of header (up to
+    ``end``, default the header's end), and for a constant or field of a group (Go ``const (`` blocks, where
+    the definition starts at the group's first line) its own line too."""
+    last = end or d.sig_end_line
+    if d.kind in _DATA_KINDS and d.sig_end_line > d.start_line + lines:
+        return ((d.start_line, d.start_line), (d.sig_end_line, d.sig_end_line))
+    return ((d.start_line, min(last, d.start_line + lines)),)
 
 
 def _file_outline(symbols: FileSymbols, language: str, popularity: dict[str, int] | None = None,
@@ -1240,14 +1249,14 @@ def _file_outline(symbols: FileSymbols, language: str, popularity: dict[str, int
     if only_wanted:
         chosen = [d for d in chosen if d.name in wanted and ("." not in d.qualname
                                                               or d.qualname.partition(".")[0] in wanted)]
-        return tuple((d.start_line, min(d.sig_end_line, d.start_line + 4)) for d in chosen[:limit])
+        return tuple(i for d in chosen[:limit] for i in _head(d, 4))
     if popularity is not None:  # the repository map keeps the most referenced names
         chosen.sort(key=lambda d: (-popularity.get(d.name, 0), d.start_line))
     elif wanted:
         chosen.sort(key=lambda d: (d.name not in wanted and d.qualname.partition(".")[0] not in wanted,
                                    d.qualname.count(".") + (d.kind not in _DATA_KINDS), d.start_line))
     chosen = sorted(chosen[:limit], key=lambda d: d.start_line)
-    intervals = [(d.start_line, min(d.sig_end_line, d.start_line + 4)) for d in chosen]
+    intervals = [i for d in chosen for i in _head(d, 4)]
     return tuple(intervals)
 
 

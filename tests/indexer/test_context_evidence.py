@@ -737,3 +737,40 @@ def test_a_commonjs_module_bound_by_require_shows_what_it_exports(tmp_path):
         assert _shows(snippets, "lib/dates.js", "function parse(text) {")
         assert _shows(snippets, "lib/dates.js", "function formatDate(date) {")
         assert "lib/decoy.js" not in _paths(snippets)
+
+
+def test_go_a_constant_deep_in_a_const_group_shows_its_own_line(tmp_path):
+    """Go `const (` groups: each constant starts at the group's first line; the package outline shows the line
+    that names it, not only the group's head."""
+    index = _repo(tmp_path, {
+        "go.mod": "module example.com/mux\n\ngo 1.21\n",
+        "regexp.go": """
+            package mux
+
+            type regexpType int
+
+            const (
+                regexpTypePath   regexpType = 0
+                regexpTypeHost   regexpType = 1
+                regexpTypePrefix regexpType = 2
+                regexpTypeQuery  regexpType = 3
+            )
+            """,
+        "route.go": """
+            package mux
+
+            func isPath(typ regexpType) bool {
+                if typ < 0 {
+                    return true
+                }
+
+                return false
+            }
+            """,
+    })
+    with index:
+        text = (index.root / "route.go").read_text()
+        line = text.split("\n").index("        return true") + 2  # the blank line after the `if`
+        snippets = index.context_for("route.go", Position(line, 4), 1024)
+        assert _shows(snippets, "regexp.go", "    regexpTypePrefix regexpType = 2"), [(s.path, s.text) for s in snippets]
+        assert _shows(snippets, "regexp.go", "    regexpTypeQuery  regexpType = 3")
