@@ -941,13 +941,17 @@ class _Gatherer:
             if not targets:
                 continue
             for original, local in imp.names:
-                if original == "*":
+                if original == "*":  # what this file uses of each re-exported file first, the rest after
                     for target in targets:
                         other = self.graph.files.get(target)
                         if other is not None and target != self.path:
+                            used = _file_outline(other.symbols, other.language, wanted=wanted, only_wanted=True)
+                            if used:
+                                self.pieces.append(_Piece(target, used, score * 0.9,
+                                                          why + ", re-exported names this file uses", "outline"))
                             intervals = _file_outline(other.symbols, other.language, wanted=wanted, limit=20)
                             if intervals:
-                                self.pieces.append(_Piece(target, intervals, score * 0.9, why + ", re-exported",
+                                self.pieces.append(_Piece(target, intervals, score * 0.4, why + ", re-exported",
                                                           "outline"))
                     continue
                 names.append((local not in wanted, local, original, targets))
@@ -1081,9 +1085,10 @@ def _only_reexports(record: FileRecord) -> bool:
     """A package's ``__init__.py`` / ``index.ts`` / ``mod.rs`` / ``lib.rs`` that defines (almost) nothing
     but imports names: what its outline should show is where those names are defined."""
     name = record.path.rpartition("/")[2].split(".", 1)[0]
-    if name not in ("__init__", "index", "mod", "lib"):
-        return False
     symbols = record.symbols
+    if name not in ("__init__", "index", "mod", "lib"):  # any other file: only when it is nothing but re-exports
+        return (len(symbols.imports) >= 2 and not symbols.definitions
+                and all(imp.kind == "reexport" for imp in symbols.imports))
     named = sum(len(imp.names) for imp in symbols.imports)
     own = sum(1 for d in symbols.definitions if d.kind not in _DATA_KINDS)
     return named > 0 and own <= max(2, named // 10)

@@ -774,3 +774,35 @@ def test_go_a_constant_deep_in_a_const_group_shows_its_own_line(tmp_path):
         snippets = index.context_for("route.go", Position(line, 4), 1024)
         assert _shows(snippets, "regexp.go", "    regexpTypePrefix regexpType = 2"), [(s.path, s.text) for s in snippets]
         assert _shows(snippets, "regexp.go", "    regexpTypeQuery  regexpType = 3")
+
+
+def test_a_file_of_only_reexports_outlines_the_names_this_file_uses_where_they_are_defined(tmp_path):
+    """`internal.ts` is nothing but `export * from` lines (not named index.ts): what the current file imports
+    through it shows at its real definition, one the cursor's neighbourhood does not use included."""
+    filler = _many("export function helper{i:02d}(value: number): number {{\n  return value + {i};\n}}\n\n", 30)
+    index = _repo(tmp_path, {
+        "src/utils/env.ts": "export const NOTHING: unique symbol = Symbol.for('nothing')\n"
+                            "export const DRAFT_STATE: unique symbol = Symbol.for('draft-state')\n",
+        "src/utils/common.ts": filler,
+        "src/internal.ts": 'export * from "./utils/common"\nexport * from "./utils/env"\n',
+        "src/core/proxy.ts": textwrap.dedent("""
+            import { DRAFT_STATE, helper00 } from "../internal"
+
+            export function isDraft(value: any): boolean {
+              return !!value && !!value[DRAFT_STATE]
+            }
+            """).lstrip("\n") + _many("\nexport function filler{i:02d}(): number {{\n  return {i}\n}}\n", 15) + """
+export function current(draft: any): number {
+  const total = helper00(1)
+
+  return total
+}
+""",
+    })
+    with index:
+        text = (index.root / "src/core/proxy.ts").read_text()
+        line = text.split("\n").index("  const total = helper00(1)") + 1
+        snippets = index.context_for("src/core/proxy.ts", Position(line, 2), 600)
+        assert _shows(snippets, "src/utils/env.ts",
+                      "export const DRAFT_STATE: unique symbol = Symbol.for('draft-state')"), \
+            [(s.path, s.reason) for s in snippets]
