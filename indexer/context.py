@@ -11,7 +11,10 @@ definition    ≤100   definitions of identifiers near the cursor, resolved
                      receivers' types (``self``/``this`` and bases,
                      annotations, constructors), then by name across the
                      repository (less, when ambiguous; never for common
-                     standard-library methods on receivers of unknown type)
+                     standard-library methods on receivers of unknown type);
+                     JS: a bare name bound by require() is what the module
+                     exports (module.exports = x / { a, b }). Among the
+                     imports ≤45: the lines around import these already
 local         ≤60    definitions in the current file outside ``current_window``
                      (only when the caller says which lines the prompt shows)
 dependency    ≤60    what the enclosing function/class uses (anywhere in it),
@@ -19,11 +22,14 @@ dependency    ≤60    what the enclosing function/class uses (anywhere in it),
                      members of the type's file included) and of the enclosing
                      class's bases, then what the rest of the file uses
                      (through imports, or by name when no import binds it;
-                     among the imports, every such unbound name first)
-outline       ≤30    signatures of the modules the current file imports: the
-                     names this file uses, then (≤12) the rest; re-exporting
-                     packages: the real definitions; Go/Java: top-level
-                     signatures of the package's other files
+                     among the imports, every such unbound name first, ≤90)
+outline       ≤60    signatures of the modules the current file imports: the
+                     names this file uses (more when it uses the module near
+                     the cursor), then (≤12, more when used as `mod.x` near
+                     the cursor) the rest; files of only re-exports: the real
+                     definitions; Go/Java: top-level signatures of the
+                     package's other files; among the imports (≤90): files of
+                     the neighbours' folders that no line imports
 recent_edit   ≤28    regions recently edited in other open buffers
 similar       ≤22    lexically similar windows of related files (Jaccard)
 repo_map      ≤8     for budgets ≥ 8K tokens: signatures of the files ranked
