@@ -503,7 +503,8 @@ def measure(indexer_module, folder: Path, samples, budgets) -> dict:
     Document, Position = indexer_module.Document, indexer_module.Position
     detect = indexer_module.detect_language
     total_tokens = indexer_module.total_tokens
-    results = {b: {"recall": [], "all": [], "precision": [], "tokens": [], "times": []} for b in budgets}
+    results = {b: {"recall": [], "all": [], "precision": [], "tokens": [], "times": [], "elsewhere": [],
+                   "only_here": []} for b in budgets}
     for path, number, gold in samples:
         lines = index.lines_of(path)
         original = lines[number]
@@ -518,6 +519,10 @@ def measure(indexer_module, folder: Path, samples, budgets) -> dict:
             for s in snippets:
                 by_path.setdefault(s.path, set()).update(_shown(s, index.lines_of(s.path) or []))
             present = sum(1 for spots in gold.values() if any(line in by_path.get(p, ()) for p, line in spots))
+            for name, spots in gold.items():  # does the file (line removed) write the name anywhere else?
+                hit = any(line in by_path.get(p, ()) for p, line in spots)
+                key = "elsewhere" if re.search(r"(?<![\w$])" + re.escape(name) + r"(?![\w$])", text) else "only_here"
+                results[budget][key].append(hit)
             results[budget]["recall"].append(present / len(gold))
             results[budget]["all"].append(present == len(gold))
             needed = {p for spots in gold.values() for p, _ in spots}
@@ -646,9 +651,20 @@ def report(per_language: dict) -> None:
                   + " | ".join(cells) + " |")
             for label in ("before", "after"):
                 bucket = totals.setdefault((label, budget), {"recall": [], "all": [], "precision": [], "tokens": [],
-                                                             "times": []})
+                                                             "times": [], "elsewhere": [], "only_here": []})
                 for key in bucket:
                     bucket[key].extend(entry[label][budget][key])
+    print("\nGold names by whether the file (the line removed) writes the name anywhere else: how many, and the "
+          "share present (after); a name only the removed line wrote has no evidence in the file:\n")
+    print("| language | budget | elsewhere in the file: names, present | only on the removed line: names, present |")
+    print("|---|---|---|---|")
+    for language, entry in sorted(per_language.items()):
+        for budget in BUDGETS:
+            cells = []
+            for key in ("elsewhere", "only_here"):
+                hits = entry["after"][budget][key]
+                cells.append(f"{len(hits)}, {statistics.fmean(hits):.0%}" if hits else "0, -")
+            print(f"| {language} | {budget // 1024}K | " + " | ".join(cells) + " |")
     lines = sum(e["lines"] for e in per_language.values())
     repos = sum(len(e["repos"]) for e in per_language.values())
     print(f"\nAll {lines} lines in {repos} repositories:\n")
