@@ -398,7 +398,7 @@ def _parent(definitions, d):
     if not owner:
         return None
     for candidate in definitions:
-        if candidate.qualname == owner and candidate.start_line <= d.start_line <= max(candidate.end_line, d.start_line):
+        if candidate.qualname == owner and candidate.start_line <= d.start_line <= candidate.end_line:
             return candidate
     for candidate in definitions:  # Go methods, Rust impls: the type is written elsewhere in the file
         if candidate.qualname == owner:
@@ -615,7 +615,8 @@ def main() -> None:
     print("| language | gold names kept | " + " | ".join(NOISE_RULES) + " |")
     print("|---|---|" + "---|" * len(NOISE_RULES))
     for language, entry in sorted(per_language.items()):
-        print(f"| {language} | {entry['noise']['kept']} | " + " | ".join(str(entry["noise"][r]) for r in NOISE_RULES) + " |")
+        counts = " | ".join(str(entry["noise"][rule]) for rule in NOISE_RULES)
+        print(f"| {language} | {entry['noise']['kept']} | {counts} |")
     if latency is not None:
         print(f"\ncontext_for on the standard library ({latency['files']} files, {latency['queries']} cursors at "
               "identifier ends, before and after interleaved):\n")

@@ -657,7 +657,8 @@ def test_a_module_whose_names_are_used_near_the_cursor_outlines_them_first(tmp_p
     names = {}
     for module in ("models", "config", "auth", "urls"):
         title = module.title()
-        files[f"api/{module}.py"] = _many(f"class {title}{{i:02d}}(\n    BaseOne,\n    BaseTwo,\n):\n    pass\n\n\n", 20)
+        header = f"class {title}{{i:02d}}(\n    BaseOne,\n    BaseTwo,\n):\n"  # four lines of header each
+        files[f"api/{module}.py"] = _many(header + "    pass\n\n\n", 20)
         names[module] = [f"{title}{i:02d}" for i in range(20)]
     files["api/types.py"] = _many("Zeta{i:02d} = int | str\n", 12)
     imports = "".join(f"from .{module} import {', '.join(used)}\n" for module, used in names.items())
@@ -701,7 +702,8 @@ def test_a_commonjs_module_bound_by_require_shows_what_it_exports(tmp_path):
             req.header = function header(name) {
               return this.headers[name];
             };
-            """) + _many("\nreq.accepts{i:02d} = function accepts{i:02d}(types, options) {{\n  return types;\n}};\n", 30)
+            """) + _many("\nreq.accepts{i:02d} = function accepts{i:02d}(types, options) {{\n  return types;\n}};\n",
+                         30)
                 + "\nmodule.exports = req;\n",
         "lib/dates.js": """
             function parse(text) {
@@ -772,7 +774,8 @@ def test_go_a_constant_deep_in_a_const_group_shows_its_own_line(tmp_path):
         text = (index.root / "route.go").read_text()
         line = text.split("\n").index("        return true") + 2  # the blank line after the `if`
         snippets = index.context_for("route.go", Position(line, 4), 1024)
-        assert _shows(snippets, "regexp.go", "    regexpTypePrefix regexpType = 2"), [(s.path, s.text) for s in snippets]
+        assert _shows(snippets, "regexp.go", "    regexpTypePrefix regexpType = 2"), \
+            [(s.path, s.text) for s in snippets]
         assert _shows(snippets, "regexp.go", "    regexpTypeQuery  regexpType = 3")
 
 
