@@ -46,6 +46,7 @@ Usage: python bench/context_bench.py [--lines 40] [--base 3f2d12c] [--cache DIR]
 from __future__ import annotations
 
 import argparse
+import collections
 import importlib
 import io
 import os
@@ -111,7 +112,24 @@ startswith endswith lower upper encode decode copy clear insert index count sort
 open flush send push shift map filter reduce forEach slice splice concat includes indexOf toString valueOf
 length size len then catch bind call apply emit on once has delete is_empty as_str as_ref to_string to_owned
 clone unwrap expect iter into_iter next collect equals hashCode trim substring isEmpty contains put
+all any Error
 """.split())
+# CommonJS's own names: `module.exports`, `exports.x =` name the module being written, nothing defined elsewhere.
+COMMONJS = {"module", "exports", "require"}
+NOISE_RULES = ("bound by the line or its function (a local)", "assigned on the line (`q.name = ...` defines it)",
+               "`self.x` not of the class or its bases", "a function's local in another file",
+               "a Rust `mod x;` declaration", "a Rust macro call meets a non-macro", "CommonJS module/exports")
+# A name the line itself (or the enclosing function above it) binds is a local, whatever other file defines it:
+# `let x =`, `var x`, `x :=`, Python `x =`, closure/arrow parameters, `for x in`, Rust patterns `Some(x) =>`.
+_BINDERS = (r"\b(?:let|var|const)\s+(?:mut\s+)?(?:\{{[^}}]*|\[[^\]]*)?\b{0}\b", r"\b{0}\s*(?:,\s*[A-Za-z_]\w*\s*)*:=",
+            r"(?<!\|)\|(?!\|)[^|]*\b{0}\b[^|]*(?<!\|)\|(?!\|)",
+            r"\bfor\s*\(?\s*(?:(?:let|var|const|mut)\s+)?\(?(?:[\w$]+\s*,\s*)*{0}\s*(?:,|\)|\bin\b|\bof\b|:)",
+            r"^\s*{0}\s*(?::[^=]+)?=(?![=>])", r"(?<![:\w.$]){0}\s*=>(?!\s*$)",
+            r"\(\s*(?:[\w$]+\s*,\s*)*{0}\s*(?:,[^)]*)?\)\s*=>",
+            r"\b(?:Some|Ok|Err)\(\s*(?:ref\s+)?(?:mut\s+)?{0}\s*\)", r"\b(?:with|except)\b.*\bas\s+{0}\b")
+# Java: a typed local or parameter (`Foo x =`, `List<Foo> x;`, `for (Foo x : xs)`).
+_JAVA_BINDER = r"\b[A-Z]\w*(?:<[^;=]*>)?(?:\[\])*\s+{0}\s*[=;:,)]"
+_CLASS_KINDS = {"class", "interface", "struct", "trait", "enum", "type"}
 _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _STRING = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|`[^`]*`')
 _COMMENT = {"python": re.compile(r"#.*")}
@@ -217,7 +235,7 @@ def _code_names(language: str, text: str) -> list[tuple[str, str]]:
     for m in _IDENT.finditer(text):
         before = text[:m.start()].rstrip()
         qualifier = ""
-        if before.endswith((".", "::", "->")):
+        if before.endswith((".", "::")) or (before.endswith("->") and language in ("c", "cpp")):  # else a return type
             head = _QUALIFIER.search(before.rstrip(".:->").rstrip())
             qualifier = head.group(0) if head else "?"
         out.append((m.group(0), qualifier))
@@ -250,7 +268,8 @@ def _in_string_or_comment(tree, row: int, column: int) -> bool:
     return False
 
 
-def sample_lines(index, language: str, count: int, seed: int) -> list[tuple[str, int, dict[str, list]]]:
+def sample_lines(index, language: str, count: int, seed: int,
+                 noise=None) -> list[tuple[str, int, dict[str, list]]]:
     """(path, 0-based line, {gold name: [(path, name line)]}) for ``count`` lines with gold.
 
     Which definitions a name on the line can mean, by how it is written:
@@ -269,6 +288,8 @@ def sample_lines(index, language: str, count: int, seed: int) -> list[tuple[str,
     On an import line the imported names count as bare names (``from .x import Y``, ``use crate::a::B``),
     the module path not at all. Lines that start inside a string or a comment are not code."""
     graph = index.graph
+    if noise is None:
+        noise = collections.Counter()
     files = sorted(p for p in index.files() if p.endswith(EXTENSIONS[language]) and "test" not in p.lower())
     rng = random.Random(seed)
     candidates = []
@@ -289,6 +310,7 @@ def sample_lines(index, language: str, count: int, seed: int) -> list[tuple[str,
         external = {name for name, files in targets.items() if not files}
         wildcard = "*" in bound or any(imp.kind in ("include", "system_include") for imp in symbols.imports)
         folder = path.rpartition("/")[0]
+        definitions = symbols.definitions
         for number, text in enumerate(lines):
             stripped = text.lstrip()
             if not stripped or _in_string_or_comment(tree, number, len(text) - len(stripped)):
@@ -297,23 +319,44 @@ def sample_lines(index, language: str, count: int, seed: int) -> list[tuple[str,
             names = _code_names(language, text)
             if _IMPORT_LINE.match(text):  # `from .x import Y`, `use crate::a::B;`: the imported names, bare
                 names = [(name, "") for name, _ in names[_module_words(language, names):]]
+            import_line = bool(_IMPORT_LINE.match(text)) or "require(" in text
+            function = _enclosing(definitions, number + 1, ("function", "method"))
+            owners = None
             for name, qualifier in dict.fromkeys(names):
                 if len(name) < 2 or name in KEYWORDS or name in local or name in gold:
                     continue
+                if qualifier in ("self", "this", "Self") and owners is None:
+                    owners = _owner_closure(index, path, definitions, number + 1)
                 definers = [p for p in graph.defs_by_name.get(name, ())
                             if p != path and p.endswith(EXTENSIONS[language]) and "test" not in p.lower()]
                 if not definers or len(definers) > 2:
                     continue
                 spots = []
+                rejected = ""
                 for other in definers:
                     same_package = language in ("go", "java") and other.rpartition("/")[0] == folder
                     other_lines = index.lines_of(other) or []
-                    for d in graph.files[other].symbols.definitions:
+                    other_defs = graph.files[other].symbols.definitions
+                    for d in other_defs:
                         if d.name != name:
                             continue
-                        member = "." in d.qualname
+                        parent = _parent(other_defs, d)
+                        member = parent is not None and parent.kind not in ("function", "method")
+                        if "." in d.qualname and not member:
+                            rejected = "a function's local in another file"
+                            continue
+                        if language == "rust" and d.kind == "module":
+                            rejected = "a Rust `mod x;` declaration"
+                            continue
+                        if language == "rust" and text[text.find(name) + len(name):].lstrip().startswith("!") \
+                                and d.kind != "macro":
+                            rejected = "a Rust macro call meets a non-macro"
+                            continue
                         if qualifier and qualifier in bound:
                             ok = other in targets.get(qualifier, ())
+                        elif qualifier in ("self", "this", "Self") and owners:
+                            ok = member and d.qualname.rpartition(".")[0].rpartition(".")[2] in owners
+                            rejected = rejected or ("" if ok else "`self.x` not of the class or its bases")
                         elif qualifier:
                             ok = member and name not in STD_METHODS
                         elif name in external:  # bound by an import of an outside module (`require('path')`)
@@ -323,11 +366,106 @@ def sample_lines(index, language: str, count: int, seed: int) -> list[tuple[str,
                         if ok:
                             spots.append((other, _name_line(other_lines, d)))
                 if spots:
-                    gold[name] = spots
+                    if language in ("javascript", "typescript") and (name in COMMONJS or qualifier in COMMONJS):
+                        noise["CommonJS module/exports"] += 1
+                    elif not import_line and not qualifier and _binds(name, text, lines, function, number, language):
+                        noise["bound by the line or its function (a local)"] += 1
+                    elif qualifier and re.search(r"\b" + re.escape(qualifier) + r"\s*\.\s*" + re.escape(name)
+                                                 + r"\s*(?::[^=]*)?=(?![=>])", text):
+                        noise["assigned on the line (`q.name = ...` defines it)"] += 1
+                    else:
+                        gold[name] = spots
+                        noise["kept"] += 1
+                elif rejected:
+                    noise[rejected] += 1
             if gold:
                 candidates.append((path, number, gold))
     rng.shuffle(candidates)
     return sorted(candidates[:count])
+
+
+def _enclosing(definitions, line: int, kinds) -> object:
+    best = None
+    for d in definitions:
+        if d.kind in kinds and d.start_line <= line <= d.end_line and (best is None or d.start_line >= best.start_line):
+            best = d
+    return best
+
+
+def _parent(definitions, d):
+    """The definition ``d`` is written inside (by qualified name), or None at the top level."""
+    owner = d.qualname.rpartition(".")[0]
+    if not owner:
+        return None
+    for candidate in definitions:
+        if candidate.qualname == owner and candidate.start_line <= d.start_line <= candidate.end_line:
+            return candidate
+    for candidate in definitions:  # Go methods, Rust impls: the type is written elsewhere in the file
+        if candidate.qualname == owner:
+            return candidate
+    return Definition_like(owner)
+
+
+class Definition_like:
+    """An owner named by a qualified name but not defined in the file (a Go method's receiver type defined in
+    another file of the package, a Rust impl of an outside type): a type, not a function."""
+
+    kind = "type"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _binds(name: str, text: str, lines: list[str], function, number: int, language: str) -> bool:
+    """The removed line, or the enclosing function from its header down to the line, binds ``name``."""
+    patterns = _BINDERS + ((_JAVA_BINDER,) if language == "java" else ())
+    if function is None:
+        return any(re.search(pattern.format(re.escape(name)), text) for pattern in patterns)
+    first = function.start_line - 1
+    for row in range(first, number + 1):
+        line = lines[row]
+        if name not in line:
+            continue
+        if row == first and re.search(r"\b" + re.escape(name) + r"\b", function.signature.partition("(")[2]):
+            return True  # a parameter
+        if any(re.search(pattern.format(re.escape(name)), line) for pattern in patterns):
+            return True
+    return False
+
+
+def _owner_closure(index, path: str, definitions, line: int) -> set[str]:
+    """Names of the class around ``line`` and of its bases (by name, any file, three levels): what
+    ``self.x``/``this.x`` can mean. Empty when no class encloses the line (a JS function's ``this``)."""
+    owner = _enclosing(definitions, line, _CLASS_KINDS | {"method", "function"})
+    while owner is not None and owner.kind in ("method", "function"):
+        head = owner.qualname.rpartition(".")[0]
+        if not head:
+            return set()
+        parents = [d for d in definitions if d.qualname == head]
+        if not parents:  # a Rust impl / Go method of a type written elsewhere
+            return {head.rpartition(".")[2]}
+        owner = parents[0]
+    if owner is None:
+        return set()
+    names = {owner.name}
+    frontier = [owner]
+    for _ in range(3):
+        following = []
+        for d in frontier:
+            m = re.search(r"\(([^()]*)\)\s*:?\s*$", d.signature) or re.search(r"\b(?:extends|implements)\s+([^{]+)",
+                                                                              d.signature)
+            if not m:
+                continue
+            for part in m.group(1).replace("implements", ",").split(","):
+                base = part.split("[")[0].split("<")[0].split("=")[0].strip().rpartition(".")[2]
+                if base and base not in names and base.replace("_", "").isalnum():
+                    names.add(base)
+                    for other in index.graph.defs_by_name.get(base, ()):
+                        record = index.graph.files.get(other)
+                        following.extend(x for x in (record.symbols.definitions if record else ())
+                                         if x.name == base and x.kind in _CLASS_KINDS)
+        frontier = following
+    return names
 
 
 def _name_line(lines: list[str], d) -> int:
@@ -365,7 +503,8 @@ def measure(indexer_module, folder: Path, samples, budgets) -> dict:
     Document, Position = indexer_module.Document, indexer_module.Position
     detect = indexer_module.detect_language
     total_tokens = indexer_module.total_tokens
-    results = {b: {"recall": [], "all": [], "precision": [], "tokens": [], "times": []} for b in budgets}
+    results = {b: {"recall": [], "all": [], "precision": [], "tokens": [], "times": [], "elsewhere": [],
+                   "only_here": []} for b in budgets}
     for path, number, gold in samples:
         lines = index.lines_of(path)
         original = lines[number]
@@ -380,6 +519,10 @@ def measure(indexer_module, folder: Path, samples, budgets) -> dict:
             for s in snippets:
                 by_path.setdefault(s.path, set()).update(_shown(s, index.lines_of(s.path) or []))
             present = sum(1 for spots in gold.values() if any(line in by_path.get(p, ()) for p, line in spots))
+            for name, spots in gold.items():  # does the file (line removed) write the name anywhere else?
+                hit = any(line in by_path.get(p, ()) for p, line in spots)
+                key = "elsewhere" if re.search(r"(?<![\w$])" + re.escape(name) + r"(?![\w$])", text) else "only_here"
+                results[budget][key].append(hit)
             results[budget]["recall"].append(present / len(gold))
             results[budget]["all"].append(present == len(gold))
             needed = {p for spots in gold.values() for p, _ in spots}
@@ -451,9 +594,10 @@ def main() -> None:
         for name, (language, folder) in repos.items():
             probe = after.Index(folder, after.IndexConfig(workers=1, freeze_gc=False), use_cache=False)
             probe.build()
-            samples = sample_lines(probe, language, args.lines, args.seed)
+            entry = per_language.setdefault(language, {"repos": [], "lines": 0, "gold": 0, "before": {}, "after": {},
+                                                       "noise": collections.Counter()})
+            samples = sample_lines(probe, language, args.lines, args.seed, entry["noise"])
             probe.close()
-            entry = per_language.setdefault(language, {"repos": [], "lines": 0, "gold": 0, "before": {}, "after": {}})
             entry["repos"].append(name)
             entry["lines"] += len(samples)
             entry["gold"] += sum(len(g) for _, _, g in samples)
@@ -466,6 +610,13 @@ def main() -> None:
             print(f"measured {name} ({language}): {len(samples)} lines", file=sys.stderr)
         latency = stdlib_latency(before, after, args.stdlib_queries, args.seed) if args.stdlib_queries else None
     report(per_language)
+    print("\nLeft out of gold over all candidate lines (names another file defines that no context could carry "
+          "as a definition the line needs), per language:\n")
+    print("| language | gold names kept | " + " | ".join(NOISE_RULES) + " |")
+    print("|---|---|" + "---|" * len(NOISE_RULES))
+    for language, entry in sorted(per_language.items()):
+        counts = " | ".join(str(entry["noise"][rule]) for rule in NOISE_RULES)
+        print(f"| {language} | {entry['noise']['kept']} | {counts} |")
     if latency is not None:
         print(f"\ncontext_for on the standard library ({latency['files']} files, {latency['queries']} cursors at "
               "identifier ends, before and after interleaved):\n")
@@ -501,9 +652,20 @@ def report(per_language: dict) -> None:
                   + " | ".join(cells) + " |")
             for label in ("before", "after"):
                 bucket = totals.setdefault((label, budget), {"recall": [], "all": [], "precision": [], "tokens": [],
-                                                             "times": []})
+                                                             "times": [], "elsewhere": [], "only_here": []})
                 for key in bucket:
                     bucket[key].extend(entry[label][budget][key])
+    print("\nGold names by whether the file (the line removed) writes the name anywhere else: how many, and the "
+          "share present (after); a name only the removed line wrote has no evidence in the file:\n")
+    print("| language | budget | elsewhere in the file: names, present | only on the removed line: names, present |")
+    print("|---|---|---|---|")
+    for language, entry in sorted(per_language.items()):
+        for budget in BUDGETS:
+            cells = []
+            for key in ("elsewhere", "only_here"):
+                hits = entry["after"][budget][key]
+                cells.append(f"{len(hits)}, {statistics.fmean(hits):.0%}" if hits else "0, -")
+            print(f"| {language} | {budget // 1024}K | " + " | ".join(cells) + " |")
     lines = sum(e["lines"] for e in per_language.values())
     repos = sum(len(e["repos"]) for e in per_language.values())
     print(f"\nAll {lines} lines in {repos} repositories:\n")

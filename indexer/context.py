@@ -11,7 +11,10 @@ definition    ≤100   definitions of identifiers near the cursor, resolved
                      receivers' types (``self``/``this`` and bases,
                      annotations, constructors), then by name across the
                      repository (less, when ambiguous; never for common
-                     standard-library methods on receivers of unknown type)
+                     standard-library methods on receivers of unknown type);
+                     JS: a bare name bound by require() is what the module
+                     exports (module.exports = x / { a, b }). Among the
+                     imports ≤45: the lines around import these already
 local         ≤60    definitions in the current file outside ``current_window``
                      (only when the caller says which lines the prompt shows)
 dependency    ≤60    what the enclosing function/class uses (anywhere in it),
@@ -19,11 +22,14 @@ dependency    ≤60    what the enclosing function/class uses (anywhere in it),
                      members of the type's file included) and of the enclosing
                      class's bases, then what the rest of the file uses
                      (through imports, or by name when no import binds it;
-                     among the imports, every such unbound name first)
-outline       ≤30    signatures of the modules the current file imports: the
-                     names this file uses, then (≤12) the rest; re-exporting
-                     packages: the real definitions; Go/Java: top-level
-                     signatures of the package's other files
+                     among the imports, every such unbound name first, ≤90)
+outline       ≤60    signatures of the modules the current file imports: the
+                     names this file uses (more when it uses the module near
+                     the cursor), then (≤12, more when used as `mod.x` near
+                     the cursor) the rest; files of only re-exports: the real
+                     definitions; Go/Java: top-level signatures of the
+                     package's other files; among the imports (≤90): files of
+                     the neighbours' folders that no line imports
 recent_edit   ≤28    regions recently edited in other open buffers
 similar       ≤22    lexically similar windows of related files (Jaccard)
 repo_map      ≤8     for budgets ≥ 8K tokens: signatures of the files ranked
@@ -86,6 +92,15 @@ _MAX_MISFITS = 24  # stop packing after this many pieces in a row did not fit
 _FALLBACK_METHODS = (40, 10, 0)
 _FALLBACK_LEVELS = len(_FALLBACK_METHODS)
 _DATA_KINDS = frozenset({"field", "constant", "variable"})
+# Among the imports: score base of the near names' definitions (imported already by the lines around)
+# and of the names the file uses that nothing binds (what the next line most likely imports).
+_IMPORTED_NEAR = 45.0
+_UNBOUND_IN_IMPORTS = 90.0
+_NEIGHBOURS = 3
+# Imports' outlines gain this much (times the nearest use's weight) when the file uses the module near the
+# cursor: through a name it imports (the names this file uses), through its alias (the rest of its outline).
+_NEAR_MODULE = 30.0
+_NEAR_ALIAS = 25.0  # files next to the imports that no line imports, outlined
 _WINDOW_BEFORE = 40
 _WINDOW_AFTER = 15
 _FREE_KINDS = ("function", "class", "interface", "type", "enum", "module", "macro", "constant", "variable")
@@ -124,6 +139,9 @@ has delete is_empty as_str as_ref to_string to_owned clone unwrap expect iter in
 is_some is_none ok_or map_err and_then unwrap_or String Error equals hashCode toLowerCase toUpperCase trim
 substring charAt isEmpty contains containsKey put getClass Println Printf Sprintf Errorf Fprintf
 """.split())
+# `module.exports = req`, `exports = module.exports = createApplication`, `module.exports = { a, b: c }`
+_MODULE_EXPORTS = re.compile(r"\s*(?:exports\s*=\s*)?module\.exports\s*=\s*(?:exports\s*=\s*)?"
+                             r"(?:([A-Za-z_$][\w$]*)\s*;?\s*$|\{([^}]*)\}?)")
 _TYPE_WORD = re.compile(rb"\b[A-Z][A-Za-z0-9_]*[a-z][A-Za-z0-9_]*\b")  # `Console`, not `MAX` or `A`
 _PY_BUILTINS = frozenset(dir(builtins)) | {"self", "cls", "__name__", "__file__", "__all__"}
 _BRACE_LANGUAGES = frozenset({"javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp"})
@@ -342,13 +360,11 @@ class _Gatherer:
         self.import_order: list[tuple[str, str, int]] = []  # (target, module, line)
         self.local_names: set[str] = set()
         self.package_files: tuple[str, ...] = ()
+        self._targets: tuple[tuple[str, ...], ...] = ()
         if self.symbols is None:
             return
-        resolved = self.graph.resolved.get(self.path) if self._indexed_current() else None
-        if resolved is None or len(resolved) != len(self.symbols.imports):
-            resolve = self.graph.resolver.resolve
-            resolved = tuple(resolve(self.path, self.language, imp) for imp in self.symbols.imports)
-        for imp, targets in zip(self.symbols.imports, resolved):
+        self._targets = self._resolved()
+        for imp, targets in zip(self.symbols.imports, self._targets):
             if not targets:
                 continue
             for target in targets:
@@ -390,11 +406,16 @@ class _Gatherer:
 
     def gather(self) -> list[_Piece]:
         uses = self._uses_near_cursor()
+        # Among the imports, the names near the cursor are what the lines around it import already: the next
+        # line imports something else (a name the file uses that nothing binds, a module not imported yet).
+        in_imports = self._in_imports()
         for use in uses:
-            self._definitions_for(use)
+            self._definitions_for(use, _IMPORTED_NEAR if in_imports else 100.0)
+        if in_imports:
+            self._unimported_neighbours()
         self._dependencies(uses)
         self._receiver_outlines(uses)
-        self._outlines()
+        self._outlines([] if in_imports else uses)  # among the imports, near names are imported already
         self._package_outlines()
         self._recent_edits()
         self._similar()
@@ -470,6 +491,12 @@ class _Gatherer:
         else:
             if name in self.local_names:
                 return self._local(use, base * 0.6)
+            if self.family == "javascript" and name in self.module_alias:  # `var req = require('./request')`
+                found = self._commonjs_exports(self.module_alias[name])
+                if found:
+                    self._offer(found, base * weight, source,
+                                why or f"what `{name}` is: `module.exports` of {found[0][0]}")
+                    return True
             bound = self.names.get(name)
             if bound:
                 for original, files in bound:
@@ -491,6 +518,23 @@ class _Gatherer:
         if source != "definition":
             return False
         return self._by_name(use, base)
+
+    def _commonjs_exports(self, targets: Iterable[str]) -> list[tuple[str, Definition]]:
+        """The definitions a CommonJS module exports: ``module.exports = name`` (or ``exports = module.exports =
+        name``) and ``module.exports = { a, b: c }``, read from the file's last such assignment."""
+        found: list[tuple[str, Definition]] = []
+        for path in targets:
+            lines = self.index.lines_of(path) or []
+            for text in reversed(lines):
+                m = _MODULE_EXPORTS.match(text)
+                if m is None:
+                    continue
+                names = [m.group(1)] if m.group(1) else _IDENT.findall(
+                    re.sub(r"\b[A-Za-z_$][\w$]*\s*:", "", m.group(2) or ""))
+                for name in names[:8]:
+                    found.extend(self._defs_in((path,), name, follow=False, top_level=True)[:1])
+                break
+        return found[:8]
 
     def _by_name(self, use: _Use, base: float, source: str = "definition", why: str = "") -> bool:
         """Fall back to every definition of the name in the repository."""
@@ -731,7 +775,7 @@ class _Gatherer:
             defined = self.graph.defs_by_name
             unbound = [(name, n) for name, n in unbound if name in defined]
             for name, occurrences in unbound[:40]:  # near the cursor or not: this offer scores higher
-                self._by_name(_Use(name, "", min(1.0, 0.6 + 0.1 * occurrences)), 60.0, "dependency",
+                self._by_name(_Use(name, "", min(1.0, 0.6 + 0.1 * occurrences)), _UNBOUND_IN_IMPORTS, "dependency",
                               f"used in this file, imported by no line: `{name}`")
         for name, occurrences in references[:60]:
             if (name, "") in near_names:
@@ -743,6 +787,51 @@ class _Gatherer:
             if name not in self.local_names and name not in self.names and name not in self.module_alias:
                 self._by_name(use, 40.0 if in_imports else 20.0, "dependency",
                               f"used in this file, imported by no line: `{name}`")
+
+    def _unimported_neighbours(self) -> None:
+        """Among the imports: files of the folders the import lines next to the cursor import from that no
+        line of this file imports, those sorting between the previous and the next line's targets first (an
+        index that re-exports a folder, an import block in path order: the missing line names one of them)."""
+        imports = self.symbols.imports if self.symbols is not None else ()
+        resolved = [(imp, targets) for imp, targets in zip(imports, self._targets) if targets]
+        line = self.line + 1
+        above = [targets for imp, targets in resolved if imp.line < line][-1:]
+        below = [targets for imp, targets in resolved if imp.line > line][:1]
+        if not above and not below:
+            return
+        imported = {t for _, targets in resolved for t in targets}
+        extension = os.path.splitext(self.path)[1]
+        lo = min(above[0]) if above else ""
+        hi = max(below[0]) if below else "\U0010ffff"
+        folders = sorted({t.rpartition("/")[0] for targets in above + below for t in targets})
+        candidates = []
+        for folder in folders:
+            for path in self.graph.resolver.files_in(folder):
+                if (path in imported or path == self.path or not path.endswith(extension)
+                        or (_is_test(path) and not self._in_tests) or path not in self.graph.files):
+                    continue
+                between = lo < path < hi if lo < hi else False
+                distance = min(abs(_sort_distance(path, lo)), abs(_sort_distance(path, hi)))
+                candidates.append((not between, distance, path))
+        candidates.sort()
+        for rank, (outside, _, path) in enumerate(candidates[:_NEIGHBOURS]):
+            record = self.graph.files[path]
+            top = [d for d in record.symbols.definitions if "." not in d.qualname][:12]
+            if not top:
+                continue
+            intervals = tuple(i for d in top for i in _head(d, 2))
+            score = (_UNBOUND_IN_IMPORTS if not outside else 30.0) * (1.0 - 0.15 * rank)
+            self.pieces.append(_Piece(path, intervals, score, "outline of a file next to the imports that no line "
+                                      "imports", "outline"))
+
+    def _resolved(self) -> tuple[tuple[str, ...], ...]:
+        """The current file's imports' targets, one tuple per import."""
+        imports = self.symbols.imports if self.symbols is not None else ()
+        resolved = self.graph.resolved.get(self.path) if self._indexed_current() else None
+        if resolved is None or len(resolved) != len(imports):
+            resolve = self.graph.resolver.resolve
+            resolved = tuple(resolve(self.path, self.language, imp) for imp in imports)
+        return resolved
 
     def _in_imports(self) -> bool:
         """The cursor is among the file's imports: next to one, or at the top level above the first
@@ -775,16 +864,33 @@ class _Gatherer:
 
     # --------------------------------------------------------- outlines
 
-    def _outlines(self) -> None:
+    def _near_modules(self, near: list[_Use]) -> tuple[dict[str, float], dict[str, float]]:
+        """Imported files by how close to the cursor the file uses them: through an imported name, and
+        through a module alias (``utils.x``: the next line may use any other name of ``utils``)."""
+        by_name: dict[str, float] = {}
+        by_alias: dict[str, float] = {}
+        for use in near:
+            if use.qualifier:
+                files = self.module_alias.get(use.qualifier.split(".")[0], ())
+                for target in files:
+                    by_alias[target] = max(by_alias.get(target, 0.0), use.weight)
+            else:
+                files = tuple(t for _, targets in self.names.get(use.name, ()) for t in targets)
+            for target in files:
+                by_name[target] = max(by_name.get(target, 0.0), use.weight)
+        return by_name, by_alias
+
+    def _outlines(self, near: list[_Use]) -> None:
         order: dict[str, tuple[int, str]] = {}
         for target, module, line in self.import_order:
             order.setdefault(target, (line, module))
         wanted = self._wanted()
+        by_name, by_alias = self._near_modules(near)
         for rank, (target, (line, module)) in enumerate(sorted(order.items(), key=lambda i: (i[1][0], i[0]))):
             record = self.graph.files.get(target)
             if record is None or target == self.path:
                 continue
-            score = max(12.0, 30.0 - rank)
+            score = max(12.0, 30.0 - rank) + _NEAR_MODULE * by_name.get(target, 0.0)
             why = f"outline of `{module}` (imported at line {line})"
             # What this file uses of the module first; the rest of its outline only where room is left.
             used = _file_outline(record.symbols, record.language, wanted=wanted, only_wanted=True)
@@ -792,7 +898,9 @@ class _Gatherer:
                 self.pieces.append(_Piece(target, used, score, why + ", names this file uses", "outline"))
             intervals = _file_outline(record.symbols, record.language, wanted=wanted)
             if intervals:
-                self.pieces.append(_Piece(target, intervals, max(3.0, 12.0 - rank), why, "outline"))
+                self.pieces.append(_Piece(target, intervals,
+                                          max(3.0, 12.0 - rank) + _NEAR_ALIAS * by_alias.get(target, 0.0), why,
+                                          "outline"))
             if _only_reexports(record):
                 self._reexport_outline(target, record, wanted, score, why)
 
@@ -813,7 +921,7 @@ class _Gatherer:
         ranked.sort(key=lambda item: item[:2])
         for rank, (overlap, path, record, top) in enumerate(ranked[:12]):
             top.sort(key=lambda d: (d.name not in wanted, d.start_line))
-            intervals = tuple(sorted((d.start_line, min(d.sig_end_line, d.start_line + 2)) for d in top[:25]))
+            intervals = tuple(sorted(i for d in top[:25] for i in _head(d, 2)))
             score = max(6.0, 20.0 - 1.5 * rank) if overlap else 5.0
             self.pieces.append(_Piece(path, intervals, score, "outline of this package's file", "outline"))
 
@@ -839,21 +947,24 @@ class _Gatherer:
             if not targets:
                 continue
             for original, local in imp.names:
-                if original == "*":
+                if original == "*":  # what this file uses of each re-exported file first, the rest after
                     for target in targets:
                         other = self.graph.files.get(target)
                         if other is not None and target != self.path:
+                            used = _file_outline(other.symbols, other.language, wanted=wanted, only_wanted=True)
+                            if used:
+                                self.pieces.append(_Piece(target, used, score * 0.9,
+                                                          why + ", re-exported names this file uses", "outline"))
                             intervals = _file_outline(other.symbols, other.language, wanted=wanted, limit=20)
                             if intervals:
-                                self.pieces.append(_Piece(target, intervals, score * 0.9, why + ", re-exported",
+                                self.pieces.append(_Piece(target, intervals, score * 0.4, why + ", re-exported",
                                                           "outline"))
                     continue
                 names.append((local not in wanted, local, original, targets))
         names.sort(key=lambda item: (item[0], item[1]))
         for _, local, original, targets in names[:40]:
             for target, d in self._defs_in(targets, original)[:1]:
-                end = min(d.sig_end_line, d.start_line + 4)
-                self.pieces.append(_Piece(target, ((d.start_line, end),), score * (1.0 if local in wanted else 0.8),
+                self.pieces.append(_Piece(target, _head(d, 4), score * (1.0 if local in wanted else 0.8),
                                           f"{why}: `{local}` re-exported from {target}", "outline"))
 
     # ---------------------------------------------------- recent edits
@@ -980,9 +1091,10 @@ def _only_reexports(record: FileRecord) -> bool:
     """A package's ``__init__.py`` / ``index.ts`` / ``mod.rs`` / ``lib.rs`` that defines (almost) nothing
     but imports names: what its outline should show is where those names are defined."""
     name = record.path.rpartition("/")[2].split(".", 1)[0]
-    if name not in ("__init__", "index", "mod", "lib"):
-        return False
     symbols = record.symbols
+    if name not in ("__init__", "index", "mod", "lib"):  # any other file: only when it is nothing but re-exports
+        return (len(symbols.imports) >= 2 and not symbols.definitions
+                and all(imp.kind == "reexport" for imp in symbols.imports))
     named = sum(len(imp.names) for imp in symbols.imports)
     own = sum(1 for d in symbols.definitions if d.kind not in _DATA_KINDS)
     return named > 0 and own <= max(2, named // 10)
@@ -1003,6 +1115,14 @@ def _module_stem(path: str) -> str:
     if stem in ("__init__", "index", "mod", "lib"):
         return directory.rpartition("/")[2]
     return stem
+
+
+def _sort_distance(path: str, anchor: str) -> int:
+    """How far apart two paths sort, roughly: the first differing character's distance, weighted by place."""
+    for i, (x, y) in enumerate(zip(path, anchor)):
+        if x != y:
+            return (ord(x) - ord(y)) * 1000 // (i + 1)
+    return 0
 
 
 def _shared_prefix(a: str, b: str) -> int:
@@ -1108,7 +1228,7 @@ def _definition_outline(piece: _Piece, record: FileRecord, d: Definition, method
     if len(others) > methods and wanted:
         others.sort(key=lambda c: (c.name not in wanted, c.start_line))
     for child in data:
-        outline.append((child.start_line, min(child.end_line, child.start_line + 2)))
+        outline.extend(_head(child, 2, child.end_line))
     for child in others[:methods]:
         outline.append((child.snippet_start if child.doc_start == child.start_line - 1 else child.start_line,
                         child.sig_end_line))
@@ -1116,6 +1236,16 @@ def _definition_outline(piece: _Piece, record: FileRecord, d: Definition, method
         outline.append((d.end_line, d.end_line))
     return _Piece(piece.path, tuple(sorted(_owner_header(record, d) + outline)), piece.score,
                   piece.reason + ", outline", piece.source, piece.symbol)
+
+
+def _head(d: Definition, lines: int, end: int = 0) -> tuple[Interval, ...]:
+    """The lines that show a definition's name in an outline: its first ``lines + 1`` lines of header (up to
+    ``end``, default the header's end), and for a constant or field of a group (Go ``const (`` blocks, where
+    the definition starts at the group's first line) its own line too."""
+    last = end or d.sig_end_line
+    if d.kind in _DATA_KINDS and d.sig_end_line > d.start_line + lines:
+        return ((d.start_line, d.start_line), (d.sig_end_line, d.sig_end_line))
+    return ((d.start_line, min(last, d.start_line + lines)),)
 
 
 def _file_outline(symbols: FileSymbols, language: str, popularity: dict[str, int] | None = None,
@@ -1130,14 +1260,14 @@ def _file_outline(symbols: FileSymbols, language: str, popularity: dict[str, int
     if only_wanted:
         chosen = [d for d in chosen if d.name in wanted and ("." not in d.qualname
                                                               or d.qualname.partition(".")[0] in wanted)]
-        return tuple((d.start_line, min(d.sig_end_line, d.start_line + 4)) for d in chosen[:limit])
+        return tuple(i for d in chosen[:limit] for i in _head(d, 4))
     if popularity is not None:  # the repository map keeps the most referenced names
         chosen.sort(key=lambda d: (-popularity.get(d.name, 0), d.start_line))
     elif wanted:
         chosen.sort(key=lambda d: (d.name not in wanted and d.qualname.partition(".")[0] not in wanted,
                                    d.qualname.count(".") + (d.kind not in _DATA_KINDS), d.start_line))
     chosen = sorted(chosen[:limit], key=lambda d: d.start_line)
-    intervals = [(d.start_line, min(d.sig_end_line, d.start_line + 4)) for d in chosen]
+    intervals = [i for d in chosen for i in _head(d, 4)]
     return tuple(intervals)
 
 

@@ -564,3 +564,248 @@ def test_repository_map_yields_its_share_to_evidence(tmp_path):
         assert evidence > 0.25 * budget, evidence
         assert _repo_map_tokens(plain) > 0.2 * budget, _repo_map_tokens(plain)
         assert _repo_map_tokens(busy) < 0.5 * _repo_map_tokens(plain), (_repo_map_tokens(busy), evidence)
+
+
+def test_among_reexports_the_folder_files_no_line_exports_yet_come_first(tmp_path):
+    """An index that re-exports a folder, line removed: the missing line names a file of that folder that no
+    line exports, most likely one that sorts between the lines above and below the cursor."""
+    files = {f"src/ops/{name}.ts": f"export function {name}Op(x: number): number {{ return x; }}\n"
+             for name in ("a", "b", "c", "d", "e", "f", "g", "h")}
+    files["src/index.ts"] = """
+        export { aOp } from './ops/a';
+        export { bOp } from './ops/b';
+
+        export { eOp } from './ops/e';
+        """
+    index = _repo(tmp_path, files)
+    with index:
+        snippets = index.context_for("src/index.ts", Position(2, 0), 1024)
+        assert _shows(snippets, "src/ops/c.ts", "export function cOp(x: number): number { return x; }"), \
+            _paths(snippets)
+        assert _shows(snippets, "src/ops/d.ts", "export function dOp(x: number): number { return x; }")
+        assert "src/ops/h.ts" not in _paths(snippets)  # not between the neighbours, and far from them
+        reasons = {s.path: s.reason for s in snippets}
+        assert "no line imports" in reasons["src/ops/c.ts"]
+
+
+def test_among_imports_a_used_name_nothing_binds_beats_the_neighbours_definitions(tmp_path):
+    """Python import block, `from .theme import Theme` removed: the file still uses Theme, which nothing binds
+    now; its definition comes before the large definitions of what the lines around import already."""
+    methods = "\n".join(f"    def method_{i}(self, value: int) -> int:\n        return value + {i}\n"
+                        for i in range(12))
+    index = _repo(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/text.py": "class Text:\n" + methods,
+        "pkg/style.py": "class Style:\n" + methods,
+        "pkg/theme.py": """
+            class Theme:
+                def __init__(self, name: str) -> None:
+                    self.name = name
+            """,
+        "pkg/tb.py": """
+            from .text import Text
+
+            from .style import Style
+
+
+            def render(text: Text, style: Style) -> "Theme":
+                return Theme("dark")
+            """,
+    })
+    with index:
+        snippets = index.context_for("pkg/tb.py", Position(1, 0), 200)
+        assert _shows(snippets, "pkg/theme.py", "class Theme:"), [(s.path, s.reason) for s in snippets]
+        assert snippets[0].path == "pkg/theme.py", [(s.path, s.reason) for s in snippets]
+
+
+def _many(template: str, count: int) -> str:
+    return "".join(template.format(i=i) for i in range(count))
+
+
+def test_a_module_used_through_its_alias_near_the_cursor_shows_its_other_names(tmp_path):
+    """`errors.Error03` just above: the next line may raise any other error of that module (here one no line
+    uses yet), so its outline goes before that of a module imported earlier but not used nearby."""
+    index = _repo(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/helpers.py": _many("def helper_{i:02d}(value: int, scale: int = 1) -> int:\n    return value\n\n\n", 40),
+        "pkg/errors.py": _many("class Error{i:02d}(Exception):\n    pass\n\n\n", 30),
+        "pkg/main.py": """
+            from . import helpers
+            from . import errors
+
+
+            def total(values):
+                return sum(helpers.helper_00(v) for v in values)
+
+
+            def check(value):
+                if value < 0:
+                    raise errors.Error03(value)
+
+            """,
+    })
+    with index:
+        text = (index.root / "pkg/main.py").read_text()
+        snippets = index.context_for("pkg/main.py", Position(text.count("\n") - 1, 4), 1400)
+        assert _shows(snippets, "pkg/errors.py", "class Error17(Exception):"), [(s.path, s.reason) for s in snippets]
+
+
+def test_a_module_whose_names_are_used_near_the_cursor_outlines_them_first(tmp_path):
+    """A signature's parameters use the type aliases of one module: the names this file uses from it (one only
+    the removed line would use here) go before the outlines of modules imported earlier, used far away."""
+    files = {"api/__init__.py": ""}
+    names = {}
+    for module in ("models", "config", "auth", "urls"):
+        title = module.title()
+        header = f"class {title}{{i:02d}}(\n    BaseOne,\n    BaseTwo,\n):\n"  # four lines of header each
+        files[f"api/{module}.py"] = _many(header + "    pass\n\n\n", 20)
+        names[module] = [f"{title}{i:02d}" for i in range(20)]
+    files["api/types.py"] = _many("Zeta{i:02d} = int | str\n", 12)
+    imports = "".join(f"from .{module} import {', '.join(used)}\n" for module, used in names.items())
+    uses = ", ".join(name + "()" for used in names.values() for name in used)  # calls: references
+    files["api/client.py"] = imports + f"""from .types import Zeta00, Zeta01, Zeta09
+
+
+def build():
+    return [{uses}]
+""" + _many("\n\ndef filler_{i:02d}():\n    pass\n", 12) + """
+
+class Client:
+    def __init__(
+        self,
+        first: Zeta00,
+
+    ) -> None:
+        pass
+""" + _many("\n\ndef filler_{i:02d}():\n    pass\n", 8) + """
+
+def make(value) -> Zeta09:  # far below the cursor: not a name near it
+    return value
+"""
+    index = _repo(tmp_path, files)
+    with index:
+        text = (index.root / "api/client.py").read_text()
+        line = text.split("\n").index("        first: Zeta00,") + 1
+        snippets = index.context_for("api/client.py", Position(line, 8), 1000)
+        assert _shows(snippets, "api/types.py", "Zeta09 = int | str"), [(s.path, s.reason) for s in snippets]
+
+
+def test_a_commonjs_module_bound_by_require_shows_what_it_exports(tmp_path):
+    """`var req = require('./request')` then a bare `req`: what `module.exports` is in request.js (a variable,
+    or an object of names), not a namesake elsewhere."""
+    index = _repo(tmp_path, {
+        "lib/request.js": textwrap.dedent("""
+            var http = require('http');
+
+            var req = Object.create(http.IncomingMessage.prototype);
+
+            req.header = function header(name) {
+              return this.headers[name];
+            };
+            """) + _many("\nreq.accepts{i:02d} = function accepts{i:02d}(types, options) {{\n  return types;\n}};\n",
+                         30)
+                + "\nmodule.exports = req;\n",
+        "lib/dates.js": """
+            function parse(text) {
+              return new Date(text);
+            }
+
+            function formatDate(date) {
+              return date.toISOString();
+            }
+
+            module.exports = { parse, format: formatDate };
+            """,
+        "lib/decoy.js": """
+            var req = null;
+            module.exports = function decoy() { return req; };
+            """,
+        "lib/app.js": """
+            var req = require('./request');
+            var dates = require('./dates');
+
+            function createApplication() {
+              var app = {};
+              app.request = Object.create(req, {});
+              app.dates = dates;
+
+            }
+            """,
+    })
+    with index:
+        snippets = index.context_for("lib/app.js", _at(index, "lib/app.js", "app.dates = dates;\n"), 400)
+        assert _shows(snippets, "lib/request.js", "var req = Object.create(http.IncomingMessage.prototype);"), \
+            [(s.path, s.reason) for s in snippets]
+        assert _shows(snippets, "lib/dates.js", "function parse(text) {")
+        assert _shows(snippets, "lib/dates.js", "function formatDate(date) {")
+        assert "lib/decoy.js" not in _paths(snippets)
+
+
+def test_go_a_constant_deep_in_a_const_group_shows_its_own_line(tmp_path):
+    """Go `const (` groups: each constant starts at the group's first line; the package outline shows the line
+    that names it, not only the group's head."""
+    index = _repo(tmp_path, {
+        "go.mod": "module example.com/mux\n\ngo 1.21\n",
+        "regexp.go": """
+            package mux
+
+            type regexpType int
+
+            const (
+                regexpTypePath   regexpType = 0
+                regexpTypeHost   regexpType = 1
+                regexpTypePrefix regexpType = 2
+                regexpTypeQuery  regexpType = 3
+            )
+            """,
+        "route.go": """
+            package mux
+
+            func isPath(typ regexpType) bool {
+                if typ < 0 {
+                    return true
+                }
+
+                return false
+            }
+            """,
+    })
+    with index:
+        text = (index.root / "route.go").read_text()
+        line = text.split("\n").index("        return true") + 2  # the blank line after the `if`
+        snippets = index.context_for("route.go", Position(line, 4), 1024)
+        assert _shows(snippets, "regexp.go", "    regexpTypePrefix regexpType = 2"), \
+            [(s.path, s.text) for s in snippets]
+        assert _shows(snippets, "regexp.go", "    regexpTypeQuery  regexpType = 3")
+
+
+def test_a_file_of_only_reexports_outlines_the_names_this_file_uses_where_they_are_defined(tmp_path):
+    """`internal.ts` is nothing but `export * from` lines (not named index.ts): what the current file imports
+    through it shows at its real definition, one the cursor's neighbourhood does not use included."""
+    filler = _many("export function helper{i:02d}(value: number): number {{\n  return value + {i};\n}}\n\n", 30)
+    index = _repo(tmp_path, {
+        "src/utils/env.ts": "export const NOTHING: unique symbol = Symbol.for('nothing')\n"
+                            "export const DRAFT_STATE: unique symbol = Symbol.for('draft-state')\n",
+        "src/utils/common.ts": filler,
+        "src/internal.ts": 'export * from "./utils/common"\nexport * from "./utils/env"\n',
+        "src/core/proxy.ts": textwrap.dedent("""
+            import { DRAFT_STATE, helper00 } from "../internal"
+
+            export function isDraft(value: any): boolean {
+              return !!value && !!value[DRAFT_STATE]
+            }
+            """).lstrip("\n") + _many("\nexport function filler{i:02d}(): number {{\n  return {i}\n}}\n", 15) + """
+export function current(draft: any): number {
+  const total = helper00(1)
+
+  return total
+}
+""",
+    })
+    with index:
+        text = (index.root / "src/core/proxy.ts").read_text()
+        line = text.split("\n").index("  const total = helper00(1)") + 1
+        snippets = index.context_for("src/core/proxy.ts", Position(line, 2), 600)
+        assert _shows(snippets, "src/utils/env.ts",
+                      "export const DRAFT_STATE: unique symbol = Symbol.for('draft-state')"), \
+            [(s.path, s.reason) for s in snippets]
