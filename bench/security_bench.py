@@ -8,10 +8,12 @@ vulnerable file is a true positive, in a fixed file a false positive.
 Prints, per CWE and per language: precision, recall (TPR) and TPR − FPR (the
 OWASP Benchmark score) for qcn (its own rules plus the merged Bandit findings, as the editor
 and ``qcn scan`` report them) on all languages; then the same for qcn and for
-Bandit alone on the Python files only, measured in the same run; then detector
+Bandit alone on the Python files only, and for qcn and Semgrep (offline, with the
+rulesets that ship on PyPI: bench/semgrep_baseline.py) on the languages those cover,
+measured in the same run; then detector
 time per 1,000 lines, in all and per language (median of several runs; no time is asserted).
 
-    python bench/security_bench.py [--runs 5] [--corpus tests/security/corpus]
+    python bench/security_bench.py [--runs 5] [--corpus tests/security/corpus] [--no-semgrep]
 """
 
 from __future__ import annotations
@@ -149,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=ROOT / "tests" / "security" / "corpus")
     parser.add_argument("--runs", type=int, default=5, help="timing runs (median is printed)")
+    parser.add_argument("--no-semgrep", action="store_true",
+                        help="skip the Semgrep baseline (installed once into ~/.cache/qcn-semgrep from PyPI; "
+                             "see bench/semgrep_baseline.py for which rulesets cover which languages)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -172,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table("All languages, per CWE", {"qcn": everything})
     print_table("All CWEs, per language", {"qcn": everything}, by="language")
     print_table("Python files only, same run", {"qcn": py_qcn, "Bandit alone": py_bandit})
+    semgrep_times = {} if args.no_semgrep else semgrep_section(samples, everything)
 
     for s in samples:  # warm caches (grammars, compiled queries, Bandit's plugin manager) before timing
         qcn_cwes(s)
@@ -192,7 +198,37 @@ def main(argv: list[str] | None = None) -> int:
         lines = sum(s.lines for s in group)
         t = timed(lambda s: qcn_cwes(s, bandit=False), group, args.runs)
         print(f"  {lang:<11} ({lines:5d} lines): {1000 * t / lines * 1000:8.1f} ms")
+    for name, (lines, seconds) in semgrep_times.items():
+        print(f"  Semgrep + {name} rules ({lines} lines, one run, process start included): "
+              f"{1000 * seconds / lines * 1000:8.1f} ms")
     return 0
+
+
+def semgrep_section(samples: list[Sample], qcn_table: Table) -> dict[str, tuple[int, float]]:
+    """qcn vs Semgrep per language where a Semgrep ruleset ships on a registry (same samples)."""
+    import semgrep_baseline
+
+    try:
+        semgrep, rules = semgrep_baseline.ensure()
+    except (RuntimeError, OSError) as exc:
+        print(f"Semgrep baseline skipped: {exc}\n")
+        return {}
+    covers = ", ".join(rs.package + " for " + "/".join(rs.languages) for rs in semgrep_baseline.RULESETS)
+    print(f"Semgrep baseline: {semgrep_baseline.version(semgrep)}, offline, rulesets from PyPI ({covers}); "
+          "no registry ruleset exists for the other languages\n")
+    times = {}
+    for rs in semgrep_baseline.RULESETS:
+        group = [s for s in samples if s.language_dir in rs.languages]
+        if not group:
+            continue
+        found, seconds = semgrep_baseline.scan(semgrep, rules[rs.package], [s.path for s in group])
+        ours, theirs = Table(), Table()
+        for s in group:
+            ours.add(s, qcn_cwes(s))
+            theirs.add(s, found[s.path])
+        times[rs.package] = (sum(s.lines for s in group), seconds)
+        print_table(f"{'/'.join(rs.languages)} files only, same run", {"qcn": ours, f"Semgrep ({rs.package})": theirs})
+    return times
 
 
 if __name__ == "__main__":
