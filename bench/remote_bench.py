@@ -67,6 +67,10 @@ def remote_conftest():
     return sys.modules[name]
 
 
+def engine_flags(args) -> list[str]:
+    return ["--poll", str(args.engine_poll)]
+
+
 def build(tmp: Path):
     remote = remote_conftest()
     CACHE, VERSION, LlamaServer = remote.CACHE, remote.VERSION, remote.LlamaServer
@@ -192,8 +196,8 @@ def lsp_overhead(args, binary, gguf, ckpt, workspace: Path, rel: str, text: str,
                "maxNewTokens": args.max_new_tokens, "debounceMs": 0, "securityDiagnostics": args.security}
     side = {}
     for name, src in trees:
-        engine = LlamaServer(binary, gguf, tmp / f"llama-lsp-{name}.log", "--ctx-checkpoints", "32",
-                             ctx=args.ctx).start()
+        engine = LlamaServer(binary, gguf, tmp / f"llama-lsp-{name}.log", *engine_flags(args), "--ctx-checkpoints", "32",
+                             ctx=args.ctx, threads=args.engine_threads).start()
         env = dict(os.environ)
         if src:
             env["PYTHONPATH"] = source_tree(src, tmp) + os.pathsep + env.get("PYTHONPATH", "")
@@ -318,6 +322,12 @@ def main() -> int:
     ap.add_argument("--cancels", type=int, default=10, help="cancelled requests timed (default 10)")
     ap.add_argument("--ctx", type=int, default=8192, help="llama-server context (default 8192)")
     ap.add_argument("--max-new-tokens", type=int, default=16)
+    ap.add_argument("--engine-threads", type=int, default=1,
+                    help="llama-server threads (default 1: on a 2-core machine the engine's threads would take "
+                         "both cores from qcn serve; a team's engine runs on its own machine)")
+    ap.add_argument("--engine-poll", type=int, default=0,
+                    help="llama-server --poll, 0-100 (default 0: its threads sleep between requests instead of "
+                         "busy-waiting on the cores qcn serve needs; llama.cpp's own default is 50)")
     ap.add_argument("--before", metavar="REV", help="also run qcn as of git revision REV (git archive), "
                     "interleaved with this tree: a before/after comparison under the same load")
     ap.add_argument("--security", action="store_true", help="keep security diagnostics on in qcn serve "
@@ -349,13 +359,14 @@ def main() -> int:
     load_after = os.getloadavg()
     print(f"machine load (1/5/15 min) before the LSP runs {load_before[0]:.2f}/{load_before[1]:.2f}/"
           f"{load_before[2]:.2f}, after {load_after[0]:.2f}/{load_after[1]:.2f}/{load_after[2]:.2f} "
-          f"on {os.cpu_count()} CPUs (llama.cpp's threads busy-wait: a loaded machine inflates every row)")
+          f"on {os.cpu_count()} CPUs; llama-server -t {args.engine_threads} --poll {args.engine_poll} "
+          "(llama.cpp's threads busy-wait at --poll > 0: a loaded machine inflates every row)")
     print_overhead(results)
 
     rows = {}
     for layout in ("qcn", "naive"):
-        server = LlamaServer(binary, gguf, tmp / f"llama-{layout}.log", "--ctx-checkpoints", "32",
-                             ctx=args.ctx).start()
+        server = LlamaServer(binary, gguf, tmp / f"llama-{layout}.log", *engine_flags(args), "--ctx-checkpoints", "32",
+                             ctx=args.ctx, threads=args.engine_threads).start()
         backend = RemoteBackend(RemoteConfig(url=server.url, tokenizer=str(ckpt)))
         engine = CompletionEngine(backend)
         engine.reuse = lambda *a, **k: None  # every keystroke asks the engine
@@ -390,7 +401,7 @@ def main() -> int:
     print(f"\nratio cached tokens qcn / naive, medians: {qc / max(nc, 1):.2f}x")
 
     # cancellation: a long generation (no stop tokens but the engine's own EOG), cancelled after its first token
-    server = LlamaServer(binary, gguf, tmp / "llama-cancel.log", ctx=args.ctx).start()
+    server = LlamaServer(binary, gguf, tmp / "llama-cancel.log", *engine_flags(args), ctx=args.ctx, threads=args.engine_threads).start()
     backend = RemoteBackend(RemoteConfig(url=server.url, tokenizer=str(ckpt)))
     ids = backend.encode(text)[:512]
     client_ms, engine_ms, generated = [], [], []

@@ -61,8 +61,8 @@ def free_port() -> int:
 class LlamaServer:
     """One llama-server on 127.0.0.1:port; ``start`` waits until /health answers 200."""
 
-    def __init__(self, binary: Path, model: Path, log: Path, *extra: str, ctx: int = 4096):
-        self.binary, self.model, self.log, self.extra, self.ctx = binary, model, log, extra, ctx
+    def __init__(self, binary: Path, model: Path, log: Path, *extra: str, ctx: int = 4096, threads: int = 2):
+        self.binary, self.model, self.log, self.extra, self.ctx, self.threads = binary, model, log, extra, ctx, threads
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
 
@@ -76,7 +76,7 @@ class LlamaServer:
         log = self.log.open("a")
         self.proc = subprocess.Popen(
             [str(self.binary), "-m", str(self.model), "--host", "127.0.0.1", "--port", str(self.port),
-             "-c", str(self.ctx), "-np", "1", "-t", "2", "--no-warmup", "--no-webui", "--metrics", *self.extra],
+             "-c", str(self.ctx), "-np", "1", "-t", str(self.threads), "--no-warmup", "--no-webui", "--metrics", *self.extra],
             stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.monotonic() + timeout
