@@ -22,9 +22,13 @@ busy-wait and collapse when other jobs share the cores (``--llama-poll 50,0`` ad
 ``--poll 0``, threads that sleep while waiting for work). Skipped with a message when
 llama-server is not built.
 
+With --llama, qcn gets a row per int4 export variant of --variants as well (default: every
+one in VARIANTS: the default recipe, a 4-bit head, all dense matrices at 4 bits, 128-wide
+quantization blocks, and both), so one quiet-machine run gives the whole table.
+
 Prints medians over --repeats runs and the ratios. Nothing is asserted: see tests/ for that.
 Usage: python bench/model_bench.py [--repeats 3] [--skip-8k-transformers] [--threads 2]
-                                   [--llama] [--llama-only] [--llama-poll 50,0]
+                                   [--llama] [--llama-only] [--llama-poll 50,0] [--variants int4,int4-head4]
 """
 
 from __future__ import annotations
@@ -53,6 +57,19 @@ SMALL = dict(
     rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.25},
     bos_token_id=0, eos_token_id=0, pad_token_id=0,
 )
+
+
+# int4 export variants timed against llama.cpp (name → ExportOptions fields beside precision="int4").
+# llama.cpp's Q4_0 keeps 32-wide blocks with one fp16 scale (4.5 bits a weight) for every matrix but
+# the head (Q6_K); qcn's default is 4-bit experts + 8-bit dense matrices in 32-wide blocks with an
+# fp32 scale and a 4-bit zero point each (5.1 / 9.1 bits a weight).
+VARIANTS = {
+    "int4": {},
+    "int4-head4": {"head_bits": 4},
+    "int4-dense4": {"dense_bits": 4},
+    "int4-b128": {"block_size": 128},
+    "int4-b128-dense4": {"block_size": 128, "dense_bits": 4},
+}
 
 
 def median(xs):
@@ -229,8 +246,9 @@ def llama_section(args, ckpt: Path, root: Path, rts, rng_prompts, ids2k) -> None
     print("|---|" + "---|" * len(cols) + "---|")
     for name, (speeds, at) in rows.items():
         print(f"| {name} | " + " | ".join(f"{speeds[c]:,.0f}" for c in cols) + f" | {at} |")
-    pairs = [("qcn int4", "llama.cpp Q4_0"), ("qcn int4", "llama.cpp Q4_K_M"), ("qcn int4", "llama.cpp Q8_0"),
-             ("qcn fp32", "llama.cpp f32")]
+    pairs = [(f"qcn {v}", "llama.cpp Q4_0") for v in rts if v not in ("fp32", "int4")]
+    pairs += [("qcn int4", "llama.cpp Q4_0"), ("qcn int4", "llama.cpp Q4_K_M"), ("qcn int4", "llama.cpp Q8_0"),
+              ("qcn fp32", "llama.cpp f32")]
     print("\nratios qcn / llama.cpp:")
     for a, b in pairs:
         if a in rows and b in rows:
@@ -248,8 +266,14 @@ def main() -> int:
     ap.add_argument("--llama-poll", default="50", type=lambda v: [int(x) for x in v.split(",")],
                     help="llama.cpp's --poll levels to run, comma-separated (default 50, its own default; "
                          "0 = threads sleep instead of busy-waiting, kinder to a shared machine)")
+    ap.add_argument("--variants", default=",".join(VARIANTS), type=lambda v: [x for x in v.split(",") if x],
+                    help="with --llama: the int4 export variants that get a qcn row, comma-separated, from "
+                         f"{', '.join(VARIANTS)} (default: all)")
     args = ap.parse_args()
     args.llama = args.llama or args.llama_only
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        ap.error(f"unknown --variants {', '.join(unknown)} (choose from {', '.join(VARIANTS)})")
 
     import torch
 
@@ -268,9 +292,21 @@ def main() -> int:
             exports[prec] = rep
             print(f"exported {prec}: {rep.data_bytes / 2**20:.0f} MiB in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
         rts = {prec: ort_runtime(rep.out_dir, args.threads) for prec, rep in exports.items()}
+        if args.llama:
+            variant_rts = {"fp32": rts["fp32"]}
+            for name in args.variants:
+                if name == "int4":
+                    variant_rts[name] = rts["int4"]
+                    continue
+                t0 = time.perf_counter()
+                rep = export_checkpoint(ckpt, root / name, ExportOptions(precision="int4", context_length=16384,
+                                                                         **VARIANTS[name]), progress=False)
+                print(f"exported {name}: {rep.data_bytes / 2**20:.0f} MiB in {time.perf_counter() - t0:.1f} s",
+                      file=sys.stderr)
+                variant_rts[name] = ort_runtime(rep.out_dir, args.threads)
         if args.llama_only:
             prompts = {n: [int(t) for t in rng.integers(1, SMALL["vocab_size"], n)] for n in (512, 2048)}
-            llama_section(args, ckpt, root, rts, prompts, prompts[2048])
+            llama_section(args, ckpt, root, variant_rts, prompts, prompts[2048])
             return 0
 
         rows = []  # (metric, transformers, ort fp32, ort int4, unit)
@@ -324,7 +360,7 @@ def main() -> int:
         print(f"  transformers re-prefill {t_re * 1000:.1f} ms")
         if args.llama:
             prompts = {n: [int(t) for t in rng.integers(1, SMALL["vocab_size"], n)] for n in (512, 2048)}
-            llama_section(args, ckpt, root, rts, prompts, ids2k)
+            llama_section(args, ckpt, root, variant_rts, prompts, ids2k)
     return 0
 
 

@@ -54,6 +54,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="int4 precision: bits of attention, DeltaNet, shared-expert and lm_head matrices (default: 8)",
     )
     p.add_argument(
+        "--head-bits", type=int, choices=(4, 8), default=None,
+        help="int4 precision: bits of the lm_head alone, the largest dense matrix (default: --dense-bits)",
+    )
+    p.add_argument(
         "--context-length", type=int, default=None, metavar="TOKENS",
         help="cap the context length written to genai_config.json and the RoPE tables "
         "(default: the checkpoint's max_position_embeddings)",
@@ -91,6 +95,7 @@ def _run_export(args: argparse.Namespace) -> int:
             block_size=args.block_size,
             expert_bits=args.expert_bits,
             dense_bits=args.dense_bits,
+            head_bits=args.head_bits,
             context_length=args.context_length,
             force=args.force,
         )

@@ -33,6 +33,7 @@ class BuildOptions:
     # (MatMulNBits). 0 keeps that part in float.
     expert_bits: int = 4
     dense_bits: int = 8
+    head_bits: int = 8  # the lm_head's MatMulNBits (0: float)
     context_length: int = 4096
     logits: str = "all"  # "all" positions, or "last" only
 
@@ -52,12 +53,14 @@ class Ctx:
 # --- shared pieces ----------------------------------------------------------------
 
 def linear(ctx: Ctx, x: str, weight_nk: np.ndarray, name: str, bias: np.ndarray | None = None,
-           quantized: bool = True) -> str:
-    """``nn.Linear``: y = x W^T (+ b). int4 precision uses MatMulNBits unless ``quantized`` is False."""
+           quantized: bool = True, bits: int | None = None) -> str:
+    """``nn.Linear``: y = x W^T (+ b). int4 precision uses MatMulNBits at ``bits`` (default: the
+    dense matrices' width; 0 = float) unless ``quantized`` is False."""
     g = ctx.g
     n, k = weight_nk.shape
-    if ctx.opts.precision == "int4" and quantized and ctx.opts.dense_bits:
-        q = quantize(weight_nk, ctx.opts.block_size, ctx.opts.dense_bits, ctx.opts.int4_symmetric)
+    bits = ctx.opts.dense_bits if bits is None else bits
+    if ctx.opts.precision == "int4" and quantized and bits:
+        q = quantize(weight_nk, ctx.opts.block_size, bits, ctx.opts.int4_symmetric)
         inputs = [
             x,
             g.weight(f"{name}.weight_q4", q.packed),

@@ -73,6 +73,9 @@ class ExportOptions:
     # lifts top-1 agreement with fp32 from ~89% (all 4-bit) to ~94% for ~3% more bytes.
     expert_bits: int = 4
     dense_bits: int = 8
+    # int4 precision: bits of the lm_head (vocabulary × hidden, the largest dense matrix: at the
+    # small benchmark config a third of the bytes a decoded token reads); None = dense_bits.
+    head_bits: int | None = None
 
 
 @dataclass
@@ -160,7 +163,8 @@ def _validate(options: ExportOptions, spec: Qwen3NextSpec) -> None:
     if options.logits not in ("all", "last"):
         raise ExportError(f"logits must be 'all' or 'last', not {options.logits!r}")
     if options.precision == "int4":
-        for what, bits in (("expert", options.expert_bits), ("dense", options.dense_bits)):
+        for what, bits in (("expert", options.expert_bits), ("dense", options.dense_bits),
+                           ("head", _head_bits(options))):
             if bits not in (0, 4, 8):
                 raise ExportError(f"--{what}-bits must be 4 or 8, not {bits}")
         bs = options.block_size
@@ -185,6 +189,10 @@ def _check_out_dir(out_dir: Path, force: bool) -> None:
             raise ExportError(f"OUT_DIR {out_dir} exists and is not a folder")
         if any(out_dir.iterdir()) and not force:
             raise ExportError(f"OUT_DIR {out_dir} is not empty (pass --force to replace its contents)")
+
+
+def _head_bits(options: ExportOptions) -> int:
+    return options.dense_bits if options.head_bits is None else options.head_bits
 
 
 def _accuracy_level(options: ExportOptions) -> int:
@@ -250,7 +258,7 @@ def build_decoder(g: Graph, spec: Qwen3NextSpec, ckpt: Checkpoint, opts: blocks.
     if opts.logits == "last":
         h = g.op("Slice", [h, g.const([-1]), g.const([np.iinfo(np.int64).max]), g.const([1])], "/model/last_token")
     head = embed if spec.tie_word_embeddings else ckpt.get("lm_head.weight", (spec.vocab_size, spec.hidden_size))
-    logits = blocks.linear(ctx, h, head, "/lm_head")
+    logits = blocks.linear(ctx, h, head, "/lm_head", bits=opts.head_bits)
     del head
     if ft != TensorProto.FLOAT:
         logits = g.op("Cast", [logits], "/lm_head/cast_fp32", to=TensorProto.FLOAT)
@@ -358,8 +366,9 @@ def _recorded_options(options: ExportOptions, context_length: int) -> dict:
     recorded.pop("force")
     if options.precision == "int4":
         recorded["int4_accuracy_level"] = _accuracy_level(options)
+        recorded["head_bits"] = _head_bits(options)
     else:
-        for key in ("block_size", "int4_symmetric", "int4_accuracy_level", "expert_bits", "dense_bits"):
+        for key in ("block_size", "int4_symmetric", "int4_accuracy_level", "expert_bits", "dense_bits", "head_bits"):
             recorded.pop(key)
     return recorded
 
@@ -394,7 +403,7 @@ def export_checkpoint(hf_dir: Path, out_dir: Path, options: ExportOptions = Expo
         build_opts = blocks.BuildOptions(
             precision=options.precision, block_size=options.block_size, int4_symmetric=options.int4_symmetric,
             int4_accuracy_level=_accuracy_level(options), context_length=context_length, logits=options.logits,
-            dense_bits=options.dense_bits, expert_bits=options.expert_bits
+            dense_bits=options.dense_bits, expert_bits=options.expert_bits, head_bits=_head_bits(options),
         )
         build_decoder(g, spec, ckpt, build_opts)
         prog.finish()
