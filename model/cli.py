@@ -11,6 +11,8 @@ EXPORT_EPILOG = """\
 examples:
   qcn export ~/models/Qwen3-Coder-Next ~/models/qcn-int4-cpu --precision int4
   qcn export ~/models/Qwen3-Coder-Next ~/models/qcn-fp16-cuda --precision fp16 --ep cuda
+  qcn export ~/models/Qwen3-Coder-Next ~/models/qcn-npu --target npu --precision fp32 \
+      --context-length 4096 --prefill-chunk 64
 
 The checkpoint folder must hold config.json (model_type qwen3_next), the
 safetensors shards (with model.safetensors.index.json when sharded) and the
@@ -58,6 +60,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="cap the context length written to genai_config.json and the RoPE tables "
         "(default: the checkpoint's max_position_embeddings)",
     )
+    p.add_argument(
+        "--target", choices=("genai", "npu"), default="genai",
+        help="genai (default): one dynamic-shape graph with onnxruntime's contrib ops (CPU/GPU, "
+        "onnxruntime-genai). npu: standard ONNX ops only (no com.microsoft domain) and static "
+        "shapes, for NPU providers such as OpenVINO: prefill.onnx (--prefill-chunk tokens a call, "
+        "padded) and decode.onnx (one token), both over fixed-size state; the attention KV is a "
+        "buffer of --context-length rows (default 4096 for npu). fp32 only; run it with "
+        "`--ep openvino` or `--ep cpu`",
+    )
+    p.add_argument(
+        "--prefill-chunk", type=int, default=64, metavar="TOKENS",
+        help="--target npu: tokens per prefill call; shorter tails are padded and masked (default: 64)",
+    )
     p.add_argument("--force", action="store_true", help="replace the contents of a non-empty OUT_DIR")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_run_export)
@@ -74,8 +89,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("model_dir", metavar="MODEL_DIR", type=Path, help="a folder written by `qcn export`")
     g.add_argument("--prompt", required=True, help="the text to continue (use $'...' for newlines in bash)")
     g.add_argument("--max-new-tokens", type=int, default=64, metavar="N", help="stop after N tokens (default: 64)")
-    g.add_argument("--ep", choices=PROVIDERS, default="cpu",
-                   help="execution provider; falls back to CPU with a logged reason (default: cpu)")
+    g.add_argument("--ep", "--provider", dest="ep", choices=PROVIDERS, default="cpu",
+                   help="execution provider; cuda/dml/webgpu fall back to CPU with a logged reason, "
+                   "openvino runs `--target npu` exports only (default: cpu)")
     g.set_defaults(func=_run_generate)
 
 
@@ -93,6 +109,8 @@ def _run_export(args: argparse.Namespace) -> int:
             dense_bits=args.dense_bits,
             context_length=args.context_length,
             force=args.force,
+            target=args.target,
+            prefill_chunk=args.prefill_chunk,
         )
         report = export_checkpoint(args.hf_dir, args.out_dir, options, progress=not args.quiet)
     except ExportError as exc:
