@@ -160,7 +160,12 @@ class NpuDriver:
         providers: list = ["CPUExecutionProvider"]
         if provider == "openvino":
             device = openvino_device or os.environ.get("QCN_OPENVINO_DEVICE", "CPU")
-            providers = [(ort_name, {"device_type": device}), "CPUExecutionProvider"]
+            # FP32 inference precision: OpenVINO's CPU plugin otherwise picks bf16 on CPUs that have
+            # it (AVX512_BF16/AMX), which moves the logits by ~1e-2. QCN_OPENVINO_PRECISION overrides.
+            ov_options = {"device_type": device, "precision": os.environ.get("QCN_OPENVINO_PRECISION", "FP32"),
+                          "num_of_threads": str(threads)}
+            providers = [(ort_name, ov_options), "CPUExecutionProvider"]
+        self.providers = providers
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
