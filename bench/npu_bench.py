@@ -9,7 +9,7 @@ of --chunk tokens, decode.onnx of one, KV buffers of --capacity rows) — and re
 * the op inventory of both NPU graphs (every op type and count; the domains);
 * for each engine — contrib-op export on onnxruntime's CPU provider, NPU pair on the CPU
   provider, NPU pair on the OpenVINO provider (its CPU device, the same compiler an Intel NPU
-  build uses) — session creation time, prefill tokens/s over a --prompt-token prompt, decode
+  build uses), and the same two for the int8 (QDQ) NPU export — session creation time, prefill tokens/s over a --prompt-token prompt, decode
   tokens/s over --decode greedy tokens, and the greedy tokens themselves, compared with the
   contrib-op CPU export's;
 * whether OpenVINO took every node (a session with ``session.disable_cpu_ep_fallback=1``
@@ -141,6 +141,7 @@ def main() -> None:
     ap.add_argument("--capacity", type=int, default=1024, help="KV rows of the NPU export (default 1024)")
     ap.add_argument("--prompt-tokens", type=int, default=512)
     ap.add_argument("--decode", type=int, default=32)
+    ap.add_argument("--no-int8", action="store_true", help="skip the int8 (QDQ) export's rows")
     ap.add_argument("--openvino-python", default=str(Path.home() / ".cache/qcn-openvino/bin/python"))
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--provider", default="cpu", help=argparse.SUPPRESS)
@@ -163,13 +164,18 @@ def main() -> None:
     npu = export_checkpoint(ckpt, root / "npu", ExportOptions(precision="fp32", target="npu",
                                                               prefill_chunk=args.chunk, context_length=args.capacity),
                             progress=False)
+    npu8 = None
+    if not args.no_int8:
+        npu8 = export_checkpoint(ckpt, root / "npu-int8", ExportOptions(
+            precision="int8", target="npu", prefill_chunk=args.chunk, context_length=args.capacity), progress=False)
     prompt = [int(t) for t in np.random.default_rng(0).integers(1, 32000, args.prompt_tokens)]
     prompt_file = root / "prompt.json"
     prompt_file.write_text(json.dumps(prompt))
 
     print(f"\nsmall Qwen3-Next, {params / 1e6:.1f}M parameters; NPU pair: prefill {args.chunk} tokens a call, "
           f"KV capacity {args.capacity}; {args.threads} threads; {args.repeats} repeats after one warm-up")
-    print("\nop inventory (--target npu)")
+    print("\nop inventory (--target npu, fp32; int8 adds DequantizeLinear before each dense MatMul and "
+          "Cast+Mul on the expert stacks)")
     rows = {name: inventory(root / "npu" / name) for name in ("prefill.onnx", "decode.onnx")}
     ops = sorted(set(rows["prefill.onnx"][0]) | set(rows["decode.onnx"][0]))
     print(f"| op | prefill.onnx | decode.onnx |\n|---|---|---|")
@@ -179,7 +185,9 @@ def main() -> None:
     print(f"domains: prefill {sorted(rows['prefill.onnx'][1])}, decode {sorted(rows['decode.onnx'][1])}")
     print(f"files: contrib model.onnx.data {contrib.data_bytes / 2**20:.1f} MiB; "
           f"npu model.onnx.data (shared by both graphs) {npu.data_bytes / 2**20:.1f} MiB, "
-          f"graphs {npu.onnx_bytes / 2**20:.2f} MiB")
+          f"graphs {npu.onnx_bytes / 2**20:.2f} MiB"
+          + (f"; npu int8 (QDQ) model.onnx.data {npu8.data_bytes / 2**20:.1f} MiB "
+             f"({npu8.data_bytes / npu.data_bytes:.2f}x fp32)" if npu8 else ""))
 
     results = {}
     print(f"\n[{load()}] contrib-op export, CPU provider …", file=sys.stderr)
@@ -189,16 +197,20 @@ def main() -> None:
     results["contrib-op fp32, CPU EP"] = measure(base, prompt, args.decode, args.repeats) | {"session_s": created}
     results["contrib-op fp32, CPU EP"]["load"] = load()
 
-    common = ["--worker", str(root / "npu"), "--prompt-file", str(prompt_file), "--threads", str(args.threads),
+    common = ["--prompt-file", str(prompt_file), "--threads", str(args.threads),
               "--repeats", str(args.repeats), "--decode", str(args.decode)]
-    engines = [("npu fp32, CPU EP", sys.executable, "cpu"), ("npu fp32, OpenVINO EP (CPU)", args.openvino_python,
-                                                              "openvino")]
-    for label, python, provider in engines:
+    engines = [("npu fp32, CPU EP", sys.executable, "cpu", "npu"),
+               ("npu fp32, OpenVINO EP (CPU)", args.openvino_python, "openvino", "npu")]
+    if npu8:
+        engines += [("npu int8 QDQ, CPU EP", sys.executable, "cpu", "npu-int8"),
+                    ("npu int8 QDQ, OpenVINO EP (CPU)", args.openvino_python, "openvino", "npu-int8")]
+    for label, python, provider, folder in engines:
         if not Path(python).exists():
             print(f"{label}: {python} is missing (see the docstring for the venv)", file=sys.stderr)
             continue
         print(f"[{load()}] {label} …", file=sys.stderr)
-        done = subprocess.run([python, __file__, *common, "--provider", provider], capture_output=True, text=True)
+        done = subprocess.run([python, __file__, "--worker", str(root / folder), *common, "--provider", provider],
+                              capture_output=True, text=True)
         if done.returncode != 0:
             print(f"{label} failed:\n{done.stderr[-3000:]}", file=sys.stderr)
             continue

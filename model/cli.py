@@ -35,9 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("hf_dir", metavar="HF_DIR", type=Path, help="Hugging Face checkpoint folder")
     p.add_argument("out_dir", metavar="OUT_DIR", type=Path, help="output folder (must be empty or absent)")
     p.add_argument(
-        "--precision", choices=("fp32", "fp16", "int4"), default="int4",
+        "--precision", choices=("fp32", "fp16", "int4", "int8"), default=None,
         help="weight precision: int4 (MatMulNBits + QMoE, default, smallest), "
-        "fp16 (GPU providers), fp32 (reference accuracy)",
+        "fp16 (GPU providers), fp32 (reference accuracy; the --target npu default), "
+        "int8 (--target npu only: QDQ int8 weights, one scale per output column)",
     )
     p.add_argument(
         "--ep", choices=PROVIDERS, default="cpu",
@@ -66,8 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "onnxruntime-genai). npu: standard ONNX ops only (no com.microsoft domain) and static "
         "shapes, for NPU providers such as OpenVINO: prefill.onnx (--prefill-chunk tokens a call, "
         "padded) and decode.onnx (one token), both over fixed-size state; the attention KV is a "
-        "buffer of --context-length rows (default 4096 for npu). fp32 only; run it with "
-        "`--ep openvino` or `--ep cpu`",
+        "buffer of --context-length rows (default 4096 for npu). --precision fp32 (default) or "
+        "int8; run it with `--ep openvino` or `--ep cpu`",
     )
     p.add_argument(
         "--prefill-chunk", type=int, default=64, metavar="TOKENS",
@@ -101,8 +102,9 @@ def _run_export(args: argparse.Namespace) -> int:
     from qcn.model.export.exporter import ExportOptions, export_checkpoint
 
     try:
+        precision = args.precision or ("fp32" if args.target == "npu" else "int4")
         options = ExportOptions(
-            precision=args.precision,
+            precision=precision,
             execution_provider=args.ep,
             block_size=args.block_size,
             expert_bits=args.expert_bits,

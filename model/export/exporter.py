@@ -38,6 +38,7 @@ from qcn.model.providers import PROVIDERS
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("fp32", "fp16", "int4")
+NPU_PRECISIONS = ("fp32", "int8")
 TARGETS = ("genai", "npu")
 # --target npu: the KV buffers' fixed capacity when --context-length is not given (every decode
 # step reads the whole buffer, so a static graph should not default to 262K rows).
@@ -157,10 +158,11 @@ def _rss_now() -> int:
 
 
 def _validate_npu(options: ExportOptions) -> None:
-    if options.precision != "fp32":
+    if options.precision not in NPU_PRECISIONS:
         raise ExportError(
-            f"--target npu builds fp32 graphs of standard ONNX ops; --precision {options.precision} needs "
-            "onnxruntime's contrib ops (MatMulNBits/QMoE) or a GPU provider: use --precision fp32 with --target npu"
+            f"--target npu builds standard-op graphs with fp32 or int8 (QDQ) weights; --precision "
+            f"{options.precision} needs onnxruntime's contrib ops (MatMulNBits/QMoE) or a GPU provider: "
+            "use --precision fp32 or int8 with --target npu"
         )
     if options.execution_provider != "cpu":
         raise ExportError(
@@ -179,6 +181,10 @@ def _validate(options: ExportOptions, spec: Qwen3NextSpec) -> None:
         raise ExportError(f"unknown target {options.target!r} (choose from {', '.join(TARGETS)})")
     if options.target == "npu":
         _validate_npu(options)
+        return
+    if options.precision == "int8":
+        raise ExportError("--precision int8 is the --target npu variant's (QDQ int8 weights); for the "
+                          "contrib-op export use --precision int4 --expert-bits 8 --dense-bits 8")
     if options.execution_provider == "openvino":
         raise ExportError("openvino runs the standard-op, static-shape variant: export it with --target npu")
     if options.precision not in PRECISIONS:
@@ -301,7 +307,8 @@ def _build_npu(tmp: Path, spec: Qwen3NextSpec, ckpt: Checkpoint, options: Export
     files = []
     for filename, tokens in (("prefill.onnx", options.prefill_chunk), ("decode.onnx", 1)):
         g = Graph(tmp / "model.onnx.data", np.dtype(np.float32), data=data)
-        npu_blocks.build_decoder(g, spec, ckpt, npu_blocks.NpuOptions(tokens=tokens, capacity=capacity))
+        npu_blocks.build_decoder(g, spec, ckpt, npu_blocks.NpuOptions(tokens=tokens, capacity=capacity,
+                                                                      weights=options.precision))
         g.save(tmp / filename, producer=f"qcn {__version__}", close_data=filename == "decode.onnx", domains=("",))
         files.append(filename)
     return files

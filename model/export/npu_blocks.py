@@ -48,6 +48,12 @@ class NpuOptions:
     # "dense" runs every expert and weights the unchosen ones by exactly 0 (reads each expert once
     # however many tokens use it). None: gather for one token, dense for a chunk.
     moe: str | None = None
+    # "fp32", or "int8": every matrix but the router and the embedding stored as int8 with one
+    # float scale per output column (symmetric). Dense matrices are DequantizeLinear → MatMul (the
+    # QDQ form NPU compilers map to int8 kernels); the expert stacks are Cast → Mul (OpenVINO's
+    # weight-decompression form: its CPU plugin did not compile a blocked DequantizeLinear feeding
+    # a batched MatMul here).
+    weights: str = "fp32"
 
     @property
     def moe_form(self) -> str:
@@ -80,10 +86,31 @@ class NpuCtx:
 
 # --- shared pieces ----------------------------------------------------------------
 
-def linear(ctx: NpuCtx, x: str, name: str, weight_nk, bias=None) -> str:
-    """``nn.Linear``: y = x Wᵀ (+ b), as MatMul with the [in, out] transpose stored."""
+def quantize_columns(w: np.ndarray, axis: int = -2) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 with one scale per output column: w ≈ q · s, q ∈ [−127, 127], s = max|w| / 127 along ``axis``."""
+    w = np.asarray(w, np.float32)
+    scale = np.abs(w).max(axis=axis, keepdims=True) / 127.0
+    scale = np.where(scale == 0, 1.0, scale).astype(np.float32)
+    return np.clip(np.round(w / scale), -127, 127).astype(np.int8), scale
+
+
+def linear(ctx: NpuCtx, x: str, name: str, weight_nk, bias=None, quantized: bool = True) -> str:
+    """``nn.Linear``: y = x Wᵀ (+ b), as MatMul with the [in, out] transpose stored.
+
+    int8 weights: y = x · DequantizeLinear(q, s, axis=1), s one scale per output column.
+    """
     g = ctx.g
-    y = g.op("MatMul", [x, ctx.param(f"{name}.weight_t", lambda: np.asarray(weight_nk()).T)], name)
+    if ctx.opts.weights == "int8" and quantized:
+        names = (f"{name}.weight_t_q8", f"{name}.weight_t_scale", f"{name}.weight_t_zero")
+        if not all(g.reuse(n) for n in names):
+            q, scale = quantize_columns(np.asarray(weight_nk()).T)
+            g.weight(names[0], q)
+            g.weight(names[1], scale.reshape(-1))
+            g.weight(names[2], np.zeros(q.shape[1], np.int8))
+        w = g.op("DequantizeLinear", list(names), f"{name}/dequantize", axis=1)
+        y = g.op("MatMul", [x, w], name)
+    else:
+        y = g.op("MatMul", [x, ctx.param(f"{name}.weight_t", lambda: np.asarray(weight_nk()).T)], name)
     if bias is not None:
         y = g.op("Add", [y, ctx.param(f"{name}.bias", bias)], f"{name}/add_bias")
     return y
@@ -361,17 +388,46 @@ def _expert_stacks(ctx: NpuCtx, layer: int, n: str) -> tuple[str, str]:
     Streamed expert by expert; written once for both graphs."""
     g, s = ctx.g, ctx.spec
     e_count, i_size, h = s.num_experts, s.moe_intermediate_size, s.hidden_size
-    fc1_name, fc2_name = f"{n}/experts.fc1_t", f"{n}/experts.fc2_t"
-    if g.reuse(fc1_name) and g.reuse(fc2_name):
-        return fc1_name, fc2_name
-    fc1 = g.stream(fc1_name, np.float32, (e_count, h, 2 * i_size))
-    fc2 = g.stream(fc2_name, np.float32, (e_count, i_size, h))
+    int8 = ctx.opts.weights == "int8"
+    suffix = "_q8" if int8 else ""
+    names = [f"{n}/experts.fc1_t{suffix}", f"{n}/experts.fc2_t{suffix}"]
+    if int8:
+        names += [f"{n}/experts.fc1_t_scale", f"{n}/experts.fc2_t_scale"]
+    if all(g.reuse(name) for name in names):
+        return tuple(names)
+    dtype = np.int8 if int8 else np.float32
+    streams = [g.stream(names[0], dtype, (e_count, h, 2 * i_size)), g.stream(names[1], dtype, (e_count, i_size, h))]
+    if int8:
+        streams += [g.stream(names[2], np.float32, (e_count, 1, 2 * i_size)),
+                    g.stream(names[3], np.float32, (e_count, 1, h))]
     for e in range(e_count):
         inter, down = _expert_weights(ctx, layer, e)  # fc1 rows interleaved g0, u0, g1, u1, …
-        gate, up = inter[0::2], inter[1::2]
-        fc1.write(np.concatenate([gate, up]).T)
-        fc2.write(down.T)
-    return fc1.close(), fc2.close()
+        fc1, fc2 = np.concatenate([inter[0::2], inter[1::2]]).T, down.T
+        if int8:
+            (q1, s1), (q2, s2) = quantize_columns(fc1, 0), quantize_columns(fc2, 0)
+            for stream, part in zip(streams, (q1, q2, s1, s2)):
+                stream.write(part)
+        else:
+            streams[0].write(fc1)
+            streams[1].write(fc2)
+    return tuple(stream.close() for stream in streams)
+
+
+def _dequantized(ctx: NpuCtx, stacks: tuple[str, ...], n: str, index: str | None) -> tuple[str, str]:
+    """fc1/fc2 as float: the stacks themselves, or (int8) Cast(q) · scale, of the experts ``index`` picks."""
+    g = ctx.g
+    out = []
+    for which, stack in (("fc1", 0), ("fc2", 1)):
+        w = stacks[stack]
+        if index is not None:
+            w = g.op("Gather", [w, index], f"{n}/gather_{which}", axis=0)
+        if len(stacks) == 4:
+            scale = stacks[stack + 2]
+            if index is not None:
+                scale = g.op("Gather", [scale, index], f"{n}/gather_{which}_scale", axis=0)
+            w = g.op("Mul", [g.op("Cast", [w], f"{n}/{which}_cast", to=TensorProto.FLOAT), scale], f"{n}/{which}_scaled")
+        out.append(w)
+    return out[0], out[1]
 
 
 #
@@ -390,17 +446,17 @@ def sparse_moe(ctx: NpuCtx, layer: int, x: str) -> str:
     e_count, k_top, i_size, h = s.num_experts, s.num_experts_per_tok, s.moe_intermediate_size, s.hidden_size
 
     x2 = reshape(ctx, x, [T, h], f"{n}/tokens")
-    logits = linear(ctx, x2, f"{n}/router", lambda: ck.get(p + "gate.weight", (e_count, h)))
+    # The router stays in float: routing decisions are the most precision-sensitive part.
+    logits = linear(ctx, x2, f"{n}/router", lambda: ck.get(p + "gate.weight", (e_count, h)), quantized=False)
     probs = g.op("Softmax", [logits], f"{n}/router_softmax", axis=-1)
     top_w, top_e = g.node("TopK", [probs, g.const([k_top])], f"{n}/topk", outputs=2, axis=-1, largest=1, sorted=1)
     if s.norm_topk_prob:
         top_w = g.op("Div", [top_w, g.op("ReduceSum", [top_w, g.const([-1])], f"{n}/topk_sum", keepdims=1)],
                      f"{n}/topk_norm")
-    fc1, fc2 = _expert_stacks(ctx, layer, n)
+    stacks = _expert_stacks(ctx, layer, n)
 
     if ctx.opts.moe_form == "gather":
-        w1 = g.op("Gather", [fc1, top_e], f"{n}/gather_fc1", axis=0)  # [T, k, H, 2I]
-        w2 = g.op("Gather", [fc2, top_e], f"{n}/gather_fc2", axis=0)  # [T, k, I, H]
+        w1, w2 = _dequantized(ctx, stacks, n, top_e)  # [T, k, H, 2I], [T, k, I, H]
         xi = reshape(ctx, x2, [T, 1, 1, h], f"{n}/tokens_4d")
         hid = g.op("MatMul", [xi, w1], f"{n}/fc1")  # [T, k, 1, 2I]
         gate, up = split(ctx, hid, [i_size, i_size], f"{n}/fc1_split")
@@ -410,6 +466,7 @@ def sparse_moe(ctx: NpuCtx, layer: int, x: str) -> str:
         routed = g.op("ReduceSum", [g.op("Mul", [y, weights], f"{n}/weighted"), g.const([1])], f"{n}/sum",
                       keepdims=0)  # [T, 1, H]
     else:
+        fc1, fc2 = _dequantized(ctx, stacks, n, None)
         hid = g.op("MatMul", [reshape(ctx, x2, [1, T, h], f"{n}/tokens_3d"), fc1], f"{n}/fc1")  # [E, T, 2I]
         gate, up = split(ctx, hid, [i_size, i_size], f"{n}/fc1_split")
         act = g.op("Mul", [silu(ctx, gate, f"{n}/silu"), up], f"{n}/act")
@@ -482,11 +539,9 @@ def build_decoder(g: Graph, spec: Qwen3NextSpec, ckpt: Checkpoint, opts: NpuOpti
     last = g.op("Gather", [x, g.op("Sub", ["valid_length", g.const([1])], "/model/last_index")], "/model/last_token",
                 axis=1)  # [1, 1, H]: the last real token
     h = rms_norm(ctx, last, w_final, "/model/norm", eps)
-    if spec.tie_word_embeddings:
-        head = ctx.param("/lm_head.weight_t", lambda: ckpt.get("model.embed_tokens.weight").T)
-    else:
-        head = ctx.param("/lm_head.weight_t", lambda: ckpt.get("lm_head.weight", (spec.vocab_size, spec.hidden_size)).T)
-    g.node("MatMul", [h, head], "/lm_head", outputs=["logits"])
+    head = "model.embed_tokens.weight" if spec.tie_word_embeddings else "lm_head.weight"
+    logits = linear(ctx, h, "/lm_head", lambda: ckpt.get(head, (spec.vocab_size, spec.hidden_size)))
+    g.node("Identity", [logits], "/model/logits", outputs=["logits"])
     g.output("logits", F, [1, 1, spec.vocab_size])
     for suffix, shape, _ in state_tensors(spec, opts.capacity):
         g.output("present." + suffix, F, shape)
