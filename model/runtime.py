@@ -16,7 +16,13 @@
   restores exactly one snapshot (``snapshot_state()`` then ``rewind_to(n)``).
   A prompt that differs before ``snapshot_at`` is read from token 0.
 
-The export stays an ordinary onnxruntime-genai folder either way; the
+* a ``qcn export --target npu`` folder (standard ops, static shapes:
+  prefill.onnx + decode.onnx over fixed-size state) is always driven by
+  ``qcn.model.npu_runtime.NpuDriver`` on provider "cpu" or "openvino"
+  (onnxruntime's OpenVINOExecutionProvider), with the same checkpoint store;
+  ``checkpoints=False`` there means a store that keeps nothing.
+
+A contrib-op export stays an ordinary onnxruntime-genai folder either way; the
 tokenizer is always the folder's own ``tokenizer.json`` through
 onnxruntime-genai's tokenizer.
 
