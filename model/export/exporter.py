@@ -99,11 +99,13 @@ class ExportReport:
     peak_rss_bytes: int
     parameters: int
     files: list[str] = field(default_factory=list)
+    graphs: list[str] = field(default_factory=lambda: ["model.onnx"])  # --target npu: prefill.onnx, decode.onnx
 
     def summary(self) -> str:
         return (
             f"exported {self.parameters / 1e6:.1f}M parameters to {self.out_dir} "
-            f"({self.precision}, {self.execution_provider}): model.onnx {_fmt_bytes(self.onnx_bytes)}, "
+            f"({self.precision}, {self.execution_provider if self.graphs == ['model.onnx'] else 'target npu'}): "
+            f"{' + '.join(self.graphs)} {_fmt_bytes(self.onnx_bytes)}, "
             f"model.onnx.data {_fmt_bytes(self.data_bytes)}; read {self.tensors_read} tensors "
             f"({_fmt_bytes(self.bytes_read)}) in {self.seconds:.1f} s; peak RSS {_fmt_bytes(self.peak_rss_bytes)}"
         )
@@ -506,6 +508,7 @@ def export_checkpoint(hf_dir: Path, out_dir: Path, options: ExportOptions = Expo
         tensors_read=prog.tensors, bytes_read=prog.bytes,
         onnx_bytes=sum((out_dir / f).stat().st_size for f in graph_files), data_bytes=(out_dir / "model.onnx.data").stat().st_size,
         seconds=time.monotonic() - started, peak_rss_bytes=peak_rss_bytes(), parameters=parameters, files=files,
+        graphs=graph_files,
     )
     log.info(report.summary())
     return report
