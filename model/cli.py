@@ -11,15 +11,18 @@ EXPORT_EPILOG = """\
 examples:
   qcn export ~/models/Qwen3-Coder-Next ~/models/qcn-int4-cpu --precision int4
   qcn export ~/models/Qwen3-Coder-Next ~/models/qcn-fp16-cuda --precision fp16 --ep cuda
-  qcn export ~/models/Qwen3-Coder-Next ~/models/qcn-npu --target npu --precision fp32 \
-      --context-length 4096 --prefill-chunk 64
+  qcn export ~/models/Qwen3-Coder-Next ~/models/qcn-npu --target npu --context-length 4096
+  qcn complete src/app.py:12:8 --model ~/models/qcn-npu --provider openvino
 
 The checkpoint folder must hold config.json (model_type qwen3_next), the
 safetensors shards (with model.safetensors.index.json when sharded) and the
 tokenizer files. Weights are streamed tensor by tensor: peak memory stays at a
 few tensors even for the 80B model. OUT_DIR receives model.onnx,
 model.onnx.data, genai_config.json and the tokenizer, and can be passed to
-`qcn serve --model` or loaded with onnxruntime_genai.Model(OUT_DIR).
+`qcn serve --model` or loaded with onnxruntime_genai.Model(OUT_DIR). With
+--target npu it receives prefill.onnx and decode.onnx instead of model.onnx:
+standard ONNX ops with fixed shapes, run by qcn's runtime (not onnxruntime-genai)
+on --provider cpu or openvino (onnxruntime-openvino, in its own environment).
 """
 
 
