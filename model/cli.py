@@ -11,13 +11,18 @@ EXPORT_EPILOG = """\
 examples:
   qcn export ~/models/Qwen3-Coder-Next ~/models/qcn-int4-cpu --precision int4
   qcn export ~/models/Qwen3-Coder-Next ~/models/qcn-fp16-cuda --precision fp16 --ep cuda
+  qcn export ~/models/Qwen3-Coder-Next ~/models/qcn-npu --target npu --context-length 4096
+  qcn complete src/app.py:12:8 --model ~/models/qcn-npu --provider openvino
 
 The checkpoint folder must hold config.json (model_type qwen3_next), the
 safetensors shards (with model.safetensors.index.json when sharded) and the
 tokenizer files. Weights are streamed tensor by tensor: peak memory stays at a
 few tensors even for the 80B model. OUT_DIR receives model.onnx,
 model.onnx.data, genai_config.json and the tokenizer, and can be passed to
-`qcn serve --model` or loaded with onnxruntime_genai.Model(OUT_DIR).
+`qcn serve --model` or loaded with onnxruntime_genai.Model(OUT_DIR). With
+--target npu it receives prefill.onnx and decode.onnx instead of model.onnx:
+standard ONNX ops with fixed shapes, run by qcn's runtime (not onnxruntime-genai)
+on --provider cpu or openvino (onnxruntime-openvino, in its own environment).
 """
 
 
@@ -33,9 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("hf_dir", metavar="HF_DIR", type=Path, help="Hugging Face checkpoint folder")
     p.add_argument("out_dir", metavar="OUT_DIR", type=Path, help="output folder (must be empty or absent)")
     p.add_argument(
-        "--precision", choices=("fp32", "fp16", "int4"), default="int4",
+        "--precision", choices=("fp32", "fp16", "int4", "int8"), default=None,
         help="weight precision: int4 (MatMulNBits + QMoE, default, smallest), "
-        "fp16 (GPU providers), fp32 (reference accuracy)",
+        "fp16 (GPU providers), fp32 (reference accuracy; the --target npu default), "
+        "int8 (--target npu only: QDQ int8 weights, one scale per output column)",
     )
     p.add_argument(
         "--ep", choices=PROVIDERS, default="cpu",
@@ -62,6 +68,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="cap the context length written to genai_config.json and the RoPE tables "
         "(default: the checkpoint's max_position_embeddings)",
     )
+    p.add_argument(
+        "--target", choices=("genai", "npu"), default="genai",
+        help="genai (default): one dynamic-shape graph with onnxruntime's contrib ops (CPU/GPU, "
+        "onnxruntime-genai). npu: standard ONNX ops only (no com.microsoft domain) and static "
+        "shapes, for NPU providers such as OpenVINO: prefill.onnx (--prefill-chunk tokens a call, "
+        "padded) and decode.onnx (one token), both over fixed-size state; the attention KV is a "
+        "buffer of --context-length rows (default 4096 for npu). --precision fp32 (default) or "
+        "int8; run it with `--ep openvino` or `--ep cpu`",
+    )
+    p.add_argument(
+        "--prefill-chunk", type=int, default=64, metavar="TOKENS",
+        help="--target npu: tokens per prefill call; shorter tails are padded and masked (default: 64)",
+    )
     p.add_argument("--force", action="store_true", help="replace the contents of a non-empty OUT_DIR")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_run_export)
@@ -78,8 +97,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("model_dir", metavar="MODEL_DIR", type=Path, help="a folder written by `qcn export`")
     g.add_argument("--prompt", required=True, help="the text to continue (use $'...' for newlines in bash)")
     g.add_argument("--max-new-tokens", type=int, default=64, metavar="N", help="stop after N tokens (default: 64)")
-    g.add_argument("--ep", choices=PROVIDERS, default="cpu",
-                   help="execution provider; falls back to CPU with a logged reason (default: cpu)")
+    g.add_argument("--ep", "--provider", dest="ep", choices=PROVIDERS, default="cpu",
+                   help="execution provider; cuda/dml/webgpu fall back to CPU with a logged reason, "
+                   "openvino runs `--target npu` exports only (default: cpu)")
     g.set_defaults(func=_run_generate)
 
 
@@ -89,8 +109,9 @@ def _run_export(args: argparse.Namespace) -> int:
     from qcn.model.export.exporter import ExportOptions, export_checkpoint
 
     try:
+        precision = args.precision or ("fp32" if args.target == "npu" else "int4")
         options = ExportOptions(
-            precision=args.precision,
+            precision=precision,
             execution_provider=args.ep,
             block_size=args.block_size,
             expert_bits=args.expert_bits,
@@ -98,6 +119,8 @@ def _run_export(args: argparse.Namespace) -> int:
             head_bits=args.head_bits,
             context_length=args.context_length,
             force=args.force,
+            target=args.target,
+            prefill_chunk=args.prefill_chunk,
         )
         report = export_checkpoint(args.hf_dir, args.out_dir, options, progress=not args.quiet)
     except ExportError as exc:

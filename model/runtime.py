@@ -16,7 +16,13 @@
   restores exactly one snapshot (``snapshot_state()`` then ``rewind_to(n)``).
   A prompt that differs before ``snapshot_at`` is read from token 0.
 
-The export stays an ordinary onnxruntime-genai folder either way; the
+* a ``qcn export --target npu`` folder (standard ops, static shapes:
+  prefill.onnx + decode.onnx over fixed-size state) is always driven by
+  ``qcn.model.npu_runtime.NpuDriver`` on provider "cpu" or "openvino"
+  (onnxruntime's OpenVINOExecutionProvider), with the same checkpoint store;
+  ``checkpoints=False`` there means a store that keeps nothing.
+
+A contrib-op export stays an ordinary onnxruntime-genai folder either way; the
 tokenizer is always the folder's own ``tokenizer.json`` through
 onnxruntime-genai's tokenizer.
 
@@ -48,7 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qcn.model.providers import PROVIDERS
+from qcn.model.providers import NPU_PROVIDERS, PROVIDERS
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +187,18 @@ class Runtime:
         self.model = None  # onnxruntime-genai's model, in snapshot mode only
         self.driver = None  # qcn.model.checkpoints.OrtDriver, in checkpoint mode only
         used, reason = provider, None
-        if checkpoints and provider != "cpu":
+        from qcn.model.npu_runtime import is_npu_export
+
+        npu = is_npu_export(path)
+        if provider in NPU_PROVIDERS and not npu:
+            raise ModelLoadError(
+                f"{provider} runs only the standard-op, static-shape export; {path} is a contrib-op export: "
+                f"re-export with `qcn export HF_DIR OUT_DIR --target npu --precision fp32`")
+        if npu:
+            # Static graphs through onnxruntime (onnxruntime-genai cannot drive them); without
+            # checkpoints the store keeps nothing (budget 0) and each request reads from its live state.
+            self.driver = self._load_npu_driver(path, provider, checkpoint_bytes if checkpoints else 0)
+        elif checkpoints and provider != "cpu":
             reason = self._provider_unavailable(provider)
             if reason is not None:  # the provider is not there at all: CPU with checkpoints
                 log.warning("%s; falling back to CPU", reason)
@@ -189,7 +206,9 @@ class Runtime:
             else:
                 log.info("checkpoints keep their state in host memory: on %s qcn uses onnxruntime-genai's "
                          "single snapshot instead", provider)
-        if checkpoints and used == "cpu":
+        if npu:
+            pass
+        elif checkpoints and used == "cpu":
             self.driver = self._load_driver(path, config)
         else:
             self.model, used, reason = self._load(path, provider)
@@ -210,7 +229,7 @@ class Runtime:
             special_token_ids=self._special_ids(path), metadata=metadata,
         )
         if self.driver is not None:
-            self.driver.store.budget_bytes = int(checkpoint_bytes)
+            self.driver.store.budget_bytes = int(checkpoint_bytes) if checkpoints or not npu else 0
         self.max_sessions = max_sessions
         self.prefill_chunk = prefill_chunk
         self._sessions: OrderedDict[str, SnapshotSession | CheckpointSession] = OrderedDict()
@@ -229,6 +248,17 @@ class Runtime:
         except Exception:  # noqa: BLE001 - a broken provider library is "unavailable" too
             pass
         return f"{provider} unavailable: this onnxruntime-genai build has no {provider} support"
+
+    def _load_npu_driver(self, path: Path, provider: str, budget: int):
+        from qcn.model.npu_runtime import NpuDriver, NpuUnavailable
+
+        try:
+            return NpuDriver(path, self.threads, budget, provider=provider)
+        except NpuUnavailable as exc:
+            raise ModelLoadError(str(exc)) from exc
+        except Exception as exc:
+            raise ModelLoadError(f"cannot load the NPU export {path} on {provider}: "
+                                 f"{str(exc).strip() or type(exc).__name__}") from exc
 
     def _load_driver(self, path: Path, config: dict):
         from qcn.model.checkpoints import OrtDriver

@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("target", metavar="FILE:LINE:COL")
     c.add_argument("--workspace", type=Path, help="repository root for context (default: FILE's folder)")
     c.add_argument("--model", type=Path, help="exported model folder (default: the embedded demo model)")
-    c.add_argument("--ep", choices=PROVIDERS, default="cpu", help="execution provider")
+    c.add_argument("--ep", "--provider", dest="ep", choices=PROVIDERS, default="cpu",
+                   help="execution provider (openvino: a `qcn export --target npu` model only)")
     c.add_argument("--budget", type=int, default=16384, metavar="TOKENS", help="prompt budget (default: 16384)")
     c.add_argument("--max-new-tokens", type=int, default=128, metavar="N")
     c.add_argument("--single-line", action="store_true", help="one line at a time")

@@ -29,7 +29,7 @@ ANALYSED_DOCUMENT_BYTES = 1 << 20
 class Settings:
     enable: bool = True  # inline completions on/off
     model_dir: str = ""  # exported model folder; "" = the embedded demo model
-    execution_provider: str = "cpu"  # cpu | cuda | dml | webgpu (falls back to CPU with a message)
+    execution_provider: str = "cpu"  # cpu | cuda | dml | webgpu (falls back to CPU with a message) | openvino (--target npu exports)
     context_budget: int = 16384  # prompt tokens (repository context + current file), capped by the model
     max_new_tokens: int = 128  # per completion
     multiline: bool = True  # allow multi-line completions (otherwise one line at a time)

@@ -28,16 +28,22 @@ import numpy as np
 from onnx import TensorProto
 
 from qcn import __version__
-from qcn.model.export import blocks
+from qcn.model.export import blocks, npu_blocks
 from qcn.model.export.checkpoint import Checkpoint
 from qcn.model.export.config import Qwen3NextSpec, load_spec
 from qcn.model.export.errors import ExportError
-from qcn.model.export.graph import Graph
+from qcn.model.export.graph import ExternalData, Graph
 from qcn.model.providers import PROVIDERS
 
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("fp32", "fp16", "int4")
+NPU_PRECISIONS = ("fp32", "int8")
+TARGETS = ("genai", "npu")
+# --target npu: the KV buffers' fixed capacity when --context-length is not given (every decode
+# step reads the whole buffer, so a static graph should not default to 262K rows).
+NPU_DEFAULT_CONTEXT = 4096
+NPU_DEFAULT_CHUNK = 64
 # (provider, precision) pairs the exporter builds. CPU kernels of the DeltaNet and MoE
 # ops are float32 only; GPU providers run fp16 activations; DirectML has no QMoE kernel.
 SUPPORTED = {
@@ -76,6 +82,11 @@ class ExportOptions:
     # int4 precision: bits of the lm_head (vocabulary × hidden, the largest dense matrix: at the
     # small benchmark config a third of the bytes a decoded token reads); None = dense_bits.
     head_bits: int | None = None
+    # "genai": one dynamic-shape graph with onnxruntime's contrib ops, run by onnxruntime-genai or
+    # qcn's runtime. "npu": standard ONNX ops only, static shapes: prefill.onnx (prefill_chunk
+    # tokens a call, padded) and decode.onnx (one token) over fixed-size state (npu_blocks.py).
+    target: str = "genai"
+    prefill_chunk: int = NPU_DEFAULT_CHUNK
 
 
 @dataclass
@@ -91,11 +102,13 @@ class ExportReport:
     peak_rss_bytes: int
     parameters: int
     files: list[str] = field(default_factory=list)
+    graphs: list[str] = field(default_factory=lambda: ["model.onnx"])  # --target npu: prefill.onnx, decode.onnx
 
     def summary(self) -> str:
         return (
             f"exported {self.parameters / 1e6:.1f}M parameters to {self.out_dir} "
-            f"({self.precision}, {self.execution_provider}): model.onnx {_fmt_bytes(self.onnx_bytes)}, "
+            f"({self.precision}, {self.execution_provider if self.graphs == ['model.onnx'] else 'target npu'}): "
+            f"{' + '.join(self.graphs)} {_fmt_bytes(self.onnx_bytes)}, "
             f"model.onnx.data {_fmt_bytes(self.data_bytes)}; read {self.tensors_read} tensors "
             f"({_fmt_bytes(self.bytes_read)}) in {self.seconds:.1f} s; peak RSS {_fmt_bytes(self.peak_rss_bytes)}"
         )
@@ -149,7 +162,36 @@ def _rss_now() -> int:
         return peak_rss_bytes()
 
 
+def _validate_npu(options: ExportOptions) -> None:
+    if options.precision not in NPU_PRECISIONS:
+        raise ExportError(
+            f"--target npu builds standard-op graphs with fp32 or int8 (QDQ) weights; --precision "
+            f"{options.precision} needs onnxruntime's contrib ops (MatMulNBits/QMoE) or a GPU provider: "
+            "use --precision fp32 or int8 with --target npu"
+        )
+    if options.execution_provider != "cpu":
+        raise ExportError(
+            f"--target npu graphs are not built for one provider (--ep {options.execution_provider}): "
+            "they run on any (CPU, OpenVINO, ...); choose it at run time, e.g. `qcn complete --ep openvino`"
+        )
+    if options.prefill_chunk < 2:
+        raise ExportError(f"--prefill-chunk must be at least 2 tokens, not {options.prefill_chunk}")
+    if options.context_length is not None and options.context_length < options.prefill_chunk:
+        raise ExportError(f"--context-length {options.context_length} is shorter than --prefill-chunk "
+                          f"{options.prefill_chunk}")
+
+
 def _validate(options: ExportOptions, spec: Qwen3NextSpec) -> None:
+    if options.target not in TARGETS:
+        raise ExportError(f"unknown target {options.target!r} (choose from {', '.join(TARGETS)})")
+    if options.target == "npu":
+        _validate_npu(options)
+        return
+    if options.precision == "int8":
+        raise ExportError("--precision int8 is the --target npu variant's (QDQ int8 weights); for the "
+                          "contrib-op export use --precision int4 --expert-bits 8 --dense-bits 8")
+    if options.execution_provider == "openvino":
+        raise ExportError("openvino runs the standard-op, static-shape variant: export it with --target npu")
     if options.precision not in PRECISIONS:
         raise ExportError(f"unknown precision {options.precision!r} (choose from {', '.join(PRECISIONS)})")
     if options.execution_provider not in PROVIDERS:
@@ -269,6 +311,19 @@ def build_decoder(g: Graph, spec: Qwen3NextSpec, ckpt: Checkpoint, opts: blocks.
         g.output("present." + suffix, elem, shape)
 
 
+def _build_npu(tmp: Path, spec: Qwen3NextSpec, ckpt: Checkpoint, options: ExportOptions, capacity: int) -> list[str]:
+    """prefill.onnx and decode.onnx: standard ops, static shapes, one shared model.onnx.data."""
+    data = ExternalData(tmp / "model.onnx.data")
+    files = []
+    for filename, tokens in (("prefill.onnx", options.prefill_chunk), ("decode.onnx", 1)):
+        g = Graph(tmp / "model.onnx.data", np.dtype(np.float32), data=data)
+        npu_blocks.build_decoder(g, spec, ckpt, npu_blocks.NpuOptions(tokens=tokens, capacity=capacity,
+                                                                      weights=options.precision))
+        g.save(tmp / filename, producer=f"qcn {__version__}", close_data=filename == "decode.onnx", domains=("",))
+        files.append(filename)
+    return files
+
+
 def _state_tensors(spec: Qwen3NextSpec, float_type: int, length: str):
     """(name suffix, element type, shape, is_kv) of each layer's state, as genai names them.
 
@@ -364,6 +419,8 @@ def _recorded_options(options: ExportOptions, context_length: int) -> dict:
     """The export options that shaped this model (quantization settings only for int4)."""
     recorded = asdict(options) | {"context_length": context_length}
     recorded.pop("force")
+    if options.target != "npu":
+        recorded.pop("prefill_chunk")
     if options.precision == "int4":
         recorded["int4_accuracy_level"] = _accuracy_level(options)
         recorded["head_bits"] = _head_bits(options)
@@ -390,7 +447,10 @@ def export_checkpoint(hf_dir: Path, out_dir: Path, options: ExportOptions = Expo
     ckpt = Checkpoint(hf_dir)
     prog = _Progress(len(ckpt.tensors), ckpt.total_bytes, progress)
     ckpt.on_read = prog.read
-    context_length = min(options.context_length or spec.max_position_embeddings, spec.max_position_embeddings)
+    default_context = NPU_DEFAULT_CONTEXT if options.target == "npu" else spec.max_position_embeddings
+    context_length = min(options.context_length or default_context, spec.max_position_embeddings)
+    if options.target == "npu" and context_length < options.prefill_chunk:
+        raise ExportError(f"the context ({context_length}) is shorter than --prefill-chunk {options.prefill_chunk}")
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
@@ -399,22 +459,32 @@ def export_checkpoint(hf_dir: Path, out_dir: Path, options: ExportOptions = Expo
             print(f"qcn export: {hf_dir} → {out_dir} ({options.precision}, {options.execution_provider}, "
                   f"{spec.num_hidden_layers} layers, {len(ckpt.tensors)} tensors, {_fmt_bytes(ckpt.total_bytes)})",
                   file=sys.stderr)
-        g = Graph(tmp / "model.onnx.data", _float_dtype(options.precision, options.execution_provider))
-        build_opts = blocks.BuildOptions(
-            precision=options.precision, block_size=options.block_size, int4_symmetric=options.int4_symmetric,
-            int4_accuracy_level=_accuracy_level(options), context_length=context_length, logits=options.logits,
-            dense_bits=options.dense_bits, expert_bits=options.expert_bits, head_bits=_head_bits(options),
-        )
-        build_decoder(g, spec, ckpt, build_opts)
+        if options.target == "npu":
+            graph_files = _build_npu(tmp, spec, ckpt, options, context_length)
+        else:
+            g = Graph(tmp / "model.onnx.data", _float_dtype(options.precision, options.execution_provider))
+            build_opts = blocks.BuildOptions(
+                precision=options.precision, block_size=options.block_size, int4_symmetric=options.int4_symmetric,
+                int4_accuracy_level=_accuracy_level(options), context_length=context_length, logits=options.logits,
+                dense_bits=options.dense_bits, expert_bits=options.expert_bits, head_bits=_head_bits(options),
+            )
+            build_decoder(g, spec, ckpt, build_opts)
+            graph_files = ["model.onnx"]
         prog.finish()
         unused = sorted(set(ckpt.tensors) - ckpt.read)
         unused = [n for n in unused if not n.startswith("mtp.")]  # multi-token-prediction head: not exported
         if unused:
             raise ExportError(f"checkpoint tensors not used by the Qwen3-Next graph (unexpected layout?): "
                               f"{', '.join(unused[:5])}{' …' if len(unused) > 5 else ''}")
-        g.save(tmp / "model.onnx", producer=f"qcn {__version__}")
-        files = ["model.onnx", "model.onnx.data"]
-        (tmp / "genai_config.json").write_text(json.dumps(genai_config(spec, options, context_length), indent=2) + "\n")
+        if options.target != "npu":
+            g.save(tmp / "model.onnx", producer=f"qcn {__version__}")
+        files = [*graph_files, "model.onnx.data"]
+        # The NPU pair is not an onnxruntime-genai model (qcn's runtime drives it); the config is
+        # still written for the tokenizer and the model's token ids, naming the decode graph.
+        config = genai_config(spec, options, context_length)
+        if options.target == "npu":
+            config["model"]["decoder"]["filename"] = "decode.onnx"
+        (tmp / "genai_config.json").write_text(json.dumps(config, indent=2) + "\n")
         files.append("genai_config.json")
         files += _copy_tokenizer(hf_dir, tmp)
         parameters = sum(int(np.prod(t.shape)) for t in ckpt.tensors.values() if not t.name.startswith("mtp."))
@@ -427,6 +497,9 @@ def export_checkpoint(hf_dir: Path, out_dir: Path, options: ExportOptions = Expo
             "architecture": "Qwen3NextForCausalLM",
             "layers": {"linear_attention": spec.linear_layers, "full_attention": spec.attention_layers},
         }
+        if options.target == "npu":
+            meta["npu"] = {"prefill": "prefill.onnx", "decode": "decode.onnx", "prefill_chunk": options.prefill_chunk,
+                           "capacity": context_length, "opset": 21, "domains": [""]}
         (tmp / "qcn_model.json").write_text(json.dumps(meta, indent=2) + "\n")
         files.append("qcn_model.json")
 
@@ -442,8 +515,9 @@ def export_checkpoint(hf_dir: Path, out_dir: Path, options: ExportOptions = Expo
     report = ExportReport(
         out_dir=out_dir, precision=options.precision, execution_provider=options.execution_provider,
         tensors_read=prog.tensors, bytes_read=prog.bytes,
-        onnx_bytes=(out_dir / "model.onnx").stat().st_size, data_bytes=(out_dir / "model.onnx.data").stat().st_size,
+        onnx_bytes=sum((out_dir / f).stat().st_size for f in graph_files), data_bytes=(out_dir / "model.onnx.data").stat().st_size,
         seconds=time.monotonic() - started, peak_rss_bytes=peak_rss_bytes(), parameters=parameters, files=files,
+        graphs=graph_files,
     )
     log.info(report.summary())
     return report

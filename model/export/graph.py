@@ -49,6 +49,9 @@ class ExternalData:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         self.offset = 0  # end of the reserved space
         self.tensors = 0
+        # name → (dtype, shape, offset, nbytes) of every tensor written: graphs sharing this file
+        # (the NPU variant's prefill and decode graphs) refer to one copy of each weight.
+        self.written: dict[str, tuple[np.dtype, tuple[int, ...], int, int]] = {}
 
     def reserve(self, nbytes: int) -> int:
         align = _PAGE if nbytes >= _SMALL else 64
@@ -93,8 +96,10 @@ class TensorStream:
 
 
 class Graph:
-    def __init__(self, data_path: Path, float_dtype: np.dtype = np.dtype(np.float32)):
-        self.data = ExternalData(data_path)
+    def __init__(self, data_path: Path, float_dtype: np.dtype = np.dtype(np.float32),
+                 data: ExternalData | None = None):
+        """``data``: an external-data file another graph already writes to (weights are shared)."""
+        self.data = data if data is not None else ExternalData(data_path)
         self.float_dtype = np.dtype(float_dtype)
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
@@ -130,8 +135,17 @@ class Graph:
     def stream(self, name: str, dtype: np.dtype, shape: Sequence[int]) -> TensorStream:
         return TensorStream(self, name, dtype, shape)
 
+    def reuse(self, name: str) -> str | None:
+        """``name`` if another graph on this data file already wrote it (now referenced here too)."""
+        if name not in self.data.written or name in self._names:
+            return None
+        dtype, shape, offset, nbytes = self.data.written[name]
+        self._register_external(name, dtype, shape, offset, nbytes)
+        return name
+
     def _register_external(self, name, dtype, shape, offset, nbytes) -> None:
         self._claim(name)
+        self.data.written[name] = (np.dtype(dtype), tuple(shape), offset, nbytes)
         t = TensorProto()
         t.name = name
         t.data_type = _NP_TO_ONNX[np.dtype(dtype)]
@@ -190,12 +204,15 @@ class Graph:
         self.outputs.append(helper.make_tensor_value_info(name, elem_type, list(shape)))
 
     # --- finish -------------------------------------------------------------------
-    def save(self, model_path: Path, producer: str) -> onnx.ModelProto:
-        self.data.close()
+    def save(self, model_path: Path, producer: str, close_data: bool = True,
+             domains: Sequence[str] = ("", MS_DOMAIN)) -> onnx.ModelProto:
+        """Write the graph; ``close_data`` False leaves the data file open for another graph."""
+        if close_data:
+            self.data.close()
         graph = helper.make_graph(self.nodes, "qwen3_next", self.inputs, self.outputs, self.initializers)
         model = helper.make_model(
             graph,
-            opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(MS_DOMAIN, 1)],
+            opset_imports=[helper.make_opsetid(d, OPSET if d == "" else 1) for d in domains],
             producer_name=producer,
         )
         model.ir_version = IR_VERSION

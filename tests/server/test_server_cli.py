@@ -119,3 +119,25 @@ def test_serve_over_tcp(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def tiny_npu_model(tmp_path_factory):
+    """The tiny model as `qcn export --target npu` writes it (standard ops, static shapes, 1K context)."""
+    pytest.importorskip("torch")
+    from tiny import Models
+
+    return Models(tmp_path_factory.mktemp("tiny-npu")).export(
+        "tied_norm_gqa2", precision="fp32", target="npu", context_length=1024)
+
+
+def test_complete_on_the_npu_export(tiny_npu_model, workspace):
+    target = f"{workspace}/shop/cart.py:13:16"
+    r = qcn("complete", target, "--workspace", str(workspace), "--model", str(tiny_npu_model), "--provider", "cpu",
+            "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["prefilled_tokens"] == out["prompt_tokens"] > 0 and out["checkpoint_store"]["saved"] >= 3
+    # OpenVINO needs onnxruntime-openvino (its own environment): here the provider is missing, and says so.
+    r = qcn("complete", target, "--workspace", str(workspace), "--model", str(tiny_npu_model), "--provider", "openvino")
+    assert r.returncode != 0 and "no OpenVINOExecutionProvider" in r.stderr

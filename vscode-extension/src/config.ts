@@ -8,7 +8,7 @@ export const LANGUAGES = [
   "go", "rust", "java", "c", "cpp",
 ] as const;
 
-export const PROVIDERS = ["cpu", "cuda", "dml", "webgpu"] as const;
+export const PROVIDERS = ["cpu", "cuda", "dml", "webgpu", "openvino"] as const;
 export const LOG_LEVELS = ["warning", "info", "debug"] as const;
 export const BACKENDS = ["local", "service", "remote"] as const;
 /** `qcn.securityParameterConfidence`: how findings from a public function's parameters show (docs/security.md). */
