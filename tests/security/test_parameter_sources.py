@@ -35,6 +35,15 @@ CASES = [
      '\treturn os.ReadFile(filepath.Join(dir, key))\n}\n', "go.path.traversal", 9),
     ("tpl.js", "const fs = require('fs');\nconst path = require('path');\nexport function read(name) {\n"
      "  return fs.readFileSync(path.join(__dirname, name));\n}\n", "js.path.traversal", 4),
+    # the caller chooses the folder, the function names the file: where files go is the caller's choice
+    ("key.js", "const fs = require('fs');\nconst path = require('path');\nexport function save(dir, pem) {\n"
+     "  fs.writeFileSync(path.join(dir, 'id_ed25519'), pem);\n}\n", "js.path.traversal", None),
+    ("lib.py", "import os\ndef save(folder, data):\n    open(os.path.join(folder, 'cache.bin'), 'wb').write(data)\n",
+     "py.path.traversal", None),
+    ("store.go", 'package store\n\nimport (\n\t"os"\n\t"path/filepath"\n)\n\nfunc Index(dir string) ([]byte, error) {\n'
+     '\treturn os.ReadFile(filepath.Join(dir, "index.json"))\n}\n', "go.path.traversal", None),
+    ("key.js", "const fs = require('fs');\nconst path = require('path');\nexport function save(dir, name, pem) {\n"
+     "  fs.writeFileSync(path.join(dir, name), pem);\n}\n", "js.path.traversal", 4),  # the name still counts
     ("lib.py", "import requests\ndef node_status(node):\n    return requests.get(f'http://{node}/status', timeout=3)\n",
      "py.ssrf.request", 3),
     # a URL the caller passes whole is what an HTTP helper is for; only a URL built from the parameter hints

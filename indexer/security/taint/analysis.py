@@ -53,6 +53,12 @@ log = logging.getLogger(__name__)
 _MAX_ANSWERS = 20_000  # TaintConfig._answers is cleared past this many paths (a long-lived server)
 
 
+# Reads of request headers: request.headers(.get("X") / ["x"]), r.Header(.Get("X")), req.get("X") and
+# req.header("X") in Express, request.getHeader("X") in Java.
+REQUEST_HEADER_READ = re.compile(r"\.headers\b|\.Header\b|\.getHeaders?\(|\breq\.(get|header)\(")
+NO_LINE_BREAK_CWES = frozenset({113, 117, 93})  # header and log injection: a CR/LF splits the line
+
+
 @dataclass(frozen=True)
 class TaintConfig:
     """The ``[taint]`` table of a rule file: where untrusted data comes from and what cleans it."""
@@ -412,7 +418,10 @@ class TaintAnalysis(StatementExecutor, ExpressionEvaluator, CallHandler):
     def _source_value(self, n, description: str, remote: bool | None = None) -> Value:
         if remote is None:
             remote = not LOCAL_SOURCE.search(description)
-        return Value(labels=frozenset({Label(Origin(description, n.start_byte, n.end_byte, remote=remote))}))
+        # A request header's value cannot hold a CR or LF (HTTP parsers reject them: RFC 9110 §5.5), so
+        # copying one into a response header or a log line cannot split it.
+        cleansed = NO_LINE_BREAK_CWES if REQUEST_HEADER_READ.search(self.text(n)) else frozenset()
+        return Value(labels=frozenset({Label(Origin(description, n.start_byte, n.end_byte, remote=remote), cleansed)}))
 
     def _path(self, n) -> str:
         """Dotted path of an identifier/member chain (``os.path.join``), '' for anything else."""

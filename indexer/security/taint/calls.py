@@ -124,8 +124,10 @@ class CallHandler:
                 keywords[self.text(name) if name is not None else ""] = v
             else:
                 positional.append(v)
-        all_args = positional + list(keywords.values())
         bare = path[4:] if path.startswith("new ") else path
+        if bare in PATH_JOINS and len(positional) > 1 and positional[0].labels:
+            positional[0] = _caller_base_dir(positional[0])
+        all_args = positional + list(keywords.values())
 
         # 1. sources
         if receiver is not None and receiver.kind == "request" and method in cfg.request_members:
@@ -381,6 +383,19 @@ class CallHandler:
                       "stream", "toList", "asList", "elements", "nextElement", "next") and receiver is not None:
             return Value(labels=receiver.labels)
         return None
+
+
+# Joins of a base folder and further path parts. A public function's caller that passes the base
+# folder chooses where files go (writeKey(dir) → join(dir, "id_ed25519")): that is the function's
+# purpose, not a traversal. Only the parts joined after it (a name) can climb out with `../`.
+PATH_JOINS = frozenset({"path.join", "path.resolve", "os.path.join", "posixpath.join", "filepath.Join", "path.Join",
+                        "Path", "PurePath", "Paths.get", "Path.of"})
+
+
+def _caller_base_dir(base: Value) -> Value:
+    """``base`` with its public-function-parameter labels sanitised for path traversal (CWE-22/23)."""
+    labels = frozenset(Label(lb.origin, lb.cleansed | {22, 23}) if lb.origin.caller else lb for lb in base.labels)
+    return Value(labels=labels, const=base.const, items=base.items, keys=base.keys, kind=base.kind, safe=base.safe)
 
 
 QUOTE_ENTITIES = {"'": ("&apos;", "&#39;", "&#x27;"), '"': ("&quot;", "&#34;", "&#x22;")}
