@@ -107,7 +107,31 @@ class Checkpoint:
     holders: list = field(default_factory=list)
 
 
-class Lane:
+class LaneTokens:
+    """What every lane kind shares: its tokens (``ids``, ``length``), the logits after them, and
+    two state sets (``_state``, ``current`` the live one) that restores copy into."""
+
+    ids: np.ndarray
+    length: int
+    logits: np.ndarray | None
+    current: int
+    _state: list[dict[str, np.ndarray]]
+
+    def common_prefix(self, prompt: np.ndarray) -> int:
+        n = min(self.length, len(prompt))
+        diff = np.flatnonzero(self.ids[:n] != prompt[:n])
+        return int(diff[0]) if len(diff) else n
+
+    def load(self, state: dict[str, np.ndarray], logits: np.ndarray | None, length: int) -> None:
+        """Make ``state`` (saved after ``length`` tokens) the live state; KV rows must already be there."""
+        live = self._state[self.current]
+        for name, value in state.items():
+            np.copyto(live[name], value)
+        self.logits = None if logits is None else logits.copy()
+        self.length = length
+
+
+class Lane(LaneTokens):
     """One live sequence: tokens, in-place KV buffers, ping-pong DeltaNet buffers."""
 
     def __init__(self, layout: StateLayout, key: str, ort):
@@ -148,19 +172,6 @@ class Lane:
         ids = np.zeros(cap, dtype=np.int64)
         ids[:self.length] = self.ids[:self.length]
         self.ids, self.capacity = ids, cap
-
-    def common_prefix(self, prompt: np.ndarray) -> int:
-        n = min(self.length, len(prompt))
-        diff = np.flatnonzero(self.ids[:n] != prompt[:n])
-        return int(diff[0]) if len(diff) else n
-
-    def load(self, state: dict[str, np.ndarray], logits: np.ndarray | None, length: int) -> None:
-        """Make ``state`` (saved after ``length`` tokens) the live state; KV rows must already be there."""
-        live = self._state[self.current]
-        for name, value in state.items():
-            np.copyto(live[name], value)
-        self.logits = None if logits is None else logits.copy()
-        self.length = length
 
     def reset(self) -> None:
         self.length = 0

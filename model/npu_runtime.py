@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qcn.model.checkpoints import Checkpoint, CheckpointStore, present
+from qcn.model.checkpoints import Checkpoint, CheckpointStore, LaneTokens, present
 
 # onnxruntime's name for each qcn provider that runs the NPU export.
 ORT_PROVIDERS = {"cpu": "CPUExecutionProvider", "openvino": "OpenVINOExecutionProvider"}
@@ -73,7 +73,7 @@ class NpuLayout:
         return sum(int(np.prod(s)) for s in self.kv.values()) * 4
 
 
-class NpuLane:
+class NpuLane(LaneTokens):
     """One live sequence over fixed-size buffers (two sets, used in turn as input and output)."""
 
     def __init__(self, layout: NpuLayout, key: str, ort, capacity: int):
@@ -83,8 +83,8 @@ class NpuLane:
         self.ids = np.zeros(capacity, dtype=np.int64)
         self.length = 0
         shapes = {**layout.states, **layout.kv}
-        self._sets = [{n: np.zeros(s, np.float32) for n, s in shapes.items()} for _ in range(2)]
-        self._values = [{n: ort.OrtValue.ortvalue_from_numpy(a) for n, a in st.items()} for st in self._sets]
+        self._state = [{n: np.zeros(s, np.float32) for n, s in shapes.items()} for _ in range(2)]
+        self._values = [{n: ort.OrtValue.ortvalue_from_numpy(a) for n, a in st.items()} for st in self._state]
         self.current = 0
         self.logits: np.ndarray | None = None
         self.checkpoints: dict[int, Checkpoint] = {}
@@ -93,11 +93,11 @@ class NpuLane:
     @property
     def live_state(self) -> dict[str, np.ndarray]:
         """The fixed-size DeltaNet state (what a checkpoint copies)."""
-        return {n: self._sets[self.current][n] for n in self.layout.states}
+        return {n: self._state[self.current][n] for n in self.layout.states}
 
     @property
     def kv(self) -> dict[str, np.ndarray]:
-        return {n: self._sets[self.current][n] for n in self.layout.kv}
+        return {n: self._state[self.current][n] for n in self.layout.kv}
 
     @property
     def kv_bytes(self) -> int:
@@ -107,23 +107,11 @@ class NpuLane:
         if tokens > self.capacity:
             raise ValueError(f"{tokens} tokens exceed the export's fixed context of {self.capacity}")
 
-    def common_prefix(self, prompt: np.ndarray) -> int:
-        n = min(self.length, len(prompt))
-        diff = np.flatnonzero(self.ids[:n] != prompt[:n])
-        return int(diff[0]) if len(diff) else n
-
-    def load(self, state: dict[str, np.ndarray], logits: np.ndarray | None, length: int) -> None:
-        live = self._sets[self.current]
-        for name, value in state.items():
-            np.copyto(live[name], value)
-        self.logits = None if logits is None else logits.copy()
-        self.length = length
-
     def reset(self) -> None:
         self.length = 0
         self.logits = None
         for name in self.layout.states:  # KV rows beyond the length are never read: no need to clear
-            for st in self._sets:
+            for st in self._state:
                 st[name].fill(0.0)
 
     def bind(self, binding) -> None:

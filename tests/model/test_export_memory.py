@@ -6,6 +6,31 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+
+
+def _export_growth(tmp_path) -> dict:
+    """Export ``tmp_path/ckpt`` to fp32 in a fresh interpreter: {"before", "peak", "data"} in bytes."""
+    measure = textwrap.dedent(f"""
+        import json, resource
+        from pathlib import Path
+        from qcn.model.export.exporter import ExportOptions, export_checkpoint
+        import onnx, onnxruntime, numpy  # import cost is not the exporter's memory
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        r = export_checkpoint(Path({str(tmp_path / 'ckpt')!r}), Path({str(tmp_path / 'out')!r}),
+                              ExportOptions(precision="fp32"), progress=False)
+        print(json.dumps({{"before": before, "peak": r.peak_rss_bytes, "data": r.data_bytes}}))
+    """)
+    out = subprocess.run([sys.executable, "-c", measure], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _build(tmp_path, script: str) -> None:
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+    sys.path.insert(0, str(Path(__file__).parent))
+    import tiny
+
+    tiny.train_tokenizer(tmp_path / "ckpt", 512)
 
 
 def test_export_holds_a_few_tensors_not_the_checkpoint(tmp_path):
@@ -21,26 +46,10 @@ def test_export_holds_a_few_tensors_not_the_checkpoint(tmp_path):
             shared_expert_intermediate_size=512, max_position_embeddings=2048)
         Qwen3NextForCausalLM(cfg).save_pretrained({str(tmp_path / 'ckpt')!r})
     """)
-    subprocess.run([sys.executable, "-c", build], check=True, capture_output=True)
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-    import tiny
-
-    tiny.train_tokenizer(tmp_path / "ckpt", 512)
+    _build(tmp_path, build)
     ckpt_bytes = sum(p.stat().st_size for p in (tmp_path / "ckpt").glob("*.safetensors"))
     assert ckpt_bytes > 150e6
-
-    measure = textwrap.dedent(f"""
-        import json, resource
-        from pathlib import Path
-        from qcn.model.export.exporter import ExportOptions, export_checkpoint
-        import onnx, onnxruntime  # import cost is not the exporter's memory
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        r = export_checkpoint(Path({str(tmp_path / 'ckpt')!r}), Path({str(tmp_path / 'out')!r}),
-                              ExportOptions(precision="fp32"), progress=False)
-        print(json.dumps({{"before": before, "peak": r.peak_rss_bytes, "data": r.data_bytes}}))
-    """)
-    out = subprocess.run([sys.executable, "-c", measure], check=True, capture_output=True, text=True)
-    m = json.loads(out.stdout.strip().splitlines()[-1])
+    m = _export_growth(tmp_path)
     assert m["data"] > 150e6
     grown = m["peak"] - m["before"]
     # The largest tensors here are 1 MB experts and the 4 MB shared/attention matrices:
@@ -64,24 +73,9 @@ def test_the_largest_tensor_is_held_once_not_copied(tmp_path):
             shared_expert_intermediate_size=256, max_position_embeddings=2048, tie_word_embeddings=False)
         Qwen3NextForCausalLM(cfg).to(torch.bfloat16).save_pretrained({str(tmp_path / 'ckpt')!r})
     """)
-    subprocess.run([sys.executable, "-c", build], check=True, capture_output=True)
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-    import tiny
-
-    tiny.train_tokenizer(tmp_path / "ckpt", 512)
+    _build(tmp_path, build)
     head_fp32 = 131072 * 512 * 4
-    measure = textwrap.dedent(f"""
-        import json, resource
-        from pathlib import Path
-        from qcn.model.export.exporter import ExportOptions, export_checkpoint
-        import onnx, onnxruntime, numpy  # import cost is not the exporter's memory
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        r = export_checkpoint(Path({str(tmp_path / 'ckpt')!r}), Path({str(tmp_path / 'out')!r}),
-                              ExportOptions(precision="fp32"), progress=False)
-        print(json.dumps({{"before": before, "peak": r.peak_rss_bytes, "data": r.data_bytes}}))
-    """)
-    out = subprocess.run([sys.executable, "-c", measure], check=True, capture_output=True, text=True)
-    m = json.loads(out.stdout.strip().splitlines()[-1])
+    m = _export_growth(tmp_path)
     assert m["data"] > 2 * head_fp32  # embedding and head were both written, in fp32
     grown = m["peak"] - m["before"]
     # One fp32 head and a few small pieces; a bf16 buffer plus two widened copies (2.5x) or a
