@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import bisect
 import builtins
+import heapq
 import logging
 import os
 import re
@@ -617,8 +618,8 @@ class _Gatherer:
             for path in sorted(definers):
                 record = self.graph.files.get(path)
                 if record is not None and path != self.path:
-                    found.extend((path, m) for m in record.symbols.definitions
-                                 if m.name == name and (m.qualname == suffix or m.qualname.endswith("." + suffix)))
+                    found.extend((path, m) for m in record.symbols.named(name)
+                                 if m.qualname == suffix or m.qualname.endswith("." + suffix))
             if found:
                 return found[:4]
         files = [p for p in self.graph.defs_by_name.get(type_name, ())][:4]
@@ -627,15 +628,14 @@ class _Gatherer:
                 if path in self.graph.files else None
             if symbols is None:
                 continue
-            for d in symbols.definitions:
-                if d.name != type_name or d.kind not in _TYPE_KINDS:
+            for d in symbols.named(type_name):
+                if d.kind not in _TYPE_KINDS:
                     continue
                 if path != self.path:
-                    found = [(path, m) for m in symbols.definitions
-                             if m.name == name and m.qualname.endswith(f"{d.qualname}.{name}")]
+                    found = [(path, m) for m in symbols.named(name) if m.qualname.endswith(f"{d.qualname}.{name}")]
                     if found:
                         return found[:4]
-                elif any(m.name == name and m.qualname.startswith(d.qualname + ".") for m in symbols.definitions):
+                elif any(m.qualname.startswith(d.qualname + ".") for m in symbols.named(name)):
                     return []  # defined in this very class: the prompt's own window shows it
                 for base in _bases(d.signature):
                     found = self._member_of(base, name, depth + 1)
@@ -707,8 +707,8 @@ class _Gatherer:
             record = self.graph.files.get(path)
             if record is None or path == self.path:
                 continue
-            for d in record.symbols.definitions:
-                if d.name != name or (kinds and d.kind not in kinds) or (top_level and "." in d.qualname):
+            for d in record.symbols.named(name):
+                if (kinds and d.kind not in kinds) or (top_level and "." in d.qualname):
                     continue
                 if owner and not d.qualname.endswith(f"{owner}.{name}"):
                     continue
@@ -1261,11 +1261,13 @@ def _file_outline(symbols: FileSymbols, language: str, popularity: dict[str, int
         chosen = [d for d in chosen if d.name in wanted and ("." not in d.qualname
                                                               or d.qualname.partition(".")[0] in wanted)]
         return tuple(i for d in chosen[:limit] for i in _head(d, 4))
+    # heapq.nsmallest is sorted(...)[:limit] (stable too) without sorting a large file's every definition
     if popularity is not None:  # the repository map keeps the most referenced names
-        chosen.sort(key=lambda d: (-popularity.get(d.name, 0), d.start_line))
+        chosen = heapq.nsmallest(limit, chosen, key=lambda d: (-popularity.get(d.name, 0), d.start_line))
     elif wanted:
-        chosen.sort(key=lambda d: (d.name not in wanted and d.qualname.partition(".")[0] not in wanted,
-                                   d.qualname.count(".") + (d.kind not in _DATA_KINDS), d.start_line))
+        chosen = heapq.nsmallest(limit, chosen, key=lambda d: (
+            d.name not in wanted and d.qualname.partition(".")[0] not in wanted,
+            d.qualname.count(".") + (d.kind not in _DATA_KINDS), d.start_line))
     chosen = sorted(chosen[:limit], key=lambda d: d.start_line)
     intervals = [i for d in chosen for i in _head(d, 4)]
     return tuple(intervals)

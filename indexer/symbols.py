@@ -65,7 +65,8 @@ class FileSymbols:
     looked at.
     """
 
-    __slots__ = ("language", "_raw_definitions", "_definitions", "references", "imports", "package", "line_count")
+    __slots__ = ("language", "_raw_definitions", "_definitions", "_by_name", "references", "imports", "package",
+                 "line_count")
 
     def __init__(self, language: str, definitions: tuple[Definition, ...],
                  references: tuple[tuple[str, int], ...], imports: tuple[Import, ...], package: str,
@@ -73,6 +74,7 @@ class FileSymbols:
         self.language = language
         self._definitions: tuple[Definition, ...] | None = definitions
         self._raw_definitions: tuple[tuple, ...] | None = None
+        self._by_name: dict[str, tuple[Definition, ...]] | None = None
         self.references = references  # (name, occurrences), sorted by name
         self.imports = imports
         self.package = package  # Go package / Java package; "" elsewhere
@@ -83,6 +85,17 @@ class FileSymbols:
         if self._definitions is None:  # two threads may race here; both build the same tuple
             self._definitions = tuple(Definition(*d) for d in self._raw_definitions or ())
         return self._definitions
+
+    def named(self, name: str) -> tuple[Definition, ...]:
+        """The definitions called ``name``, in file order (an index built on first use: context
+        assembly asks one file for many names)."""
+        by_name = self._by_name
+        if by_name is None:  # a race builds the same dict twice
+            grouped: dict[str, list[Definition]] = {}
+            for d in self.definitions:
+                grouped.setdefault(d.name, []).append(d)
+            by_name = self._by_name = {k: tuple(v) for k, v in grouped.items()}
+        return by_name.get(name, ())
 
     @property
     def definition_count(self) -> int:
@@ -101,6 +114,7 @@ class FileSymbols:
                       package, line_count)
         symbols._definitions = None
         symbols._raw_definitions = tuple(defs)
+        symbols._by_name = None
         return symbols
 
     def defined_names(self) -> frozenset[str]:

@@ -290,3 +290,19 @@ def test_c_struct_fields(language):
     assert _defs(language, source) == [
         ("class", "buf", 1), ("field", "buf.len", 2), ("field", "buf.data", 3), ("field", "buf.tags", 4),
     ]
+
+
+def test_named_definitions_are_every_definition_of_that_name_in_file_order():
+    from qcn.indexer.symbols import FileSymbols
+
+    source = (b"class Cart:\n    def total(self):\n        return 0\n\n"
+              b"class Order:\n    def total(self):\n        return 1\n\n"
+              b"def total(items):\n    return sum(items)\n")
+    symbols = analyze_source("python", source)
+    expected = [d for d in symbols.definitions if d.name == "total"]
+    assert [d.qualname for d in expected] == ["Cart.total", "Order.total", "total"]
+    assert list(symbols.named("total")) == expected
+    assert symbols.named("missing") == ()
+    # a warm start's symbols (raw tuples from the cache) answer the same
+    cached = FileSymbols.from_tuple(symbols.to_tuple())
+    assert list(cached.named("total")) == expected and [d.name for d in cached.named("Cart")] == ["Cart"]
