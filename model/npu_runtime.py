@@ -199,28 +199,11 @@ class NpuDriver:
         return logits
 
     def restore(self, lane: NpuLane, source: NpuLane, length: int, checkpoint: Checkpoint | None) -> bool:
-        """As ``OrtDriver.restore``: a checkpoint of this lane, or another's (its KV rows are copied)."""
-        store = self.store
-        with store.lock:
-            if checkpoint is None:
-                return source is lane and length == lane.length
-            if source.checkpoints.get(length) is not checkpoint:
-                return False
-            if source is lane:
-                store.cut(lane, length)
-                lane.load(checkpoint.state, checkpoint.logits, length)
-                store.touch(checkpoint)
-                return True
-            store.cut(lane, 0)
-            live, theirs = lane.kv, source.kv
-            for name in live:
-                live[name][:, :, :length] = theirs[name][:, :, :length]
-            lane.ids[:length] = source.ids[:length]
-            lane.load(checkpoint.state, checkpoint.logits, length)
-            store.touch(checkpoint)
-            store.adopt(lane, source, length)
-            store.stats.copied_kv_tokens += length
-            return True
+        """``OrtDriver.restore``'s: a checkpoint of this lane, or another's (its KV rows copied into
+        this lane's fixed-size buffers, whose ``reserve`` refuses a length past their capacity)."""
+        from qcn.model.checkpoints import OrtDriver
+
+        return OrtDriver.restore(self, lane, source, length, checkpoint)
 
     def plan(self, start: int, end: int, marks, chunk: int) -> list[int]:
         from qcn.model.checkpoints import OrtDriver
