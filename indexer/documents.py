@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .parse import parse_source
-from .positions import Position, byte_to_column, column_to_byte
+from .positions import Position, byte_to_column, column_to_byte, line_at
 from .positions import line_starts as _line_starts
 
 if TYPE_CHECKING:
@@ -79,13 +79,7 @@ class Document:
 
     def line_bytes(self, line: int) -> bytes:
         """Line ``line`` (0-based) without its newline; b"" past the end."""
-        if line < 0 or line >= len(self._starts):
-            return b""
-        start = self._starts[line]
-        end = self._starts[line + 1] - 1 if line + 1 < len(self._starts) else len(self.source)
-        if end > start and self.source[end - 1:end] == b"\r":
-            end -= 1
-        return self.source[start:end]
+        return line_at(self.source, self._starts, line)
 
     def all_lines(self) -> list[str]:
         """Every line, decoded (cached: a Document is not edited in place once shared)."""

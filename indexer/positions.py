@@ -17,6 +17,7 @@ byte and code-point offsets and back. The server's protocol edge
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 ENCODINGS = ("utf-16", "utf-8", "utf-32")
@@ -109,6 +110,18 @@ def line_starts(data: bytes) -> list[int]:
     return starts
 
 
+def line_at(data: bytes, starts: Sequence[int], line: int) -> bytes:
+    """Line ``line`` (0-based) of ``data`` whose line starts are ``starts``, without its line break
+    (``\n`` or ``\r\n``); b"" outside the text."""
+    if line < 0 or line >= len(starts):
+        return b""
+    start = starts[line]
+    end = starts[line + 1] - 1 if line + 1 < len(starts) else len(data)
+    if end > start and data[end - 1:end] == b"\r":
+        end -= 1
+    return data[start:end]
+
+
 class LineIndex:
     """One text's lines: positions (in any encoding) ↔ UTF-8 byte offsets ↔ code-point offsets.
 
@@ -128,13 +141,7 @@ class LineIndex:
 
     def line_bytes(self, line: int) -> bytes:
         """Line ``line`` (0-based) without its line break (``\\n`` or ``\\r\\n``); b"" outside the text."""
-        if line < 0 or line >= len(self.starts):
-            return b""
-        start = self.starts[line]
-        end = self.starts[line + 1] - 1 if line + 1 < len(self.starts) else len(self.data)
-        if end > start and self.data[end - 1:end] == b"\r":
-            end -= 1
-        return self.data[start:end]
+        return line_at(self.data, self.starts, line)
 
     def text(self, node) -> str:
         """The text of a tree-sitter node (anything with ``start_byte``/``end_byte``)."""
