@@ -7,22 +7,13 @@ from __future__ import annotations
 import pytest
 
 from qcn.indexer.security import scan_source
-from qcn.indexer.positions import convert, length, to_index
+from qcn.indexer.positions import length
 from rawlsp import RawServer
 from test_fix import SQLI, VULN_LINE
 
 # The characters in front decide the columns: é (2 UTF-8 bytes, 1 UTF-16 unit), ☕ (3, 1), 😀 (4, 2).
 HEAD = '        label = "café ☕ 😀 " + '
 CART_LINE = 15
-
-
-def test_conversions_on_a_mixed_line():
-    line = "é☕😀x"
-    assert [length(line, e) for e in ("utf-8", "utf-16", "utf-32")] == [2 + 3 + 4 + 1, 1 + 1 + 2 + 1, 4]
-    assert to_index(line, 9, "utf-8") == 3 and to_index(line, 4, "utf-16") == 3 and to_index(line, 3, "utf-32") == 3
-    assert convert(line, 9, "utf-8", "utf-16") == 4 and convert(line, 4, "utf-16", "utf-32") == 3
-    assert to_index(line, 100, "utf-8") == len(line)  # clamped to the line
-    assert to_index(line, 3, "utf-16") == 3  # inside the surrogate pair: after the emoji
 
 
 @pytest.fixture
