@@ -130,6 +130,14 @@ def open_typing(client: LanguageClient, ws) -> str:
     return open_doc(client, path, text="\n".join(lines))
 
 
+async def typing_started(client: LanguageClient, **settings) -> str:
+    """`qcn serve` initialised on the scripted engine (``settings`` over its defaults), the model ready,
+    and shop/cart.py open as the user types line 12 (open_typing); returns its URI."""
+    await start(client, client.qcn_workspace, **client.qcn_engine.settings(**settings))
+    await wait_ready(client)
+    return open_typing(client, client.qcn_workspace)
+
+
 def utf16(s: str) -> int:
     return len(s.encode("utf-16-le")) // 2
 
@@ -270,10 +278,7 @@ async def test_cancelled_request_ends_with_request_cancelled(remote_client: Lang
     from pygls.exceptions import JsonRpcRequestCancelled
 
     client, engine = remote_client, remote_client.qcn_engine
-    ws = client.qcn_workspace
-    await start(client, ws, **engine.settings())
-    await wait_ready(client)
-    uri = open_typing(client, ws)
+    uri = await typing_started(client)
     line, head = TYPING
     engine.hold()
     future = client.protocol.send_request(types.TEXT_DOCUMENT_INLINE_COMPLETION, params(uri, line, utf16(head)),
@@ -288,10 +293,7 @@ async def test_cancelled_request_ends_with_request_cancelled(remote_client: Lang
 
 async def test_superseded_request_is_cancelled_and_the_newer_one_answered(remote_client: LanguageClient):
     client, engine = remote_client, remote_client.qcn_engine
-    ws = client.qcn_workspace
-    await start(client, ws, **engine.settings())
-    await wait_ready(client)
-    uri = open_typing(client, ws)
+    uri = await typing_started(client)
     engine.hold()
     older = asyncio.ensure_future(inline(client, uri, 11, utf16("        subtotal = ")))
     await asyncio.get_running_loop().run_in_executor(None, engine.wait_requests, 1)  # the older one is generating
@@ -309,10 +311,7 @@ async def test_cancel_while_waiting_for_the_answer_typed_through(remote_client: 
     from pygls.exceptions import JsonRpcRequestCancelled
 
     client, engine = remote_client, remote_client.qcn_engine
-    ws = client.qcn_workspace
-    await start(client, ws, **engine.settings())
-    await wait_ready(client)
-    uri = open_typing(client, ws)
+    uri = await typing_started(client)
     line, head = TYPING
     engine.hold()
     first = asyncio.ensure_future(inline(client, uri, line, utf16(head)))
@@ -332,10 +331,7 @@ async def test_cancel_while_waiting_for_the_answer_typed_through(remote_client: 
 async def test_the_text_is_the_one_the_request_was_made_on(remote_client: LanguageClient):
     """An edit that arrives while a request waits (debounce) does not change what it completes."""
     client, engine = remote_client, remote_client.qcn_engine
-    ws = client.qcn_workspace
-    await start(client, ws, **engine.settings(debounceMs=200))
-    await wait_ready(client)
-    uri = open_typing(client, ws)
+    uri = await typing_started(client, debounceMs=200)
     line, head = TYPING
     request = client.protocol.send_request(types.TEXT_DOCUMENT_INLINE_COMPLETION, params(uri, line, utf16(head)))
     client.text_document_did_change(types.DidChangeTextDocumentParams(
@@ -349,10 +345,7 @@ async def test_the_text_is_the_one_the_request_was_made_on(remote_client: Langua
 
 async def test_configuration_change_takes_effect(remote_client: LanguageClient):
     client, engine = remote_client, remote_client.qcn_engine
-    ws = client.qcn_workspace
-    await start(client, ws, **engine.settings())
-    await wait_ready(client)
-    uri = open_typing(client, ws)
+    uri = await typing_started(client)
     line, head = TYPING
     client.set_configuration({"qcn": engine.settings(debounceMs=0, enable=False)})
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
@@ -389,10 +382,7 @@ async def test_unknown_document_is_not_an_error(remote_client: LanguageClient):
 
 async def test_requests_faster_than_debounce_are_coalesced(remote_client: LanguageClient):
     client, engine = remote_client, remote_client.qcn_engine
-    ws = client.qcn_workspace
-    await start(client, ws, **engine.settings(debounceMs=1000))
-    await wait_ready(client)
-    uri = open_typing(client, ws)
+    uri = await typing_started(client, debounceMs=1000)
     line, head = TYPING
     # The first request after a pause is not debounced …
     lead = await asyncio.wait_for(inline(client, uri, line, utf16(head) - 2), 60)
