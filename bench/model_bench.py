@@ -23,8 +23,8 @@ busy-wait and collapse when other jobs share the cores (``--llama-poll 50,0`` ad
 llama-server is not built.
 
 With --llama, qcn gets a row per int4 export variant of --variants as well (default: every
-one in VARIANTS: the default recipe, a 4-bit head, all dense matrices at 4 bits, 128-wide
-quantization blocks, and both), so one quiet-machine run gives the whole table.
+one in VARIANTS: the default recipe (128-wide blocks), 32-wide blocks (the previous default),
+a 4-bit head, all dense matrices at 4 bits), so one quiet-machine run gives the whole table.
 
 Prints medians over --repeats runs and the ratios. Nothing is asserted: see tests/ for that.
 Usage: python bench/model_bench.py [--repeats 3] [--skip-8k-transformers] [--threads 2]
@@ -61,14 +61,14 @@ SMALL = dict(
 
 # int4 export variants timed against llama.cpp (name → ExportOptions fields beside precision="int4").
 # llama.cpp's Q4_0 keeps 32-wide blocks with one fp16 scale (4.5 bits a weight) for every matrix but
-# the head (Q6_K); qcn's default is 4-bit experts + 8-bit dense matrices in 32-wide blocks with an
-# fp32 scale and a 4-bit zero point each (5.1 / 9.1 bits a weight).
+# the head (Q6_K); qcn's default is 4-bit experts + 8-bit dense matrices in blocks of 128 here (the
+# widest that divides hidden 512 and experts 256) with an fp32 scale and a 4-bit zero point each
+# (4.3 / 8.3 bits a weight). "int4-b32" is the previous default, Q4_0's block width.
 VARIANTS = {
     "int4": {},
+    "int4-b32": {"block_size": 32},
     "int4-head4": {"head_bits": 4},
     "int4-dense4": {"dense_bits": 4},
-    "int4-b128": {"block_size": 128},
-    "int4-b128-dense4": {"block_size": 128, "dense_bits": 4},
 }
 
 

@@ -48,8 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="execution provider the model is built for (default: cpu)",
     )
     p.add_argument(
-        "--block-size", type=int, default=32, metavar="N",
-        help="int4 quantization block size along the input dimension: 16, 32, 64, 128, ... (default: 32)",
+        "--block-size", type=int, default=None, metavar="N",
+        help="int4 quantization block size along the input dimension: 16, 32, 64, 128, ... "
+        "(default: the widest of 128, 64, 32, 16 that divides the hidden and expert sizes: 128 for "
+        "Qwen3-Coder-Next; wider blocks decode faster for a little accuracy, see docs/model.md)",
     )
     p.add_argument(
         "--expert-bits", type=int, choices=(4, 8), default=4,

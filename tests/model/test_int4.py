@@ -212,3 +212,52 @@ def test_head_bits_out_of_range_is_a_clear_error(models, tmp_path):
     with pytest.raises(ExportError, match="--head-bits must be 4 or 8, not 3"):
         export_checkpoint(ckpt, tmp_path / "out", ExportOptions(head_bits=3), progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def _block_sizes(model_dir) -> set[int]:
+    model = onnx.load(str(model_dir / "model.onnx"), load_external_data=False)
+    return {a.i for n in model.graph.node if n.op_type in ("MatMulNBits", "QMoE")
+            for a in n.attribute if a.name == "block_size"}
+
+
+def _wide_checkpoint(path, hidden: int, expert: int):
+    """A random 2-layer checkpoint (one DeltaNet, one attention layer) of the given widths."""
+    import torch
+    from transformers import Qwen3NextConfig, Qwen3NextForCausalLM
+
+    torch.manual_seed(0)
+    cfg = dict(tiny.CONFIGS["tied_norm_gqa2"], hidden_size=hidden, moe_intermediate_size=expert,
+               shared_expert_intermediate_size=expert, num_hidden_layers=2, full_attention_interval=2)
+    Qwen3NextForCausalLM(Qwen3NextConfig(**cfg)).save_pretrained(path)
+    tiny.write_tokenizer(path, cfg["vocab_size"])
+    return path
+
+
+@pytest.mark.parametrize("hidden, expert, block", [
+    (128, 128, 128),  # Qwen3-Coder-Next's 2048 / 512 are multiples of 128 too
+    (192, 128, 64),   # the widest block that divides both
+    (128, 48, 16),
+])
+def test_block_size_defaults_to_the_widest_that_divides_hidden_and_expert_sizes(tmp_path, hidden, expert, block):
+    from qcn.model.export.exporter import ExportOptions, export_checkpoint
+
+    ckpt = _wide_checkpoint(tmp_path / "ckpt", hidden, expert)
+    out = tmp_path / "out"
+    export_checkpoint(ckpt, out, ExportOptions(precision="int4"), progress=False)
+    assert _block_sizes(out) == {block}
+    assert json.loads((out / "qcn_model.json").read_text())["options"]["block_size"] == block
+
+
+def test_cli_block_size_default_and_explicit(models, tmp_path):
+    import subprocess
+    import sys
+
+    ckpt = _wide_checkpoint(tmp_path / "ckpt", 128, 128)
+    for extra, block in (([], 128), (["--block-size", "32"], 32)):
+        out = tmp_path / f"o{block}"
+        done = subprocess.run([sys.executable, "-m", "qcn", "export", str(ckpt), str(out), "-q", *extra],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert _block_sizes(out) == {block}
+    # the small tiny configs (hidden 64, experts 32) keep 32-wide blocks
+    assert _block_sizes(models.export("tied_norm_gqa2", precision="int4")) == {32}

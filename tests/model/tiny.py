@@ -122,8 +122,9 @@ def write_tokenizer(out_dir: Path, vocab_size: int) -> None:
         train_tokenizer(out_dir, vocab_size)
 
 
-def train_briefly(out_dir: Path, name: str = "tied_norm_gqa2", steps: int = 200, seed: int = 0):
-    """``CONFIGS[name]`` trained for a few hundred steps on stdlib source, saved as a checkpoint.
+def train_briefly(out_dir: Path, name: str = "tied_norm_gqa2", steps: int = 200, seed: int = 0,
+                  config: dict | None = None):
+    """``CONFIGS[name]`` (or ``config``) trained for a few hundred steps on stdlib source, saved as a checkpoint.
 
     A random model's next-token distribution is nearly flat, so any weight noise flips its
     argmax; quantization quality is only meaningful on a model that has learned something.
@@ -141,11 +142,12 @@ def train_briefly(out_dir: Path, name: str = "tied_norm_gqa2", steps: int = 200,
 
     torch.manual_seed(seed)
     out_dir.mkdir(parents=True, exist_ok=True)
-    train_tokenizer(out_dir, CONFIGS[name]["vocab_size"])
+    config = CONFIGS[name] if config is None else config
+    train_tokenizer(out_dir, config["vocab_size"])
     tok = Tokenizer.from_file(str(out_dir / "tokenizer.json"))
     text = "".join(inspect.getsource(m) for m in (json, textwrap, inspect, argparse, shutil))
     ids = torch.tensor(tok.encode(text).ids)
-    model = Qwen3NextForCausalLM(Qwen3NextConfig(**CONFIGS[name]))
+    model = Qwen3NextForCausalLM(Qwen3NextConfig(**config))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
     seq, batch = 64, 16
     for _ in range(steps):
