@@ -74,7 +74,7 @@ class FileSymbols:
         self.language = language
         self._definitions: tuple[Definition, ...] | None = definitions
         self._raw_definitions: tuple[tuple, ...] | None = None
-        self._by_name: dict[str, tuple[Definition, ...]] | None = None
+        self._by_name: dict[str, tuple[Definition, ...] | list] | None = None  # lists: not materialised yet
         self.references = references  # (name, occurrences), sorted by name
         self.imports = imports
         self.package = package  # Go package / Java package; "" elsewhere
@@ -88,14 +88,27 @@ class FileSymbols:
 
     def named(self, name: str) -> tuple[Definition, ...]:
         """The definitions called ``name``, in file order (an index built on first use: context
-        assembly asks one file for many names)."""
+        assembly asks one file for many names). While the file's definitions are still raw tuples (loaded
+        from the cache, never looked at), the index groups the tuples and only the asked-for names become
+        ``Definition`` objects: a query touches a few names in each of dozens of large files, and building
+        every definition of those files made first requests slow (and their garbage, full collections)."""
         by_name = self._by_name
         if by_name is None:  # a race builds the same dict twice
-            grouped: dict[str, list[Definition]] = {}
-            for d in self.definitions:
-                grouped.setdefault(d.name, []).append(d)
-            by_name = self._by_name = {k: tuple(v) for k, v in grouped.items()}
-        return by_name.get(name, ())
+            grouped: dict[str, list] = {}
+            if self._definitions is None:
+                for raw in self._raw_definitions or ():
+                    grouped.setdefault(raw[1], []).append(raw)
+            else:
+                for d in self._definitions:
+                    grouped.setdefault(d.name, []).append(d)
+            by_name = self._by_name = grouped
+        found = by_name.get(name)
+        if not found:
+            return ()
+        if type(found) is list:  # raw tuples or definitions not frozen yet: once per name
+            found = tuple(d if type(d) is Definition else Definition(*d) for d in found)
+            by_name[name] = found
+        return found
 
     @property
     def definition_count(self) -> int:

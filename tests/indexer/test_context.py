@@ -211,3 +211,23 @@ def test_view_merges_touching_intervals():
     assert view.uncovered([(1, 40)]) == [(2, 9), (21, 27), (32, 40)]
     assert view.render().split("\n") == ["line 1", "⋮", *[f"line {i}" for i in range(10, 21)], "⋮",
                                          *[f"line {i}" for i in range(28, 32)]]
+
+
+def test_an_edit_to_an_imported_file_changes_the_definitions_context_shows(make_repo):
+    """Definitions are looked up through a per-file-version index (``FileSymbols.named``, built on first
+    use): after an edit the next query sees the new version, not the index the first query built."""
+    root = make_repo({
+        "models.py": "class Item:\n    sku: str\n    quantity: int = 1\n\n    def weight(self):\n        return 1\n",
+        "main.py": "from models import Item\n\n\ndef ship(item: Item):\n    item.weight()\n    return item.sku\n",
+    })
+    with Index(root, use_cache=False) as index:
+        index.build()
+        position = Position(5, 4)  # the start of `return item.sku`
+        before = [s for s in index.context_for("main.py", position, 2000) if s.path == "models.py"]
+        assert before and "def weight(self):" in before[0].text and "mass" not in before[0].text
+        index.open_document("models.py", "class Item:\n    sku: str\n    quantity: int = 1\n\n"
+                                         "    def mass(self):\n        return 2\n", 1)
+        index.open_document("main.py", "from models import Item\n\n\ndef ship(item: Item):\n    item.mass()\n"
+                                       "    return item.sku\n", 1)
+        after = [s for s in index.context_for("main.py", position, 2000) if s.path == "models.py"]
+        assert after and "def mass(self):" in after[0].text and "weight" not in after[0].text

@@ -306,3 +306,23 @@ def test_named_definitions_are_every_definition_of_that_name_in_file_order():
     # a warm start's symbols (raw tuples from the cache) answer the same
     cached = FileSymbols.from_tuple(symbols.to_tuple())
     assert list(cached.named("total")) == expected and [d.name for d in cached.named("Cart")] == ["Cart"]
+    # only the names asked for became definitions: the file's others are still raw tuples
+    assert cached._definitions is None
+    assert list(cached.definitions) == list(symbols.definitions)
+    assert list(cached.named("total")) == expected
+
+
+def test_named_on_a_real_cached_file_builds_only_the_names_asked_for():
+    import sysconfig
+    from pathlib import Path
+
+    from qcn.indexer.symbols import Definition, FileSymbols
+
+    source = (Path(sysconfig.get_paths()["stdlib"]) / "argparse.py").read_bytes()
+    symbols = analyze_source("python", source)
+    cached = FileSymbols.from_tuple(symbols.to_tuple())
+    found = cached.named("ArgumentParser")
+    assert [d.qualname for d in found] == ["ArgumentParser"] and type(found[0]) is Definition
+    frozen = [v for v in cached._by_name.values() if type(v) is tuple]
+    assert len(frozen) == 1 and len(cached._by_name) > 100  # the other names are not built
+    assert found == symbols.named("ArgumentParser") and cached.named("ArgumentParser") is found
