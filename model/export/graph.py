@@ -30,6 +30,13 @@ _NP_TO_ONNX = {
     np.dtype(np.int32): TensorProto.INT32,
     np.dtype(np.int64): TensorProto.INT64,
 }
+try:  # int4 initializers (DequantizeLinear weight-only 4-bit): onnx depends on ml_dtypes
+    import ml_dtypes
+
+    INT4 = np.dtype(ml_dtypes.int4)
+    _NP_TO_ONNX[INT4] = TensorProto.INT4
+except ImportError:  # pragma: no cover
+    INT4 = None
 _PAGE = 4096
 _SMALL = 1 << 20
 
@@ -131,6 +138,19 @@ class Graph:
     def float_weight(self, name: str, array: np.ndarray) -> str:
         """A weight in the graph's float precision (fp32 or fp16)."""
         return self.weight(name, array, self.float_dtype)
+
+    def weight_int4(self, name: str, q: np.ndarray) -> str:
+        """Signed 4-bit values ``q`` (ints in [-8, 7]) as an INT4 initializer: two a byte, low nibble first
+        (ONNX's packing), in row-major order of the whole tensor."""
+        flat = np.asarray(q, np.int8).ravel()
+        nib = (flat & 0x0F).astype(np.uint8)
+        if nib.size % 2:
+            nib = np.concatenate([nib, np.zeros(1, np.uint8)])
+        packed = nib[0::2] | (nib[1::2] << 4)
+        stream = TensorStream(self, name, np.uint8, packed.shape)
+        stream.write(packed)
+        self._register_external(name, INT4, q.shape, stream.start, stream.nbytes)
+        return name
 
     def stream(self, name: str, dtype: np.dtype, shape: Sequence[int]) -> TensorStream:
         return TensorStream(self, name, dtype, shape)

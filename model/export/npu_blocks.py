@@ -33,7 +33,7 @@ from onnx import TensorProto
 from qcn.model.export.blocks import _expert_weights, zero_centred
 from qcn.model.export.checkpoint import Checkpoint
 from qcn.model.export.config import Qwen3NextSpec, rope_inv_freq
-from qcn.model.export.graph import Graph
+from qcn.model.export.graph import INT4, Graph
 
 # Masked attention scores: a large finite negative rather than -inf (some NPU compilers reject
 # infinities); exp(NEG - max) is exactly 0 in float32 either way.
@@ -54,6 +54,12 @@ class NpuOptions:
     # weight-decompression form: its CPU plugin did not compile a blocked DequantizeLinear feeding
     # a batched MatMul here).
     weights: str = "fp32"
+    # "int4": weight-only signed 4-bit with one scale per block of ``block_size`` input rows of each
+    # output column (DequantizeLinear's blocked form, opset 21; a matrix whose input size is no
+    # multiple of it gets one scale per column), scales chosen to minimise the squared rounding
+    # error; the expert stacks as Cast → Mul by the blocked scales; lm_head stays int8 per column
+    # (the largest single error source at 4 bits), the router and embedding in float.
+    block_size: int = 32
 
     @property
     def moe_form(self) -> str:
@@ -94,13 +100,59 @@ def quantize_columns(w: np.ndarray, axis: int = -2) -> tuple[np.ndarray, np.ndar
     return np.clip(np.round(w / scale), -127, 127).astype(np.int8), scale
 
 
-def linear(ctx: NpuCtx, x: str, name: str, weight_nk, bias=None, quantized: bool = True) -> str:
+def quantize_blocks(w: np.ndarray, block: int, axis: int = -2) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int4 in blocks of ``block`` along ``axis`` (the input rows of a [.., in, out] matrix):
+    w ≈ q · s, q ∈ [−8, 7], one s per block and column; a size that ``block`` does not divide is one block.
+
+    s = α · max|w| / 7 with α ∈ [0.5, 1] chosen per block for the least Σ(q·s − w)² (clipping the
+    largest weights a little buys finer steps for the rest). Returns q with w's shape and s with
+    the blocked axis shortened to the number of blocks.
+    """
+    w = np.moveaxis(np.asarray(w, np.float32), axis, -1)
+    n = w.shape[-1]
+    b = block if n % block == 0 else n
+    blocks = w.reshape(*w.shape[:-1], n // b, b)
+    amax = np.abs(blocks).max(-1, keepdims=True)
+    best_q = best_s = best_err = None
+    for alpha in np.linspace(0.5, 1.0, 11, dtype=np.float32):
+        s = np.where(amax == 0, 1.0, amax * alpha / 7.0).astype(np.float32)
+        q = np.clip(np.round(blocks / s), -8, 7)
+        err = ((q * s - blocks) ** 2).sum(-1, keepdims=True)
+        if best_err is None:
+            best_q, best_s, best_err = q, s, err
+        else:
+            better = err < best_err
+            best_q, best_s = np.where(better, q, best_q), np.where(better, s, best_s)
+            best_err = np.minimum(err, best_err)
+    q = np.moveaxis(best_q.reshape(w.shape), -1, axis).astype(np.int8)
+    return q, np.moveaxis(best_s[..., 0], -1, axis).astype(np.float32)
+
+
+def _weight_bits(ctx: NpuCtx, quantized: bool, head: bool) -> int:
+    if not quantized or ctx.opts.weights == "fp32":
+        return 32
+    return 8 if ctx.opts.weights == "int8" or head else 4
+
+
+def linear(ctx: NpuCtx, x: str, name: str, weight_nk, bias=None, quantized: bool = True, head: bool = False) -> str:
     """``nn.Linear``: y = x Wᵀ (+ b), as MatMul with the [in, out] transpose stored.
 
     int8 weights: y = x · DequantizeLinear(q, s, axis=1), s one scale per output column.
+    int4 weights: y = x · DequantizeLinear(q, s, axis=0, block_size=B), s [in/B, out] (or per column).
     """
     g = ctx.g
-    if ctx.opts.weights == "int8" and quantized:
+    bits = _weight_bits(ctx, quantized, head)
+    if bits == 4:
+        names = (f"{name}.weight_t_q4", f"{name}.weight_t_scale4")
+        if not all(g.reuse(n) for n in names):
+            q, scale = quantize_blocks(np.asarray(weight_nk()).T, ctx.opts.block_size)
+            g.weight_int4(names[0], q)
+            g.weight(names[1], scale if scale.shape[0] > 1 else scale.reshape(-1))
+        dims = g.data.written[names[1]][1]
+        attrs = dict(axis=0, block_size=ctx.opts.block_size) if len(dims) == 2 else dict(axis=1)
+        w = g.op("DequantizeLinear", list(names), f"{name}/dequantize", **attrs)
+        y = g.op("MatMul", [x, w], name)
+    elif bits == 8:
         names = (f"{name}.weight_t_q8", f"{name}.weight_t_scale", f"{name}.weight_t_zero")
         if not all(g.reuse(n) for n in names):
             q, scale = quantize_columns(np.asarray(weight_nk()).T)
@@ -389,6 +441,8 @@ def _expert_stacks(ctx: NpuCtx, layer: int, n: str) -> tuple[str, str]:
     g, s = ctx.g, ctx.spec
     e_count, i_size, h = s.num_experts, s.moe_intermediate_size, s.hidden_size
     int8 = ctx.opts.weights == "int8"
+    if ctx.opts.weights == "int4":
+        return _expert_stacks_int4(ctx, layer, n)
     suffix = "_q8" if int8 else ""
     names = [f"{n}/experts.fc1_t{suffix}", f"{n}/experts.fc2_t{suffix}"]
     if int8:
@@ -413,19 +467,54 @@ def _expert_stacks(ctx: NpuCtx, layer: int, n: str) -> tuple[str, str]:
     return tuple(stream.close() for stream in streams)
 
 
+def _expert_stacks_int4(ctx: NpuCtx, layer: int, n: str) -> tuple[str, ...]:
+    """int4 expert stacks fc1 [E, H, 2I], fc2 [E, I, H] (INT4) and their blocked scales
+    [E, H/B, 2I], [E, I/B', H] (B' = I when B does not divide I). Not streamed: INT4 packs two
+    values a byte across the whole tensor, so each stack is quantized whole (fine for the
+    exports this is measured on; a real checkpoint's stacks are 100s of MiB a layer)."""
+    g, s = ctx.g, ctx.spec
+    names = (f"{n}/experts.fc1_t_q4", f"{n}/experts.fc2_t_q4", f"{n}/experts.fc1_t_scale4", f"{n}/experts.fc2_t_scale4")
+    if all(g.reuse(name) for name in names):
+        return names
+    fc1s, fc2s = [], []
+    for e in range(s.num_experts):
+        inter, down = _expert_weights(ctx, layer, e)
+        fc1s.append(np.concatenate([inter[0::2], inter[1::2]]).T)
+        fc2s.append(down.T)
+    (q1, s1), (q2, s2) = (quantize_blocks(np.stack(w), ctx.opts.block_size) for w in (fc1s, fc2s))
+    g.weight_int4(names[0], q1)
+    g.weight_int4(names[1], q2)
+    g.weight(names[2], s1)
+    g.weight(names[3], s2)
+    return names
+
+
 def _dequantized(ctx: NpuCtx, stacks: tuple[str, ...], n: str, index: str | None) -> tuple[str, str]:
-    """fc1/fc2 as float: the stacks themselves, or (int8) Cast(q) · scale, of the experts ``index`` picks."""
+    """fc1/fc2 as float: the stacks themselves, or Cast(q) · scale (int8: per column; int4: per block of
+    input rows), of the experts ``index`` picks."""
     g = ctx.g
     out = []
     for which, stack in (("fc1", 0), ("fc2", 1)):
         w = stacks[stack]
         if index is not None:
+            if g.data.written[w][0] == INT4:  # Gather takes no int4 (opset 21): widen to int8 first
+                w = g.op("Cast", [w], f"{n}/{which}_int8", to=TensorProto.INT8)
             w = g.op("Gather", [w, index], f"{n}/gather_{which}", axis=0)
         if len(stacks) == 4:
             scale = stacks[stack + 2]
             if index is not None:
                 scale = g.op("Gather", [scale, index], f"{n}/gather_{which}_scale", axis=0)
-            w = g.op("Mul", [g.op("Cast", [w], f"{n}/{which}_cast", to=TensorProto.FLOAT), scale], f"{n}/{which}_scaled")
+            w = g.op("Cast", [w], f"{n}/{which}_cast", to=TensorProto.FLOAT)
+            rows, blocks = g.data.written[stacks[stack]][1][1], g.data.written[stacks[stack + 2]][1][1]
+            if blocks > 1:  # int4: [.., in, out] → [.., in/B, B, out] · scale [.., in/B, 1, out] → back
+                lead = [ctx.T, ctx.spec.num_experts_per_tok] if index is not None else [ctx.spec.num_experts]
+                cols = g.data.written[stacks[stack]][1][2]
+                w = reshape(ctx, w, [*lead, blocks, rows // blocks, cols], f"{n}/{which}_blocks")
+                scale = g.op("Unsqueeze", [scale, g.const([-2])], f"{n}/{which}_scale_blocks")
+                w = reshape(ctx, g.op("Mul", [w, scale], f"{n}/{which}_scaled"), [*lead, rows, cols],
+                            f"{n}/{which}_dequantized")
+            else:
+                w = g.op("Mul", [w, scale], f"{n}/{which}_scaled")
         out.append(w)
     return out[0], out[1]
 
@@ -540,7 +629,7 @@ def build_decoder(g: Graph, spec: Qwen3NextSpec, ckpt: Checkpoint, opts: NpuOpti
                 axis=1)  # [1, 1, H]: the last real token
     h = rms_norm(ctx, last, w_final, "/model/norm", eps)
     head = "model.embed_tokens.weight" if spec.tie_word_embeddings else "lm_head.weight"
-    logits = linear(ctx, h, "/lm_head", lambda: ckpt.get(head, (spec.vocab_size, spec.hidden_size)))
+    logits = linear(ctx, h, "/lm_head", lambda: ckpt.get(head, (spec.vocab_size, spec.hidden_size)), head=True)
     g.node("Identity", [logits], "/model/logits", outputs=["logits"])
     g.output("logits", F, [1, 1, spec.vocab_size])
     for suffix, shape, _ in state_tensors(spec, opts.capacity):
