@@ -87,6 +87,8 @@ class ExportOptions:
     # tokens a call, padded) and decode.onnx (one token) over fixed-size state (npu_blocks.py).
     target: str = "genai"
     prefill_chunk: int = NPU_DEFAULT_CHUNK
+    # --target npu: prefill.onnx's Gated DeltaNet, "chunked" (WY/UT form) or "recurrent" (unrolled).
+    npu_deltanet: str = "chunked"
 
 
 @dataclass
@@ -173,6 +175,8 @@ def _validate_npu(options: ExportOptions) -> None:
             f"--target npu graphs are not built for one provider (--ep {options.execution_provider}): "
             "they run on any (CPU, OpenVINO, ...); choose it at run time, e.g. `qcn complete --ep openvino`"
         )
+    if options.npu_deltanet not in ("chunked", "recurrent"):
+        raise ExportError(f"unknown DeltaNet form {options.npu_deltanet!r} (chunked or recurrent)")
     if options.prefill_chunk < 2:
         raise ExportError(f"--prefill-chunk must be at least 2 tokens, not {options.prefill_chunk}")
     if options.precision == "int4" and options.block_size < 2:
@@ -320,7 +324,8 @@ def _build_npu(tmp: Path, spec: Qwen3NextSpec, ckpt: Checkpoint, options: Export
         g = Graph(tmp / "model.onnx.data", np.dtype(np.float32), data=data)
         npu_blocks.build_decoder(g, spec, ckpt, npu_blocks.NpuOptions(tokens=tokens, capacity=capacity,
                                                                       weights=options.precision,
-                                                                      block_size=options.block_size))
+                                                                      block_size=options.block_size,
+                                                                      deltanet=options.npu_deltanet))
         g.save(tmp / filename, producer=f"qcn {__version__}", close_data=filename == "decode.onnx", domains=("",))
         files.append(filename)
     return files
@@ -423,6 +428,7 @@ def _recorded_options(options: ExportOptions, context_length: int) -> dict:
     recorded.pop("force")
     if options.target != "npu":
         recorded.pop("prefill_chunk")
+        recorded.pop("npu_deltanet")
     if options.precision == "int4" and options.target == "npu":  # blocked QDQ: only the block size applies
         for key in ("int4_symmetric", "int4_accuracy_level", "expert_bits", "dense_bits", "head_bits"):
             recorded.pop(key)

@@ -60,6 +60,9 @@ class NpuOptions:
     # error; the expert stacks as Cast → Mul by the blocked scales; lm_head stays int8 per column
     # (the largest single error source at 4 bits), the router and embedding in float.
     block_size: int = 32
+    # The prefill graph's Gated DeltaNet: "chunked" (the whole chunk in T×T matmuls, the WY/UT
+    # form) or "recurrent" (the chunk's tokens unrolled one by one). The decode graph is recurrent.
+    deltanet: str = "chunked"
 
     @property
     def moe_form(self) -> str:
@@ -264,7 +267,8 @@ def apply_rope(ctx: NpuCtx, x: str, head_dim: int, name: str) -> str:
 #   conv:   c = [past_conv | qkv];  y_t = silu(Σ_k w_k · c_{t+k} + b);  present_conv = c[n .. n+K-2]
 #   gates:  g_t = −exp(A_log) · softplus(a_t + dt_bias) · valid_t;  β_t = σ(b_t) · valid_t
 #   q, k:   l2-normalised per key head, repeated to the value heads, q scaled by 1/√dk
-#   state:  S ← S · exp(g_t);  S ← S + k_t ⊗ β_t (v_t − kᵀ_t S);  o_t = qᵀ_t S     (t = 0 … T−1, unrolled)
+#   state:  S ← S · exp(g_t);  S ← S + k_t ⊗ β_t (v_t − kᵀ_t S);  o_t = qᵀ_t S     (t = 0 … T−1, unrolled;
+#           the prefill graph runs the same rule in the chunked form, _chunked_delta_rule)
 #   out:    RMSNorm(o_t) · w · silu(z_t)  → out_proj
 #
 #   A padded token has g = 0 and β = 0, so S · exp(0) + k ⊗ 0 leaves the state exactly as it was.
@@ -323,7 +327,8 @@ def gated_deltanet(ctx: NpuCtx, layer: int, x: str) -> str:
                                       f"{n}/a_dt")], f"{n}/softplus")
     decay = g.op("Mul", [softplus, ctx.param(f"{n}/neg_exp_a_log", lambda: -np.exp(a_log))], f"{n}/decay_log")
     valid_col = reshape(ctx, ctx.valid, [T, 1], f"{n}/valid_col")
-    decay = g.op("Exp", [g.op("Mul", [decay, valid_col], f"{n}/decay_masked")], f"{n}/decay")
+    log_decay = g.op("Mul", [decay, valid_col], f"{n}/decay_masked")  # [T, hv]
+    decay = g.op("Exp", [log_decay], f"{n}/decay")
     beta = g.op("Mul", [g.op("Sigmoid", [reshape(ctx, b, [T, hv], f"{n}/b_2d")], f"{n}/beta_sigmoid"), valid_col],
                 f"{n}/beta")
     decay = g.op("Unsqueeze", [g.op("Transpose", [decay], f"{n}/decay_t", perm=[1, 0]), g.const([2])],
@@ -331,11 +336,17 @@ def gated_deltanet(ctx: NpuCtx, layer: int, x: str) -> str:
     beta = g.op("Unsqueeze", [g.op("Transpose", [beta], f"{n}/beta_t", perm=[1, 0]), g.const([2])],
                 f"{n}/beta_by_head")
 
+    state = reshape(ctx, f"past.{layer}.recurrent", [hv, dk, dv], f"{n}/state_in")
+    if T > 1 and ctx.opts.deltanet == "chunked":
+        log_g = g.op("Unsqueeze", [g.op("Transpose", [log_decay], f"{n}/log_decay_t", perm=[1, 0]), g.const([2])],
+                     f"{n}/log_decay_by_head")  # [hv, T, 1]
+        core, state = _chunked_delta_rule(ctx, n, q, k, k_col, v, log_g, beta, state)
+        g.node("Reshape", [state, g.const([1, hv, dk, dv])], f"{n}/state_out", outputs=[f"present.{layer}.recurrent"])
+        return _deltanet_out(ctx, layer, core, z)
     steps = [1] * T
     qs, ks, kcs, vs = (split(ctx, y, steps, f"{n}/{lbl}_steps", axis=ax)
                        for y, lbl, ax in ((q, "q", 1), (k, "k", 1), (k_col, "kc", 2), (v, "v", 1)))
     gs, bs = split(ctx, decay, steps, f"{n}/g_steps", axis=1), split(ctx, beta, steps, f"{n}/b_steps", axis=1)
-    state = reshape(ctx, f"past.{layer}.recurrent", [hv, dk, dv], f"{n}/state_in")
     outs = []
     for t in range(T):
         m = f"{n}/step{t}"
@@ -347,6 +358,14 @@ def gated_deltanet(ctx: NpuCtx, layer: int, x: str) -> str:
     reshape_out = [f"present.{layer}.recurrent"]
     g.node("Reshape", [state, g.const([1, hv, dk, dv])], f"{n}/state_out", outputs=reshape_out)
     core = outs[0] if T == 1 else g.op("Concat", outs, f"{n}/core_concat", axis=1)  # [hv, T, dv]
+    return _deltanet_out(ctx, layer, core, z)
+
+
+def _deltanet_out(ctx: NpuCtx, layer: int, core: str, z: str) -> str:
+    """core [hv, T, dv] → RMSNormGated(core, z) → out_proj."""
+    g, s, ck, T = ctx.g, ctx.spec, ctx.ckpt, ctx.T
+    p, n = f"model.layers.{layer}.linear_attn.", f"/model/layers.{layer}/linear_attn"
+    hv, dv, vd = s.linear_num_value_heads, s.linear_value_head_dim, s.linear_value_dim
     core = g.op("Transpose", [core], f"{n}/core_by_token", perm=[1, 0, 2])  # [T, hv, dv]
 
     # Qwen3NextRMSNormGated: RMSNorm per value head, weight as stored, times silu(z).
@@ -356,6 +375,58 @@ def gated_deltanet(ctx: NpuCtx, layer: int, x: str) -> str:
                  f"{n}/norm_gate")
     return linear(ctx, reshape(ctx, gated, [1, T, vd], f"{n}/core_flat"), f"{n}/out_proj",
                   lambda: ck.get(p + "out_proj.weight", (s.hidden_size, vd)))
+
+
+#
+#   The chunk at once (torch_chunk_gated_delta_rule, the WY / UT-transform form), for prefill:
+#
+#   γ_t = Σ_{s≤t} g_s (cumulative log decay);  L_ij = exp(γ_i − γ_j) for i ≥ j, else 0
+#   A = −strict_lower((β k) kᵀ ⊙ L);  W = (I − A)⁻¹ = Π_{m<⌈log₂T⌉} (I + A^(2^m))   (A nilpotent: exact)
+#   U = W (β v);  Kc = W (β k ⊙ exp γ)            (the UT transform: T×T matmuls, no recurrence)
+#   V' = U − Kc S;  o = (q ⊙ exp γ) S + (q kᵀ ⊙ L) V'
+#   S ← S · exp(γ_T) + (k ⊙ exp(γ_T − γ))ᵀ V'
+#
+#   A padded token has g = 0 and β = 0: its row of A is 0, its V' row is 0, and γ_T is the last
+#   real token's, so the state is the one the real tokens leave.
+#
+def _chunked_delta_rule(ctx: NpuCtx, n: str, q: str, k: str, k_col: str, v: str, log_g: str, beta: str,
+                        state: str) -> tuple[str, str]:
+    """q, k [hv, T, dk], k_col [hv, dk, T], v [hv, T, dv], log_g, beta [hv, T, 1], state [hv, dk, dv]
+    → (o [hv, T, dv], new state)."""
+    g, T = ctx.g, ctx.T
+    c = f"{n}/chunk"
+    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
+    lower = g.const(i >= j, np.bool_)
+    gamma = g.op("MatMul", [g.const((i >= j).astype(np.float32), np.float32), log_g], f"{c}/gamma")  # [hv, T, 1]
+    diff = g.op("Sub", [gamma, g.op("Transpose", [gamma], f"{c}/gamma_row", perm=[0, 2, 1])], f"{c}/gamma_diff")
+    decay_l = g.op("Exp", [g.op("Where", [lower, diff, g.const(NEG, np.float32)], f"{c}/diff_lower")],
+                   f"{c}/decay_lower")  # L [hv, T, T], 0 above the diagonal
+    kb = g.op("Mul", [k, beta], f"{c}/k_beta")
+    vb = g.op("Mul", [v, beta], f"{c}/v_beta")
+    kk = g.op("Mul", [g.op("MatMul", [kb, k_col], f"{c}/kbk"), decay_l], f"{c}/kbk_decay")
+    a = g.op("Where", [g.const(i > j, np.bool_), g.op("Neg", [kk], f"{c}/neg"), g.const(0.0, np.float32)],
+             f"{c}/a_strict")
+    eye = g.const(np.eye(T, dtype=np.float32), np.float32)
+    w, power, m = None, a, 0
+    while (1 << m) < T:  # W = Π (I + A^(2^m)), A^(2^m) = 0 once 2^m ≥ T
+        factor = g.op("Add", [eye, power], f"{c}/w_factor{m}")
+        w = factor if w is None else g.op("MatMul", [w, factor], f"{c}/w{m}")
+        m += 1
+        if (1 << m) < T:
+            power = g.op("MatMul", [power, power], f"{c}/a_pow{m}")
+    exp_gamma = g.op("Exp", [gamma], f"{c}/exp_gamma")  # [hv, T, 1]
+    u = g.op("MatMul", [w, vb], f"{c}/u")  # [hv, T, dv]
+    kc = g.op("MatMul", [w, g.op("Mul", [kb, exp_gamma], f"{c}/k_beta_decay")], f"{c}/k_cumdecay")  # [hv, T, dk]
+    v_new = g.op("Sub", [u, g.op("MatMul", [kc, state], f"{c}/kc_state")], f"{c}/v_new")
+    inter = g.op("MatMul", [g.op("Mul", [q, exp_gamma], f"{c}/q_decay"), state], f"{c}/inter")
+    qk = g.op("Mul", [g.op("MatMul", [q, k_col], f"{c}/qk"), decay_l], f"{c}/qk_decay")
+    o = g.op("Add", [inter, g.op("MatMul", [qk, v_new], f"{c}/intra")], f"{c}/out")
+    last = g.op("Slice", [gamma, g.const([T - 1]), g.const([T]), g.const([1])], f"{c}/gamma_last")  # [hv, 1, 1]
+    k_tail = g.op("Mul", [k, g.op("Exp", [g.op("Sub", [last, gamma], f"{c}/tail_log")], f"{c}/tail")], f"{c}/k_tail")
+    grown = g.op("MatMul", [g.op("Transpose", [k_tail], f"{c}/k_tail_col", perm=[0, 2, 1]), v_new], f"{c}/grow")
+    state = g.op("Add", [g.op("Mul", [state, g.op("Exp", [last], f"{c}/exp_last")], f"{c}/state_decay"), grown],
+                 f"{c}/state")
+    return o, state
 
 
 #

@@ -139,6 +139,31 @@ def test_prefill_chunks_match_transformers_and_padding_changes_nothing(models, n
 
 
 @pytest.mark.parametrize("name", CONFIGS)
+def test_chunked_prefill_matches_the_recurrent_one(models, name):
+    """The WY/UT-form DeltaNet (prefill.onnx's default) against the unrolled recurrence, on
+    64-token chunks (six (I + A^(2^m)) factors per DeltaNet layer: every layer but each fourth)."""
+    deltanet_layers = sum(1 for i in range(tiny.CONFIGS[name]["num_hidden_layers"]) if (i + 1) % 4)
+    npu64 = NPU | {"prefill_chunk": 64, "context_length": 192}
+    pairs = {form: Pair(models.export(name, **(npu64 | {"npu_deltanet": form}))) for form in ("chunked", "recurrent")}
+    assert sum(n.op_type == "Add" and "/chunk/w_factor" in n.name
+               for n in onnx.load(str(models.export(name, **(npu64 | {"npu_deltanet": "chunked"})) / "prefill.onnx"),
+                                  load_external_data=False).graph.node) == 6 * deltanet_layers
+    ids = prompt(150, seed=4)
+    results = {}
+    for form, pair in pairs.items():
+        state, position, ends = pair.empty(), 0, []
+        for chunk in (ids[:64], ids[64:128], ids[128:]):  # two full chunks, one with 42 padding slots
+            logits, state = pair.call(state, chunk, position)
+            position += len(chunk)
+            ends.append(logits)
+        results[form] = (np.stack(ends), state)
+    (a, sa), (b, sb) = results["chunked"], results["recurrent"]
+    assert rel(a, b) <= PARITY_RTOL
+    recurrent = [k for k in sb if k.endswith(".recurrent")]
+    assert len(recurrent) == deltanet_layers and all(rel(sa[k], sb[k]) <= PARITY_RTOL for k in recurrent)
+
+
+@pytest.mark.parametrize("name", CONFIGS)
 def test_matches_the_contrib_op_export(models, name):
     from tiny import run_onnx
 
