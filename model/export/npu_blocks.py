@@ -540,24 +540,24 @@ def _expert_stacks(ctx: NpuCtx, layer: int, n: str) -> tuple[str, str]:
 
 def _expert_stacks_int4(ctx: NpuCtx, layer: int, n: str) -> tuple[str, ...]:
     """int4 expert stacks fc1 [E, H, 2I], fc2 [E, I, H] (INT4) and their blocked scales
-    [E, H/B, 2I], [E, I/B', H] (B' = I when B does not divide I). Not streamed: INT4 packs two
-    values a byte across the whole tensor, so each stack is quantized whole (fine for the
-    exports this is measured on; a real checkpoint's stacks are 100s of MiB a layer)."""
+    [E, H/B, 2I], [E, I/B', H] (B' = I when B does not divide I), streamed expert by expert
+    (blocks run along each expert's input rows, so each expert quantizes alone)."""
     g, s = ctx.g, ctx.spec
+    e_count, i_size, h = s.num_experts, s.moe_intermediate_size, s.hidden_size
     names = (f"{n}/experts.fc1_t_q4", f"{n}/experts.fc2_t_q4", f"{n}/experts.fc1_t_scale4", f"{n}/experts.fc2_t_scale4")
     if all(g.reuse(name) for name in names):
         return names
-    fc1s, fc2s = [], []
-    for e in range(s.num_experts):
+    bs = ctx.opts.block_size
+    blocks = [h // bs if h % bs == 0 else 1, i_size // bs if i_size % bs == 0 else 1]
+    streams = [g.stream_int4(names[0], (e_count, h, 2 * i_size)), g.stream_int4(names[1], (e_count, i_size, h)),
+               g.stream(names[2], np.float32, (e_count, blocks[0], 2 * i_size)),
+               g.stream(names[3], np.float32, (e_count, blocks[1], h))]
+    for e in range(e_count):
         inter, down = _expert_weights(ctx, layer, e)
-        fc1s.append(np.concatenate([inter[0::2], inter[1::2]]).T)
-        fc2s.append(down.T)
-    (q1, s1), (q2, s2) = (quantize_blocks(np.stack(w), ctx.opts.block_size) for w in (fc1s, fc2s))
-    g.weight_int4(names[0], q1)
-    g.weight_int4(names[1], q2)
-    g.weight(names[2], s1)
-    g.weight(names[3], s2)
-    return names
+        (q1, s1), (q2, s2) = (quantize_blocks(w, bs) for w in (np.concatenate([inter[0::2], inter[1::2]]).T, down.T))
+        for stream, part in zip(streams, (q1, q2, s1, s2)):
+            stream.write(part)
+    return tuple(stream.close() for stream in streams)
 
 
 def _dequantized(ctx: NpuCtx, stacks: tuple[str, ...], n: str, index: str | None) -> tuple[str, str]:
