@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--precision", choices=("fp32", "fp16", "int4", "int8"), default=None,
         help="weight precision: int4 (MatMulNBits + QMoE, default, smallest), "
         "fp16 (GPU providers), fp32 (reference accuracy; the --target npu default), "
-        "int8 (--target npu only: QDQ int8 weights, one scale per output column)",
+        "int8 (--target npu only: QDQ int8 weights, one scale per output column); with --target npu, "
+        "int4 is QDQ too: weight-only 4-bit blocked DequantizeLinear (--block-size), lm_head int8",
     )
     p.add_argument(
         "--ep", choices=PROVIDERS, default="cpu",

@@ -38,7 +38,7 @@ from qcn.model.providers import PROVIDERS
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("fp32", "fp16", "int4")
-NPU_PRECISIONS = ("fp32", "int8")
+NPU_PRECISIONS = ("fp32", "int8", "int4")
 TARGETS = ("genai", "npu")
 # --target npu: the KV buffers' fixed capacity when --context-length is not given (every decode
 # step reads the whole buffer, so a static graph should not default to 262K rows).
@@ -91,6 +91,8 @@ class ExportOptions:
     # tokens a call, padded) and decode.onnx (one token) over fixed-size state (npu_blocks.py).
     target: str = "genai"
     prefill_chunk: int = NPU_DEFAULT_CHUNK
+    # --target npu: prefill.onnx's Gated DeltaNet, "chunked" (WY/UT form) or "recurrent" (unrolled).
+    npu_deltanet: str = "chunked"
 
 
 @dataclass
@@ -169,17 +171,20 @@ def _rss_now() -> int:
 def _validate_npu(options: ExportOptions) -> None:
     if options.precision not in NPU_PRECISIONS:
         raise ExportError(
-            f"--target npu builds standard-op graphs with fp32 or int8 (QDQ) weights; --precision "
-            f"{options.precision} needs onnxruntime's contrib ops (MatMulNBits/QMoE) or a GPU provider: "
-            "use --precision fp32 or int8 with --target npu"
+            f"--target npu builds standard-op graphs with fp32, int8 or int4 (QDQ) weights; --precision "
+            f"{options.precision} needs a GPU provider: use --precision fp32, int8 or int4 with --target npu"
         )
     if options.execution_provider != "cpu":
         raise ExportError(
             f"--target npu graphs are not built for one provider (--ep {options.execution_provider}): "
             "they run on any (CPU, OpenVINO, ...); choose it at run time, e.g. `qcn complete --ep openvino`"
         )
+    if options.npu_deltanet not in ("chunked", "recurrent"):
+        raise ExportError(f"unknown DeltaNet form {options.npu_deltanet!r} (chunked or recurrent)")
     if options.prefill_chunk < 2:
         raise ExportError(f"--prefill-chunk must be at least 2 tokens, not {options.prefill_chunk}")
+    if options.precision == "int4" and options.block_size < 2:
+        raise ExportError(f"--block-size must be at least 2 for --target npu int4, not {options.block_size}")
     if options.context_length is not None and options.context_length < options.prefill_chunk:
         raise ExportError(f"--context-length {options.context_length} is shorter than --prefill-chunk "
                           f"{options.prefill_chunk}")
@@ -340,7 +345,9 @@ def _build_npu(tmp: Path, spec: Qwen3NextSpec, ckpt: Checkpoint, options: Export
     for filename, tokens in (("prefill.onnx", options.prefill_chunk), ("decode.onnx", 1)):
         g = Graph(tmp / "model.onnx.data", np.dtype(np.float32), data=data)
         npu_blocks.build_decoder(g, spec, ckpt, npu_blocks.NpuOptions(tokens=tokens, capacity=capacity,
-                                                                      weights=options.precision))
+                                                                      weights=options.precision,
+                                                                      block_size=options.block_size,
+                                                                      deltanet=options.npu_deltanet))
         g.save(tmp / filename, producer=f"qcn {__version__}", close_data=filename == "decode.onnx", domains=("",))
         files.append(filename)
     return files
@@ -443,7 +450,11 @@ def _recorded_options(options: ExportOptions, context_length: int) -> dict:
     recorded.pop("force")
     if options.target != "npu":
         recorded.pop("prefill_chunk")
-    if options.precision == "int4":
+        recorded.pop("npu_deltanet")
+    if options.precision == "int4" and options.target == "npu":  # blocked QDQ: only the block size applies
+        for key in ("int4_symmetric", "int4_accuracy_level", "expert_bits", "dense_bits", "head_bits"):
+            recorded.pop(key)
+    elif options.precision == "int4":
         recorded["int4_accuracy_level"] = _accuracy_level(options)
         recorded["head_bits"] = _head_bits(options)
     else:

@@ -30,6 +30,13 @@ _NP_TO_ONNX = {
     np.dtype(np.int32): TensorProto.INT32,
     np.dtype(np.int64): TensorProto.INT64,
 }
+try:  # int4 initializers (DequantizeLinear weight-only 4-bit): onnx depends on ml_dtypes
+    import ml_dtypes
+
+    INT4 = np.dtype(ml_dtypes.int4)
+    _NP_TO_ONNX[INT4] = TensorProto.INT4
+except ImportError:  # pragma: no cover
+    INT4 = None
 _PAGE = 4096
 _SMALL = 1 << 20
 
@@ -95,6 +102,31 @@ class TensorStream:
         return self.name
 
 
+class Int4Stream:
+    """An INT4 tensor written piece by piece (row-major): every piece but the last an even count."""
+
+    def __init__(self, graph: "Graph", name: str, shape: Sequence[int]):
+        self.graph, self.name, self.shape = graph, name, tuple(shape)
+        self.bytes = TensorStream(graph, name, np.uint8, ((int(np.prod(self.shape, dtype=np.int64)) + 1) // 2,))
+        self.odd = False
+
+    def write(self, q: np.ndarray) -> None:
+        if self.odd:
+            raise RuntimeError(f"{self.name}: a piece after an odd-sized one would straddle a byte")
+        nib = (np.asarray(q, np.int8).ravel() & 0x0F).astype(np.uint8)
+        if nib.size % 2:
+            self.odd = True
+            nib = np.concatenate([nib, np.zeros(1, np.uint8)])
+        self.bytes.write(nib[0::2] | (nib[1::2] << 4))
+
+    def close(self) -> str:
+        b = self.bytes
+        if b.written != b.nbytes:
+            raise RuntimeError(f"{self.name}: wrote {b.written} bytes, expected {b.nbytes}")
+        self.graph._register_external(self.name, INT4, self.shape, b.start, b.nbytes)
+        return self.name
+
+
 class Graph:
     def __init__(self, data_path: Path, float_dtype: np.dtype = np.dtype(np.float32),
                  data: ExternalData | None = None):
@@ -131,6 +163,16 @@ class Graph:
     def float_weight(self, name: str, array: np.ndarray) -> str:
         """A weight in the graph's float precision (fp32 or fp16)."""
         return self.weight(name, array, self.float_dtype)
+
+    def weight_int4(self, name: str, q: np.ndarray) -> str:
+        """Signed 4-bit values ``q`` (ints in [-8, 7]) as an INT4 initializer: two a byte, low nibble first
+        (ONNX's packing), in row-major order of the whole tensor."""
+        stream = Int4Stream(self, name, q.shape)
+        stream.write(q)
+        return stream.close()
+
+    def stream_int4(self, name: str, shape: Sequence[int]) -> "Int4Stream":
+        return Int4Stream(self, name, shape)
 
     def stream(self, name: str, dtype: np.dtype, shape: Sequence[int]) -> TensorStream:
         return TensorStream(self, name, dtype, shape)

@@ -33,7 +33,7 @@ from onnx import TensorProto
 from qcn.model.export.blocks import _expert_weights, zero_centred
 from qcn.model.export.checkpoint import Checkpoint
 from qcn.model.export.config import Qwen3NextSpec, rope_inv_freq
-from qcn.model.export.graph import Graph
+from qcn.model.export.graph import INT4, Graph
 
 # Masked attention scores: a large finite negative rather than -inf (some NPU compilers reject
 # infinities); exp(NEG - max) is exactly 0 in float32 either way.
@@ -54,6 +54,15 @@ class NpuOptions:
     # weight-decompression form: its CPU plugin did not compile a blocked DequantizeLinear feeding
     # a batched MatMul here).
     weights: str = "fp32"
+    # "int4": weight-only signed 4-bit with one scale per block of ``block_size`` input rows of each
+    # output column (DequantizeLinear's blocked form, opset 21; a matrix whose input size is no
+    # multiple of it gets one scale per column), scales chosen to minimise the squared rounding
+    # error; the expert stacks as Cast → Mul by the blocked scales; lm_head stays int8 per column
+    # (the largest single error source at 4 bits), the router and embedding in float.
+    block_size: int = 32
+    # The prefill graph's Gated DeltaNet: "chunked" (the whole chunk in T×T matmuls, the WY/UT
+    # form) or "recurrent" (the chunk's tokens unrolled one by one). The decode graph is recurrent.
+    deltanet: str = "chunked"
 
     @property
     def moe_form(self) -> str:
@@ -94,13 +103,59 @@ def quantize_columns(w: np.ndarray, axis: int = -2) -> tuple[np.ndarray, np.ndar
     return np.clip(np.round(w / scale), -127, 127).astype(np.int8), scale
 
 
-def linear(ctx: NpuCtx, x: str, name: str, weight_nk, bias=None, quantized: bool = True) -> str:
+def quantize_blocks(w: np.ndarray, block: int, axis: int = -2) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int4 in blocks of ``block`` along ``axis`` (the input rows of a [.., in, out] matrix):
+    w ≈ q · s, q ∈ [−8, 7], one s per block and column; a size that ``block`` does not divide is one block.
+
+    s = α · max|w| / 7 with α ∈ [0.5, 1] chosen per block for the least Σ(q·s − w)² (clipping the
+    largest weights a little buys finer steps for the rest). Returns q with w's shape and s with
+    the blocked axis shortened to the number of blocks.
+    """
+    w = np.moveaxis(np.asarray(w, np.float32), axis, -1)
+    n = w.shape[-1]
+    b = block if n % block == 0 else n
+    blocks = w.reshape(*w.shape[:-1], n // b, b)
+    amax = np.abs(blocks).max(-1, keepdims=True)
+    best_q = best_s = best_err = None
+    for alpha in np.linspace(0.5, 1.0, 11, dtype=np.float32):
+        s = np.where(amax == 0, 1.0, amax * alpha / 7.0).astype(np.float32)
+        q = np.clip(np.round(blocks / s), -8, 7)
+        err = ((q * s - blocks) ** 2).sum(-1, keepdims=True)
+        if best_err is None:
+            best_q, best_s, best_err = q, s, err
+        else:
+            better = err < best_err
+            best_q, best_s = np.where(better, q, best_q), np.where(better, s, best_s)
+            best_err = np.minimum(err, best_err)
+    q = np.moveaxis(best_q.reshape(w.shape), -1, axis).astype(np.int8)
+    return q, np.moveaxis(best_s[..., 0], -1, axis).astype(np.float32)
+
+
+def _weight_bits(ctx: NpuCtx, quantized: bool, head: bool) -> int:
+    if not quantized or ctx.opts.weights == "fp32":
+        return 32
+    return 8 if ctx.opts.weights == "int8" or head else 4
+
+
+def linear(ctx: NpuCtx, x: str, name: str, weight_nk, bias=None, quantized: bool = True, head: bool = False) -> str:
     """``nn.Linear``: y = x Wᵀ (+ b), as MatMul with the [in, out] transpose stored.
 
     int8 weights: y = x · DequantizeLinear(q, s, axis=1), s one scale per output column.
+    int4 weights: y = x · DequantizeLinear(q, s, axis=0, block_size=B), s [in/B, out] (or per column).
     """
     g = ctx.g
-    if ctx.opts.weights == "int8" and quantized:
+    bits = _weight_bits(ctx, quantized, head)
+    if bits == 4:
+        names = (f"{name}.weight_t_q4", f"{name}.weight_t_scale4")
+        if not all(g.reuse(n) for n in names):
+            q, scale = quantize_blocks(np.asarray(weight_nk()).T, ctx.opts.block_size)
+            g.weight_int4(names[0], q)
+            g.weight(names[1], scale if scale.shape[0] > 1 else scale.reshape(-1))
+        dims = g.data.written[names[1]][1]
+        attrs = dict(axis=0, block_size=ctx.opts.block_size) if len(dims) == 2 else dict(axis=1)
+        w = g.op("DequantizeLinear", list(names), f"{name}/dequantize", **attrs)
+        y = g.op("MatMul", [x, w], name)
+    elif bits == 8:
         names = (f"{name}.weight_t_q8", f"{name}.weight_t_scale", f"{name}.weight_t_zero")
         if not all(g.reuse(n) for n in names):
             q, scale = quantize_columns(np.asarray(weight_nk()).T)
@@ -212,7 +267,8 @@ def apply_rope(ctx: NpuCtx, x: str, head_dim: int, name: str) -> str:
 #   conv:   c = [past_conv | qkv];  y_t = silu(Σ_k w_k · c_{t+k} + b);  present_conv = c[n .. n+K-2]
 #   gates:  g_t = −exp(A_log) · softplus(a_t + dt_bias) · valid_t;  β_t = σ(b_t) · valid_t
 #   q, k:   l2-normalised per key head, repeated to the value heads, q scaled by 1/√dk
-#   state:  S ← S · exp(g_t);  S ← S + k_t ⊗ β_t (v_t − kᵀ_t S);  o_t = qᵀ_t S     (t = 0 … T−1, unrolled)
+#   state:  S ← S · exp(g_t);  S ← S + k_t ⊗ β_t (v_t − kᵀ_t S);  o_t = qᵀ_t S     (t = 0 … T−1, unrolled;
+#           the prefill graph runs the same rule in the chunked form, _chunked_delta_rule)
 #   out:    RMSNorm(o_t) · w · silu(z_t)  → out_proj
 #
 #   A padded token has g = 0 and β = 0, so S · exp(0) + k ⊗ 0 leaves the state exactly as it was.
@@ -271,7 +327,8 @@ def gated_deltanet(ctx: NpuCtx, layer: int, x: str) -> str:
                                       f"{n}/a_dt")], f"{n}/softplus")
     decay = g.op("Mul", [softplus, ctx.param(f"{n}/neg_exp_a_log", lambda: -np.exp(a_log))], f"{n}/decay_log")
     valid_col = reshape(ctx, ctx.valid, [T, 1], f"{n}/valid_col")
-    decay = g.op("Exp", [g.op("Mul", [decay, valid_col], f"{n}/decay_masked")], f"{n}/decay")
+    log_decay = g.op("Mul", [decay, valid_col], f"{n}/decay_masked")  # [T, hv]
+    decay = g.op("Exp", [log_decay], f"{n}/decay")
     beta = g.op("Mul", [g.op("Sigmoid", [reshape(ctx, b, [T, hv], f"{n}/b_2d")], f"{n}/beta_sigmoid"), valid_col],
                 f"{n}/beta")
     decay = g.op("Unsqueeze", [g.op("Transpose", [decay], f"{n}/decay_t", perm=[1, 0]), g.const([2])],
@@ -279,11 +336,17 @@ def gated_deltanet(ctx: NpuCtx, layer: int, x: str) -> str:
     beta = g.op("Unsqueeze", [g.op("Transpose", [beta], f"{n}/beta_t", perm=[1, 0]), g.const([2])],
                 f"{n}/beta_by_head")
 
+    state = reshape(ctx, f"past.{layer}.recurrent", [hv, dk, dv], f"{n}/state_in")
+    if T > 1 and ctx.opts.deltanet == "chunked":
+        log_g = g.op("Unsqueeze", [g.op("Transpose", [log_decay], f"{n}/log_decay_t", perm=[1, 0]), g.const([2])],
+                     f"{n}/log_decay_by_head")  # [hv, T, 1]
+        core, state = _chunked_delta_rule(ctx, n, q, k, k_col, v, log_g, beta, state)
+        g.node("Reshape", [state, g.const([1, hv, dk, dv])], f"{n}/state_out", outputs=[f"present.{layer}.recurrent"])
+        return _deltanet_out(ctx, layer, core, z)
     steps = [1] * T
     qs, ks, kcs, vs = (split(ctx, y, steps, f"{n}/{lbl}_steps", axis=ax)
                        for y, lbl, ax in ((q, "q", 1), (k, "k", 1), (k_col, "kc", 2), (v, "v", 1)))
     gs, bs = split(ctx, decay, steps, f"{n}/g_steps", axis=1), split(ctx, beta, steps, f"{n}/b_steps", axis=1)
-    state = reshape(ctx, f"past.{layer}.recurrent", [hv, dk, dv], f"{n}/state_in")
     outs = []
     for t in range(T):
         m = f"{n}/step{t}"
@@ -295,6 +358,14 @@ def gated_deltanet(ctx: NpuCtx, layer: int, x: str) -> str:
     reshape_out = [f"present.{layer}.recurrent"]
     g.node("Reshape", [state, g.const([1, hv, dk, dv])], f"{n}/state_out", outputs=reshape_out)
     core = outs[0] if T == 1 else g.op("Concat", outs, f"{n}/core_concat", axis=1)  # [hv, T, dv]
+    return _deltanet_out(ctx, layer, core, z)
+
+
+def _deltanet_out(ctx: NpuCtx, layer: int, core: str, z: str) -> str:
+    """core [hv, T, dv] → RMSNormGated(core, z) → out_proj."""
+    g, s, ck, T = ctx.g, ctx.spec, ctx.ckpt, ctx.T
+    p, n = f"model.layers.{layer}.linear_attn.", f"/model/layers.{layer}/linear_attn"
+    hv, dv, vd = s.linear_num_value_heads, s.linear_value_head_dim, s.linear_value_dim
     core = g.op("Transpose", [core], f"{n}/core_by_token", perm=[1, 0, 2])  # [T, hv, dv]
 
     # Qwen3NextRMSNormGated: RMSNorm per value head, weight as stored, times silu(z).
@@ -304,6 +375,58 @@ def gated_deltanet(ctx: NpuCtx, layer: int, x: str) -> str:
                  f"{n}/norm_gate")
     return linear(ctx, reshape(ctx, gated, [1, T, vd], f"{n}/core_flat"), f"{n}/out_proj",
                   lambda: ck.get(p + "out_proj.weight", (s.hidden_size, vd)))
+
+
+#
+#   The chunk at once (torch_chunk_gated_delta_rule, the WY / UT-transform form), for prefill:
+#
+#   γ_t = Σ_{s≤t} g_s (cumulative log decay);  L_ij = exp(γ_i − γ_j) for i ≥ j, else 0
+#   A = −strict_lower((β k) kᵀ ⊙ L);  W = (I − A)⁻¹ = Π_{m<⌈log₂T⌉} (I + A^(2^m))   (A nilpotent: exact)
+#   U = W (β v);  Kc = W (β k ⊙ exp γ)            (the UT transform: T×T matmuls, no recurrence)
+#   V' = U − Kc S;  o = (q ⊙ exp γ) S + (q kᵀ ⊙ L) V'
+#   S ← S · exp(γ_T) + (k ⊙ exp(γ_T − γ))ᵀ V'
+#
+#   A padded token has g = 0 and β = 0: its row of A is 0, its V' row is 0, and γ_T is the last
+#   real token's, so the state is the one the real tokens leave.
+#
+def _chunked_delta_rule(ctx: NpuCtx, n: str, q: str, k: str, k_col: str, v: str, log_g: str, beta: str,
+                        state: str) -> tuple[str, str]:
+    """q, k [hv, T, dk], k_col [hv, dk, T], v [hv, T, dv], log_g, beta [hv, T, 1], state [hv, dk, dv]
+    → (o [hv, T, dv], new state)."""
+    g, T = ctx.g, ctx.T
+    c = f"{n}/chunk"
+    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
+    lower = g.const(i >= j, np.bool_)
+    gamma = g.op("MatMul", [g.const((i >= j).astype(np.float32), np.float32), log_g], f"{c}/gamma")  # [hv, T, 1]
+    diff = g.op("Sub", [gamma, g.op("Transpose", [gamma], f"{c}/gamma_row", perm=[0, 2, 1])], f"{c}/gamma_diff")
+    decay_l = g.op("Exp", [g.op("Where", [lower, diff, g.const(NEG, np.float32)], f"{c}/diff_lower")],
+                   f"{c}/decay_lower")  # L [hv, T, T], 0 above the diagonal
+    kb = g.op("Mul", [k, beta], f"{c}/k_beta")
+    vb = g.op("Mul", [v, beta], f"{c}/v_beta")
+    kk = g.op("Mul", [g.op("MatMul", [kb, k_col], f"{c}/kbk"), decay_l], f"{c}/kbk_decay")
+    a = g.op("Where", [g.const(i > j, np.bool_), g.op("Neg", [kk], f"{c}/neg"), g.const(0.0, np.float32)],
+             f"{c}/a_strict")
+    eye = g.const(np.eye(T, dtype=np.float32), np.float32)
+    w, power, m = None, a, 0
+    while (1 << m) < T:  # W = Π (I + A^(2^m)), A^(2^m) = 0 once 2^m ≥ T
+        factor = g.op("Add", [eye, power], f"{c}/w_factor{m}")
+        w = factor if w is None else g.op("MatMul", [w, factor], f"{c}/w{m}")
+        m += 1
+        if (1 << m) < T:
+            power = g.op("MatMul", [power, power], f"{c}/a_pow{m}")
+    exp_gamma = g.op("Exp", [gamma], f"{c}/exp_gamma")  # [hv, T, 1]
+    u = g.op("MatMul", [w, vb], f"{c}/u")  # [hv, T, dv]
+    kc = g.op("MatMul", [w, g.op("Mul", [kb, exp_gamma], f"{c}/k_beta_decay")], f"{c}/k_cumdecay")  # [hv, T, dk]
+    v_new = g.op("Sub", [u, g.op("MatMul", [kc, state], f"{c}/kc_state")], f"{c}/v_new")
+    inter = g.op("MatMul", [g.op("Mul", [q, exp_gamma], f"{c}/q_decay"), state], f"{c}/inter")
+    qk = g.op("Mul", [g.op("MatMul", [q, k_col], f"{c}/qk"), decay_l], f"{c}/qk_decay")
+    o = g.op("Add", [inter, g.op("MatMul", [qk, v_new], f"{c}/intra")], f"{c}/out")
+    last = g.op("Slice", [gamma, g.const([T - 1]), g.const([T]), g.const([1])], f"{c}/gamma_last")  # [hv, 1, 1]
+    k_tail = g.op("Mul", [k, g.op("Exp", [g.op("Sub", [last, gamma], f"{c}/tail_log")], f"{c}/tail")], f"{c}/k_tail")
+    grown = g.op("MatMul", [g.op("Transpose", [k_tail], f"{c}/k_tail_col", perm=[0, 2, 1]), v_new], f"{c}/grow")
+    state = g.op("Add", [g.op("Mul", [state, g.op("Exp", [last], f"{c}/exp_last")], f"{c}/state_decay"), grown],
+                 f"{c}/state")
+    return o, state
 
 
 #
@@ -389,6 +512,8 @@ def _expert_stacks(ctx: NpuCtx, layer: int, n: str) -> tuple[str, str]:
     g, s = ctx.g, ctx.spec
     e_count, i_size, h = s.num_experts, s.moe_intermediate_size, s.hidden_size
     int8 = ctx.opts.weights == "int8"
+    if ctx.opts.weights == "int4":
+        return _expert_stacks_int4(ctx, layer, n)
     suffix = "_q8" if int8 else ""
     names = [f"{n}/experts.fc1_t{suffix}", f"{n}/experts.fc2_t{suffix}"]
     if int8:
@@ -413,19 +538,54 @@ def _expert_stacks(ctx: NpuCtx, layer: int, n: str) -> tuple[str, str]:
     return tuple(stream.close() for stream in streams)
 
 
+def _expert_stacks_int4(ctx: NpuCtx, layer: int, n: str) -> tuple[str, ...]:
+    """int4 expert stacks fc1 [E, H, 2I], fc2 [E, I, H] (INT4) and their blocked scales
+    [E, H/B, 2I], [E, I/B', H] (B' = I when B does not divide I), streamed expert by expert
+    (blocks run along each expert's input rows, so each expert quantizes alone)."""
+    g, s = ctx.g, ctx.spec
+    e_count, i_size, h = s.num_experts, s.moe_intermediate_size, s.hidden_size
+    names = (f"{n}/experts.fc1_t_q4", f"{n}/experts.fc2_t_q4", f"{n}/experts.fc1_t_scale4", f"{n}/experts.fc2_t_scale4")
+    if all(g.reuse(name) for name in names):
+        return names
+    bs = ctx.opts.block_size
+    blocks = [h // bs if h % bs == 0 else 1, i_size // bs if i_size % bs == 0 else 1]
+    streams = [g.stream_int4(names[0], (e_count, h, 2 * i_size)), g.stream_int4(names[1], (e_count, i_size, h)),
+               g.stream(names[2], np.float32, (e_count, blocks[0], 2 * i_size)),
+               g.stream(names[3], np.float32, (e_count, blocks[1], h))]
+    for e in range(e_count):
+        inter, down = _expert_weights(ctx, layer, e)
+        (q1, s1), (q2, s2) = (quantize_blocks(w, bs) for w in (np.concatenate([inter[0::2], inter[1::2]]).T, down.T))
+        for stream, part in zip(streams, (q1, q2, s1, s2)):
+            stream.write(part)
+    return tuple(stream.close() for stream in streams)
+
+
 def _dequantized(ctx: NpuCtx, stacks: tuple[str, ...], n: str, index: str | None) -> tuple[str, str]:
-    """fc1/fc2 as float: the stacks themselves, or (int8) Cast(q) · scale, of the experts ``index`` picks."""
+    """fc1/fc2 as float: the stacks themselves, or Cast(q) · scale (int8: per column; int4: per block of
+    input rows), of the experts ``index`` picks."""
     g = ctx.g
     out = []
     for which, stack in (("fc1", 0), ("fc2", 1)):
         w = stacks[stack]
         if index is not None:
+            if g.data.written[w][0] == INT4:  # Gather takes no int4 (opset 21): widen to int8 first
+                w = g.op("Cast", [w], f"{n}/{which}_int8", to=TensorProto.INT8)
             w = g.op("Gather", [w, index], f"{n}/gather_{which}", axis=0)
         if len(stacks) == 4:
             scale = stacks[stack + 2]
             if index is not None:
                 scale = g.op("Gather", [scale, index], f"{n}/gather_{which}_scale", axis=0)
-            w = g.op("Mul", [g.op("Cast", [w], f"{n}/{which}_cast", to=TensorProto.FLOAT), scale], f"{n}/{which}_scaled")
+            w = g.op("Cast", [w], f"{n}/{which}_cast", to=TensorProto.FLOAT)
+            rows, blocks = g.data.written[stacks[stack]][1][1], g.data.written[stacks[stack + 2]][1][1]
+            if blocks > 1:  # int4: [.., in, out] → [.., in/B, B, out] · scale [.., in/B, 1, out] → back
+                lead = [ctx.T, ctx.spec.num_experts_per_tok] if index is not None else [ctx.spec.num_experts]
+                cols = g.data.written[stacks[stack]][1][2]
+                w = reshape(ctx, w, [*lead, blocks, rows // blocks, cols], f"{n}/{which}_blocks")
+                scale = g.op("Unsqueeze", [scale, g.const([-2])], f"{n}/{which}_scale_blocks")
+                w = reshape(ctx, g.op("Mul", [w, scale], f"{n}/{which}_scaled"), [*lead, rows, cols],
+                            f"{n}/{which}_dequantized")
+            else:
+                w = g.op("Mul", [w, scale], f"{n}/{which}_scaled")
         out.append(w)
     return out[0], out[1]
 
@@ -540,7 +700,7 @@ def build_decoder(g: Graph, spec: Qwen3NextSpec, ckpt: Checkpoint, opts: NpuOpti
                 axis=1)  # [1, 1, H]: the last real token
     h = rms_norm(ctx, last, w_final, "/model/norm", eps)
     head = "model.embed_tokens.weight" if spec.tie_word_embeddings else "lm_head.weight"
-    logits = linear(ctx, h, "/lm_head", lambda: ckpt.get(head, (spec.vocab_size, spec.hidden_size)))
+    logits = linear(ctx, h, "/lm_head", lambda: ckpt.get(head, (spec.vocab_size, spec.hidden_size)), head=True)
     g.node("Identity", [logits], "/model/logits", outputs=["logits"])
     g.output("logits", F, [1, 1, spec.vocab_size])
     for suffix, shape, _ in state_tensors(spec, opts.capacity):
