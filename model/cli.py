@@ -52,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--block-size", type=int, default=None, metavar="N",
         help="int4 quantization block size along the input dimension: 16, 32, 64, 128, ... "
         "(default: the widest of 128, 64, 32, 16 that divides the hidden and expert sizes: 128 for "
-        "Qwen3-Coder-Next; wider blocks decode faster for a little accuracy, see docs/model.md)",
+        "Qwen3-Coder-Next; wider blocks decode faster for a little accuracy, see docs/model.md; "
+        "--target npu: 32)",
     )
     p.add_argument(
         "--expert-bits", type=int, choices=(4, 8), default=4,

@@ -206,6 +206,8 @@ def resolve_block_size(options: ExportOptions, spec: Qwen3NextSpec) -> ExportOpt
     """``options`` with ``block_size`` None replaced by the widest automatic block that fits."""
     if options.block_size is not None:
         return options
+    if options.target == "npu":  # QDQ int4 accuracy, not MatMulNBits speed, decides there (docs/model.md)
+        return replace(options, block_size=32)
     sizes = _block_sizes(spec).values()
     fit = next((b for b in AUTO_BLOCK_SIZES if all(v % b == 0 for v in sizes)), AUTO_BLOCK_SIZES[-1])
     return replace(options, block_size=fit)

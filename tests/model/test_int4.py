@@ -261,3 +261,14 @@ def test_cli_block_size_default_and_explicit(models, tmp_path):
         assert _block_sizes(out) == {block}
     # the small tiny configs (hidden 64, experts 32) keep 32-wide blocks
     assert _block_sizes(models.export("tied_norm_gqa2", precision="int4")) == {32}
+
+
+def test_npu_target_keeps_32_wide_blocks_by_default(tmp_path):
+    """--target npu's int4 is QDQ, where accuracy decides the block, not the CPU kernels' speed."""
+    from qcn.model.export.config import load_spec
+    from qcn.model.export.exporter import ExportOptions, resolve_block_size
+
+    spec = load_spec(_wide_checkpoint(tmp_path / "ckpt", 128, 128))
+    assert resolve_block_size(ExportOptions(precision="int4"), spec).block_size == 128
+    assert resolve_block_size(ExportOptions(precision="int4", target="npu"), spec).block_size == 32
+    assert resolve_block_size(ExportOptions(precision="int4", target="npu", block_size=16), spec).block_size == 16
