@@ -25,9 +25,18 @@ Steps (``--steps``, comma-separated, default all):
   time per layer from the kernels' own durations, then 48 layers extrapolated, beside
   the memory-bandwidth bound (bytes read per decoded token / measured copy bandwidth).
 
+* ``llama``: qcn's runtime (the int4 export as qcn now makes it, 128-wide blocks, and with
+  ``--block-size 32``) against llama.cpp on the same weights (the slice converted by llama.cpp's
+  own convert_hf_to_gguf.py to bf16, then ``llama-quantize`` Q4_0 and Q4_K_M; llama-server and
+  llama-quantize from tests/remote's build in ~/.cache/qcn-llama), same threads, back to back:
+  prefill 512 and 2K tokens and decode after 2K, on a slice of ``--llama-experts`` experts
+  (default 64: a token uses 10 experts whatever the count, so decode does the same work as
+  at 512; a 512-expert bf16 GGUF would be another 7 GB to convert). Time it on a quiet
+  machine: llama.cpp's threads busy-wait and collapse when the cores are shared.
+
 Timings are medians of ``--repeats`` runs; nothing is asserted. Big files go under
 ``--work`` (default /tmp) and are deleted at the end unless ``--keep``. Usage:
-  python bench/slice_bench.py [--steps export,check,speed,dense] [--layers 2] [--check-experts 64]
+  python bench/slice_bench.py [--steps export,check,speed,dense,llama] [--layers 2] [--check-experts 64]
 """
 
 from __future__ import annotations
@@ -477,6 +486,74 @@ def step_speed(args, work: Path, layer_types, export_info: dict | None) -> dict:
     return results
 
 
+def step_llama(args, work: Path) -> dict:
+    sys.path.insert(0, str(HERE))
+    import model_bench as mb
+
+    tools = mb.llama_tools()
+    if tools is None:
+        print("\n== llama: skipped: llama-server is not built (tests/remote/install_llama_server.sh)")
+        return {}
+    server_bin, quantize, source = tools
+    if quantize is None:
+        print("\n== llama: skipped: llama-quantize did not build")
+        return {}
+    root = work / "llama"
+    ckpt = make_slice(root / "ckpt", args.layers, args.llama_experts)
+    from qcn.model.export.exporter import ExportOptions, export_checkpoint
+
+    qcn_models = {}
+    for name, opts in (("qcn int4", {}), ("qcn int4 --block-size 32", {"block_size": 32})):
+        t0 = time.perf_counter()
+        rep = export_checkpoint(ckpt, root / name.replace(" ", "_"),
+                                ExportOptions(precision="int4", context_length=8192, **opts), progress=False)
+        print(f"exported {name}: {rep.data_bytes / 2**30:.2f} GiB in {time.perf_counter() - t0:.0f} s", flush=True)
+        qcn_models[name] = rep.out_dir
+    t0 = time.perf_counter()
+    bf16 = root / "slice-bf16.gguf"
+    subprocess.run([sys.executable, str(HERE.parent / "tests" / "remote" / "make_gguf.py"), str(source), str(ckpt),
+                    str(bf16), "bf16"], check=True, capture_output=True)
+    ggufs = {}
+    for kind in ("Q4_0", "Q4_K_M"):
+        path = root / f"slice-{kind}.gguf"
+        subprocess.run([str(quantize), str(bf16), str(path), kind, str(os.cpu_count() or 2)],
+                       check=True, capture_output=True)
+        ggufs[f"llama.cpp {kind}"] = path
+    bf16.unlink()
+    shutil.rmtree(ckpt)
+    print(f"llama.cpp GGUFs (bf16 → Q4_0, Q4_K_M) in {time.perf_counter() - t0:.0f} s: "
+          + ", ".join(f"{k} {p.stat().st_size / 2**30:.2f} GiB" for k, p in ggufs.items()), flush=True)
+
+    rng = np.random.default_rng(0)
+    prompts = {n: [int(t) for t in rng.integers(1, 150000, n)] for n in (512, 2048)}
+    rows = {}
+    for name, model_dir in qcn_models.items():
+        rt = mb.ort_runtime(model_dir, args.threads)
+        mb.ort_prefill(rt, prompts[512][:64])  # warm-up
+        speeds = {f"prefill {n}": n / statistics.median(mb.ort_prefill(rt, ids) for _ in range(args.repeats))
+                  for n, ids in prompts.items()}
+        speeds["decode"] = statistics.median(mb.ort_decode(rt, prompts[2048], args.llama_decode_tokens)
+                                             for _ in range(args.repeats))
+        rows[name] = (speeds, mb.load())
+        del rt
+        print(f"{name}: {speeds} ({rows[name][1]})", file=sys.stderr, flush=True)
+    for name, path in ggufs.items():
+        rows[name] = (mb.llama_speeds(server_bin, path, args.threads, prompts, prompts[2048], args.llama_decode_tokens,
+                                      args.repeats, root / f"{name.split()[-1]}.log"), mb.load())
+        print(f"{name}: {rows[name][0]} ({rows[name][1]})", file=sys.stderr, flush=True)
+    cols = ["prefill 512", "prefill 2048", "decode"]
+    print(f"\n== qcn vs llama.cpp on the {args.layers}-layer, {args.llama_experts}-expert slice, threads={args.threads}, "
+          f"medians of {args.repeats} (tok/s; decode: {args.llama_decode_tokens} tokens after 2K)")
+    print("| engine | " + " | ".join(cols) + " | load |")
+    print("|---|" + "---|" * len(cols) + "---|")
+    for name, (speeds, at) in rows.items():
+        print(f"| {name} | " + " | ".join(f"{speeds[c]:,.1f}" for c in cols) + f" | {at} |")
+    for a in qcn_models:
+        for b in ggufs:
+            print(f"  {a} / {b}: " + ", ".join(f"{c} {rows[a][0][c] / rows[b][0][c]:.2f}x" for c in cols))
+    return {name: speeds for name, (speeds, _) in rows.items()}
+
+
 def _decode_bytes(model: Path, parts: dict[str, int], layer_types) -> float:
     """Bytes one decoded token reads in the 48-layer int4 model (arithmetic from the export's sizes)."""
     import onnx
@@ -513,6 +590,8 @@ def main() -> int:
     ap.add_argument("--decode-warmup", type=int, default=2, help="decode steps run before timing")
     ap.add_argument("--work", default="/tmp", help="folder for the slice and its exports (several GB)")
     ap.add_argument("--keep", action="store_true", help="keep the slice and exports")
+    ap.add_argument("--llama-experts", type=int, default=64, help="experts in the llama step's slice (default 64)")
+    ap.add_argument("--llama-decode-tokens", type=int, default=32, help="decode tokens a run in the llama step")
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args()
     args.steps = args.steps.split(",")
@@ -536,6 +615,8 @@ def main() -> int:
             figures["check"] = step_check(args, work)
         if "dense" in args.steps:
             figures["dense"] = step_dense(args, work)
+        if "llama" in args.steps:
+            figures["llama"] = step_llama(args, work)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
