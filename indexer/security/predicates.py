@@ -208,6 +208,92 @@ def in_request_handler(ctx: MatchContext, cap: str) -> bool:
     return False
 
 
+STRING_METHODS = re.compile(r"^(format|format_map|join|replace|strip|lstrip|rstrip|lower|upper|title|"
+                            r"capitalize|center|ljust|rjust|zfill|expandtabs|decode|substitute|safe_substitute)$")
+_STRING_NODES = frozenset({"string", "concatenated_string"})
+
+
+def _builds_string(ctx: MatchContext, n, depth: int = 0) -> bool:
+    """A Python expression that evidently makes text: a literal or f-string, ``%``/``+`` with text in it,
+    a string method (``"…".join``, ``.format``), ``str(…)``, or a conditional whose branch does."""
+    if n is None or depth > 6:
+        return False
+    t = n.type
+    if t in _STRING_NODES:
+        return True
+    if t == "parenthesized_expression":
+        return any(_builds_string(ctx, c, depth + 1) for c in n.named_children)
+    if t == "binary_operator":
+        return _builds_string(ctx, n.child_by_field_name("left"), depth + 1) or \
+            _builds_string(ctx, n.child_by_field_name("right"), depth + 1)
+    if t == "conditional_expression":
+        return any(_builds_string(ctx, c, depth + 1) for c in n.named_children)
+    if t == "call":
+        fn = n.child_by_field_name("function")
+        if fn is not None and fn.type == "identifier":
+            return ctx.text(fn) in ("str", "repr", "format")
+        if fn is not None and fn.type == "attribute":
+            attr = fn.child_by_field_name("attribute")
+            return attr is not None and bool(STRING_METHODS.match(ctx.text(attr)))
+    return False
+
+
+@predicate
+def string_built(ctx: MatchContext, cap: str) -> bool:
+    """The capture is text the function builds (Python): an expression that makes a string, or a name whose
+    assignments in the enclosing function do. A name the function never assigns (a parameter) holds in a
+    decorated (routed) function; a name
+    assigned only objects, dicts or other calls' results (``user = authenticate(…)``, ``proxies.copy()``)
+    does not: returning those is not returning a page."""
+    nodes = ctx.nodes(cap)
+    if not nodes:
+        return True
+    for n in nodes:
+        if n.type != "identifier":
+            if _builds_string(ctx, n):
+                return True
+            continue
+        fn = enclosing_function(n)
+        if fn is None:
+            return True
+        name = ctx.text(n)
+        assigned = False
+        stack = [fn]
+        while stack:
+            m = stack.pop()
+            if m.type in ("assignment", "augmented_assignment"):
+                left = m.child_by_field_name("left")
+                if left is not None and left.type == "identifier" and ctx.text(left) == name \
+                        and left.start_byte < n.start_byte:
+                    assigned = True
+                    if _builds_string(ctx, m.child_by_field_name("right")):
+                        return True
+            stack.extend(c for c in m.named_children if c.type not in FUNCTION_TYPES)
+        if not assigned:
+            # A parameter: a route's path parameter is text (``@app.route("/<name>")``); what a helper that
+            # merely takes ``request`` first is handed (a response, a user) is not known to be.
+            outer = fn.parent
+            if outer is not None and outer.type == "decorated_definition":
+                return True
+    return False
+
+
+CONTENT_KEYWORDS = frozenset({"content", "body", "html", "text", "response", "data", "markup", "value", "s"})
+
+
+@predicate
+def content_argument(ctx: MatchContext, cap: str) -> bool:
+    """The capture is the body of a response: a positional argument, or a keyword naming the content
+    (``HttpResponse(content=…)``), not ``content_type=`` or ``status=``."""
+    for n in ctx.nodes(cap):
+        if n.type != "keyword_argument":
+            return True
+        name = n.child_by_field_name("name")
+        if name is not None and ctx.text(name) in CONTENT_KEYWORDS:
+            return True
+    return False
+
+
 @predicate
 def value_type(ctx: MatchContext, cap: str, pattern: str) -> bool:
     """The capture's declared type matches the regex; holds when the pattern has no such capture."""
