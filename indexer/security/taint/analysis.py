@@ -33,6 +33,7 @@ patterns and helper summaries together); deeper parts count as unknown.
 from __future__ import annotations
 
 import functools
+import bisect
 import logging
 import re
 from dataclasses import dataclass, field
@@ -57,6 +58,13 @@ _MAX_ANSWERS = 20_000  # TaintConfig._answers is cleared past this many paths (a
 # req.header("X") in Express, request.getHeader("X") in Java.
 REQUEST_HEADER_READ = re.compile(r"\.headers\b|\.Header\b|\.getHeaders?\(|\breq\.(get|header)\(")
 NO_LINE_BREAK_CWES = frozenset({113, 117, 93})  # header and log injection: a CR/LF splits the line
+
+
+# CommonJS exports (TaintAnalysis._commonjs_exports)
+_EXPORTS_MEMBER = re.compile(r"\bexports\.([A-Za-z_$][\w$]*)\s*=")
+_EXPORTS_NAME = re.compile(r"\bexports\s*=\s*([A-Za-z_$][\w$]*)")
+_EXPORTS_OBJECT = re.compile(r"\bexports\s*=\s*\{([^}]*)")
+_JS_WORD = re.compile(r"[A-Za-z_$][\w$]*")
 
 
 @dataclass(frozen=True)
@@ -179,9 +187,11 @@ class TaintAnalysis(StatementExecutor, ExpressionEvaluator, CallHandler):
         self.data = data
         self._text_str = data.decode("utf-8", "replace")
         self._ascii = data.isascii()
+        self._exports: frozenset[str] | None = None  # CommonJS exports, read on first use
         self.config = config
         self.values: dict[tuple[int, int, int], Value] = {}
         self.dead: list[tuple[int, int]] = []
+        self._dead_index: tuple | None = None  # (len(dead), starts, reach), for is_dead
         self.functions: dict[str, list[Function]] = {}
         self._all_functions: list[Function] = []
         self._summaries: dict[tuple[int, int, int], Value] = {}
@@ -248,7 +258,23 @@ class TaintAnalysis(StatementExecutor, ExpressionEvaluator, CallHandler):
 
     def is_dead(self, node) -> bool:
         self.run()
-        return any(s <= node.start_byte and node.end_byte <= e for s, e in self.dead)
+        dead = self.dead
+        if not dead:
+            return False
+        if self._dead_index is None or self._dead_index[0] != len(dead):
+            # Ranges by start, with the furthest end of any range starting at or before each: a node lies in
+            # a dead range iff one starting at or before it ends at or after it (a bisection, not a scan of
+            # every range per match: a large file has hundreds).
+            ranges = sorted(dead)
+            starts, reach, far = [], [], -1
+            for s, e in ranges:
+                far = max(far, e)
+                starts.append(s)
+                reach.append(far)
+            self._dead_index = (len(dead), starts, reach)
+        _, starts, reach = self._dead_index
+        i = bisect.bisect_right(starts, node.start_byte) - 1
+        return i >= 0 and reach[i] >= node.end_byte
 
     def text(self, node) -> str:
         if self._ascii:  # byte offsets are character offsets: slice the decoded text (no decode per node)
@@ -379,8 +405,7 @@ class TaintAnalysis(StatementExecutor, ExpressionEvaluator, CallHandler):
                 p = p.parent
             if p is not None and p.type == "export_statement":
                 return True
-            return re.search(rf"\b(module\.)?exports(\.{re.escape(name)}\s*=|\s*=\s*\{{[^}}]*\b{re.escape(name)}\b|"
-                             rf"\s*=\s*{re.escape(name)}\b)", self._text_str) is not None
+            return name in self._commonjs_exports()
         if lang == "python":
             p = n.parent
             if p is not None and p.type == "decorated_definition":
@@ -395,6 +420,20 @@ class TaintAnalysis(StatementExecutor, ExpressionEvaluator, CallHandler):
                 return outer is not None and outer.type == "module" and cname is not None and \
                     not self.text(cname).startswith("_")
         return False
+
+    def _commonjs_exports(self) -> frozenset[str]:
+        """The names a CommonJS file exports (``exports.f =``, ``module.exports = f``, ``module.exports = {f, g:
+        h}``), read from the text once per file: a search per function made a large bundle quadratic."""
+        names = self._exports
+        if names is None:
+            text, found = self._text_str, set()
+            if "exports" in text:
+                found.update(m.group(1) for m in _EXPORTS_MEMBER.finditer(text))
+                found.update(m.group(1) for m in _EXPORTS_NAME.finditer(text))
+                for m in _EXPORTS_OBJECT.finditer(text):
+                    found.update(_JS_WORD.findall(m.group(1)))
+            names = self._exports = frozenset(found)
+        return names
 
     def _run_function(self, fn: Function, incoming: dict[int, frozenset] | None) -> None:
         env = self._entry_env(fn)

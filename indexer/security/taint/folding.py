@@ -133,10 +133,34 @@ def set_item(container: Value, k, v: Value) -> Value:
     return Value(labels=container.labels | v.labels)
 
 
+class Env(dict):
+    """A branch's environment: a copy of the enclosing one that remembers the names bound in it, so that
+    joining branches costs what they changed, not the size of the scope (a C file's thousands of globals
+    made every ``if`` a walk over all of them)."""
+
+    __slots__ = ("written",)
+
+    def __init__(self, base=()):
+        dict.__init__(self, base)
+        self.written: set = set()
+
+    def __setitem__(self, key, value) -> None:
+        self.written.add(key)
+        dict.__setitem__(self, key, value)
+
+    def update(self, other=(), **kw) -> None:  # type: ignore[override]
+        dict.update(self, other, **kw)
+        self.written.update(other.written if isinstance(other, Env) else dict(other).keys())
+        self.written.update(kw)
+
+
 def merge_into(env: dict, branches: list[dict]) -> None:
     """Join the branch environments into ``env`` (a name bound in only some branches keeps its old value
     as one of the possibilities). Only names some branch changed are touched."""
-    changed = {k for b in branches for k, v in b.items() if env.get(k) is not v}
+    if all(isinstance(b, Env) for b in branches):
+        changed = {k for b in branches for k in b.written if env.get(k) is not b[k]}
+    else:
+        changed = {k for b in branches for k, v in b.items() if env.get(k) is not v}
     for name in changed:
         vals = [b[name] for b in branches if name in b]
         if len(vals) < len(branches) and name in env:

@@ -11,7 +11,7 @@ A mixin of :class:`~qcn.indexer.security.taint.analysis.TaintAnalysis`, whose
 
 from __future__ import annotations
 
-from qcn.indexer.security.taint.folding import binary, element, merge_into, set_item, truth_of
+from qcn.indexer.security.taint.folding import Env, binary, element, merge_into, set_item, truth_of
 from qcn.indexer.security.taint.grammar import (
     BLOCK_TYPES, CLASS_TYPES, FUNCTION_TYPES, MAX_DEPTH, MEMBER_TYPES, SKIPPED_STATEMENTS, SUBSCRIPT_TYPES, bounded,
     innermost_identifier, key, subscript_parts,
@@ -89,10 +89,10 @@ class StatementExecutor:
                 self._exec_alternatives(alts, env)
             return None
         proofs = narrowings(n.child_by_field_name("condition"), self.text, lambda c: self._is_fixed(c, env))
-        env_a = dict(env)
+        env_a = Env(env)
         self._narrow(env_a, proofs, True)
         self._exec(cons, env_a)
-        env_b = dict(env)
+        env_b = Env(env)
         self._narrow(env_b, proofs, False)
         if alts:
             self._exec_alternatives(alts, env_b)
@@ -111,7 +111,7 @@ class StatementExecutor:
         branches = []
         irrefutable = False
         for case in cases:
-            branch = dict(env)
+            branch = Env(env)
             pattern = next((c for c in case.named_children if c.type == "case_pattern"), None)
             inner = pattern.named_children if pattern is not None else []
             if pattern is not None and not inner:  # case _:
@@ -129,7 +129,7 @@ class StatementExecutor:
                 self._exec(consequence, branch)
             branches.append(branch)
         if not irrefutable:
-            branches.append(dict(env))
+            branches.append(Env(env))
         if branches:
             merge_into(env, branches)
         return None
@@ -163,7 +163,7 @@ class StatementExecutor:
                 if rest:
                     self._exec_alternatives(rest, env)
             else:
-                env_a, env_b = dict(env), dict(env)
+                env_a, env_b = Env(env), Env(env)
                 self._exec(cons, env_a)
                 if rest:
                     self._exec_alternatives(rest, env_b)
@@ -183,8 +183,8 @@ class StatementExecutor:
             for c in n.named_children:
                 self._exec(c, env)
             return None
-        pre = dict(env)
-        loop_env = dict(env)
+        pre = Env(env)
+        loop_env = Env(env)
         for _ in range(2):
             if bind is not None:
                 bind(loop_env)
@@ -292,11 +292,11 @@ class StatementExecutor:
             return None
         branches = []
         for i in range(len(cases)):
-            e = dict(env)
+            e = Env(env)
             self._run_case_from(cases, i, e, dead_after=False)
             branches.append(e)
         if not any(c[0] is None for c in cases):
-            branches.append(dict(env))
+            branches.append(Env(env))
         merge_into(env, branches)
         return None
 
@@ -312,6 +312,8 @@ class StatementExecutor:
                                 self._mark_dead(x)
                     return
                 self._exec(s, env)
+                if _leaves_case(s):  # ``case X: { …; break; }`` or a return/goto: no fall-through
+                    return
             if not fall:
                 return
             i += 1
@@ -445,3 +447,21 @@ class StatementExecutor:
                 self._store_item(base, new, env)
             else:
                 self._bind(base, new, env)
+
+
+_CASE_EXITS = frozenset({"break_statement", "return_statement", "goto_statement", "continue_statement",
+                         "throw_statement"})
+
+
+def _leaves_case(stmt) -> bool:
+    """A statement after which a switch case cannot fall through: break, return, goto, continue or throw,
+    or a block whose last statement is one. (C cases are often ``{ …; break; }``: without this, every case
+    ran on into all the cases after it, quadratic in a large switch such as SQLite's VDBE.)"""
+    while stmt is not None:
+        if stmt.type in _CASE_EXITS:
+            return True
+        if stmt.type not in ("compound_statement", "block", "statement_block"):
+            return False
+        body = [c for c in stmt.named_children if c.type != "comment"]
+        stmt = body[-1] if body else None
+    return False
