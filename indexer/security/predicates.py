@@ -569,7 +569,9 @@ def _last_assignment(ctx: MatchContext, name: str, before: int) -> str | None:
     for m in re.finditer(rf"(?m)(?<![\w.]){re.escape(name)}\s*(?::\s*[\w.<>\[\]| ]+?)?\s*(?::=|=(?!=))\s*([^\n]+)$",
                          text):
         found = m
-    return found.group(1) if found else None
+    if found is None or len(found.group(1)) > 600:  # a minified line is not one assignment
+        return None
+    return found.group(1)
 
 
 def _expanded_text(ctx: MatchContext, node, hops: int = 2) -> str:
@@ -707,16 +709,42 @@ HTML_TAG = re.compile(r"(?i)<(h[1-6]|p|div|span|a|b|i|u|em|strong|small|li|ul|ol
                       r"section|article|header|footer|nav|main|code|pre|blockquote|iframe|link|meta)\b[^<>]*>?")
 
 
+def _markup_text(ctx: MatchContext, node) -> str:
+    """The value's expanded text, leaving out callbacks inside it (``parts.map(p => `<b>${esc(p)}</b>`)``):
+    their own returns are matched on their own, and the taint that passes the call is the receiver's."""
+    holes = []
+    stack = list(node.named_children)
+    while stack:
+        c = stack.pop()
+        if c.type in FUNCTION_TYPES:
+            holes.append((c.start_byte - node.start_byte, c.end_byte - node.start_byte))
+        else:
+            stack.extend(c.named_children)
+    if not holes:
+        return _expanded_text(ctx, node)
+    raw = ctx.analysis.data[node.start_byte:node.end_byte]
+    for a, b in sorted(holes, reverse=True):
+        raw = raw[:a] + b"_" + raw[b:]
+    return raw.decode("utf-8", "replace")
+
+
+def _scalar_default(ctx: MatchContext, label: Label) -> bool:
+    """The parameter has a number or boolean default (``offset = 0``): a count or flag, not text."""
+    o = label.origin
+    param = ctx.analysis.data[o.start_byte:o.end_byte].decode("utf-8", "replace")
+    return re.search(r"=\s*(-?\d[\d_.]*|true|false)\s*$", param) is not None
+
+
 @predicate
 def markup_from_parameter(ctx: MatchContext, cap: str) -> bool:
     """The value is HTML (a literal with a tag in it, or built from one) and a public function's parameter
     reaches it unescaped: a caller that serves the result serves the parameter as markup. A hint only (the
     finding is parameter-sourced, low confidence); data from a real source is reported where it is written."""
     nodes = ctx.nodes(cap)
-    if not nodes or not any(HTML_TAG.search(_expanded_text(ctx, n)) for n in nodes):
+    if not nodes or not any(HTML_TAG.search(_markup_text(ctx, n)) for n in nodes):
         return False
     labels = [lb for n in nodes for lb in ctx.analysis.value_of(n).reaching(79)
-              if lb.origin.caller and not _passed_whole(ctx, lb, nodes)]
+              if lb.origin.caller and not _passed_whole(ctx, lb, nodes) and not _scalar_default(ctx, lb)]
     if not labels or ctx.negating:
         return False
     ctx.source_label = ctx.source_label or labels[0]
