@@ -646,8 +646,8 @@ def archive_entry_path(ctx: MatchContext, cap: str) -> bool:
     if n is None or fn is None:
         return False
     expanded = _expanded_text(ctx, n)
-    if re.search(r"\b(filepath|path)\.Base\(|\bbasename\(", expanded):
-        return False
+    if re.search(r"\b(Base|basename)\(\s*[\w.]+\.(Name|entryName|fileName|name|path)\s*[),]", expanded):
+        return False  # the entry's own name reduced to its last element
     if not re.search(r"\bJoin\(|\bjoin\(|\bresolve\(|\+", expanded):
         return False
     fn_text = ctx.text(fn)
