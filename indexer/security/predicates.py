@@ -641,3 +641,209 @@ def enclosing_function(n):
     while p is not None and p.type not in FUNCTION_TYPES:
         p = p.parent
     return p
+
+
+# ---------------------------------------------------------------- issue #16: archives, XPath, SQL drivers, HTML
+# (Go/JS/Python predicates for zip slip, guarded XPath values, sqlite-style driver calls and returned markup;
+# one block, kept apart from the other languages' additions.)
+
+def _last_assignment(ctx: MatchContext, name: str, before: int) -> str | None:
+    """The right-hand side of the last assignment to ``name`` (``x := ...``, ``x = ...``, ``const x = ...``)
+    in the text before byte ``before``."""
+    text = ctx.analysis.data[:before].decode("utf-8", "replace")
+    found = None
+    for m in re.finditer(rf"(?m)(?<![\w.]){re.escape(name)}\s*(?::\s*[\w.<>\[\]| ]+?)?\s*(?::=|=(?!=))\s*([^\n]+)$",
+                         text):
+        found = m
+    if found is None or len(found.group(1)) > 600:  # a minified line is not one assignment
+        return None
+    return found.group(1)
+
+
+def _expanded_text(ctx: MatchContext, node, hops: int = 2) -> str:
+    """The expression's text followed by the definitions of the names in it, ``hops`` assignments deep
+    (``target := filepath.Join(dest, name)`` after ``name := hdr.Name`` gives both right-hand sides)."""
+    parts = [ctx.text(node)]
+    seen: set[str] = set()
+    frontier = set(re.findall(r"(?<![\w.])[A-Za-z_]\w*", parts[0]))
+    for _ in range(hops):
+        nxt: set[str] = set()
+        for name in sorted(frontier - seen):
+            seen.add(name)
+            rhs = _last_assignment(ctx, name, node.start_byte)
+            if rhs:
+                parts.append(rhs)
+                nxt |= set(re.findall(r"(?<![\w.])[A-Za-z_]\w*", rhs))
+        frontier = nxt
+    return "\n".join(parts)
+
+
+def _condition_before(ctx: MatchContext, n, names: set[str], rx) -> bool:
+    """A condition (if/while/ternary) before ``n`` in its function matches ``rx`` and mentions one of ``names``."""
+    fn = enclosing_function(n)
+    if fn is None:
+        return False
+    stack = [fn]
+    while stack:
+        c = stack.pop()
+        if c.start_byte > n.start_byte:
+            continue
+        if c.type in ("if_statement", "if_expression", "conditional_expression", "ternary_expression",
+                      "while_statement", "assert_statement", "elif_clause"):
+            cond = c.child_by_field_name("condition")
+            text = ctx.text(cond) if cond is not None else ctx.text(c)[:400]
+            if rx.search(text) and names & set(re.findall(r"[A-Za-z_]\w*", text)):
+                return True
+        stack.extend(c.named_children)
+    return False
+
+
+@predicate
+def guarded_value(ctx: MatchContext, cap: str, pattern: str) -> bool:
+    """Like guarded, but the condition may name the capture or a variable it was built from
+    (``if strings.ContainsAny(name, "'\\"") { return }`` before ``expr := fmt.Sprintf(..., name)``)."""
+    n = ctx.node(cap)
+    if n is None:
+        return False
+    names = set(re.findall(r"[A-Za-z_]\w*", _expanded_text(ctx, n))) - {"self", "this", "fmt", "Sprintf",
+                                                                        "strings", "filepath", "path", "Join"}
+    return _condition_before(ctx, n, names, re.compile(pattern))
+
+
+# Go archive entries: `hdr, err := tr.Next()` (archive/tar), `for _, f := range zr.File` (archive/zip), or a
+# parameter typed *tar.Header / *zip.File.
+GO_ARCHIVE_ENTRY = (re.compile(r"(?<![\w.])(\w+)\s*,\s*\w+\s*:?=\s*[\w.]+\.Next\(\)"),
+                    re.compile(r"\bfor\s+\w+\s*,\s*(\w+)\s*:?=\s*range\s+[\w.]+\.File\b"),
+                    re.compile(r"\b(\w+)\s+\*(?:tar\.Header|zip\.File)\b"))
+# JS archive entries: adm-zip/yauzl/unzipper/tar-stream entry objects and their name fields
+JS_ARCHIVE_NAME = re.compile(r"\b\w+\.(entryName|fileName)\b|\b(header|hdr|entry)\.(name|path)\b")
+# a check that the entry stays inside the destination folder, or a name made safe
+ARCHIVE_CHECK = re.compile(r"HasPrefix|IsLocal|\bRel\(|startsWith|relative\(|\.\.|isAbsolute|IsAbs|"
+                           r"(?i:safe|valid|inside|within|contained|escapes|traversal|zipslip|slip)\w*\(")
+
+
+@predicate
+def archive_entry_path(ctx: MatchContext, cap: str) -> bool:
+    """The path is an archive entry's own name joined to (or appended to) a folder: ``filepath.Join(dest,
+    hdr.Name)`` with ``hdr`` from ``tar.Reader.Next()`` or a ``zip.File``, ``path.join(dir, entry.entryName)``;
+    not one reduced to its base name (``filepath.Base(f.Name)``)."""
+    n = ctx.node(cap)
+    fn = enclosing_function(n) if n is not None else None
+    if n is None or fn is None:
+        return False
+    expanded = _expanded_text(ctx, n)
+    if re.search(r"\b(Base|basename)\(\s*[\w.]+\.(Name|entryName|fileName|name|path)\s*[),]", expanded):
+        return False  # the entry's own name reduced to its last element
+    if not re.search(r"\bJoin\(|\bjoin\(|\bresolve\(|\+", expanded):
+        return False
+    fn_text = ctx.text(fn)
+    entries = {m.group(1) for rx in GO_ARCHIVE_ENTRY for m in rx.finditer(fn_text)}
+    if any(re.search(rf"(?<![\w.]){re.escape(e)}\.(Name|Linkname)\b", expanded) for e in entries):
+        return True
+    return bool(JS_ARCHIVE_NAME.search(expanded)) and bool(re.search(r"\bjoin\(|\bresolve\(|\+", expanded))
+
+
+@predicate
+def archive_path_checked(ctx: MatchContext, cap: str) -> bool:
+    """Before the write, a condition on the path or on the entry name keeps it inside the folder:
+    ``strings.HasPrefix(target, dest+string(os.PathSeparator))``, ``filepath.IsLocal(hdr.Name)``,
+    ``strings.Contains(hdr.Name, "..")``, ``filepath.Rel``, ``full.startsWith(root + path.sep)``, or a helper
+    named like a check (``isSafePath(target)``)."""
+    n = ctx.node(cap)
+    if n is None:
+        return False
+    names = set(re.findall(r"[A-Za-z_]\w*", _expanded_text(ctx, n))) - {
+        "filepath", "path", "Join", "join", "resolve", "os", "string", "PathSeparator"}
+    return _condition_before(ctx, n, names, ARCHIVE_CHECK)
+
+
+SQL_TEXT = re.compile(r"(?is)\b(select\b.+\bfrom|insert\s+(or\s+\w+\s+)?into|update\b.+\bset|delete\s+from|"
+                      r"replace\s+into|create\s+(table|index|view|trigger)|drop\s+(table|index|view)|alter\s+table|"
+                      r"pragma\s)\b")
+DB_RECEIVER = re.compile(r"(?i)^(db|database|sqlite3?|conn|connection|pool|client|pg|mysql|knex|sql|store|stmt)$|"
+                         r"(db|database|conn|pool|sqlite)$")
+DB_CONSTRUCTOR = re.compile(r"new\s+(sqlite3?\.)?Database\s*\(|require\(\s*['\"]better-sqlite3['\"]\s*\)\s*\(|"
+                            r"\b(open|createPool|createConnection|Pool|Client)\s*\(\s*\{?[^)]*(filename|driver|"
+                            r"host|connectionString|database)|new\s+(pg\.)?(Pool|Client)\s*\(")
+
+
+@predicate
+def sql_text(ctx: MatchContext, cap: str) -> bool:
+    """The value's text, or what it was built from (its last assignments), holds SQL: a SELECT ... FROM,
+    INSERT INTO, UPDATE ... SET, DELETE FROM, CREATE/DROP TABLE, ... (not a cache key or a URL)."""
+    return any(SQL_TEXT.search(_expanded_text(ctx, n)) for n in ctx.nodes(cap))
+
+
+@predicate
+def database_receiver(ctx: MatchContext, cap: str) -> bool:
+    """The call's receiver is a database handle: named like one (``db``, ``conn``, ``pool``, ``this.db``,
+    ``userDb``) or assigned from ``new sqlite3.Database(...)``, ``require("better-sqlite3")(...)``,
+    ``new pg.Pool(...)``."""
+    for n in ctx.nodes(cap):
+        text = ctx.text(n)
+        last = re.split(r"[.\s]", text.strip())[-1]
+        if DB_RECEIVER.search(last):
+            return True
+        rhs = _last_assignment(ctx, last, n.start_byte) if re.fullmatch(r"[A-Za-z_$][\w$]*", last) else None
+        if rhs and DB_CONSTRUCTOR.search(rhs):
+            return True
+    return False
+
+
+HTML_TAG = re.compile(r"(?i)<(h[1-6]|p|div|span|a|b|i|u|em|strong|small|li|ul|ol|dl|dt|dd|td|th|tr|table|html|"
+                      r"body|head|title|script|style|img|input|form|label|button|option|select|textarea|br|hr|"
+                      r"section|article|header|footer|nav|main|code|pre|blockquote|iframe|link|meta)\b[^<>]*>?")
+
+
+def _markup_text(ctx: MatchContext, node) -> str:
+    """The value's expanded text, leaving out callbacks inside it (``parts.map(p => `<b>${esc(p)}</b>`)``):
+    their own returns are matched on their own, and the taint that passes the call is the receiver's."""
+    holes = []
+    stack = list(node.named_children)
+    while stack:
+        c = stack.pop()
+        if c.type in FUNCTION_TYPES:
+            holes.append((c.start_byte - node.start_byte, c.end_byte - node.start_byte))
+        else:
+            stack.extend(c.named_children)
+    if not holes:
+        return _expanded_text(ctx, node)
+    raw = ctx.analysis.data[node.start_byte:node.end_byte]
+    for a, b in sorted(holes, reverse=True):
+        raw = raw[:a] + b"_" + raw[b:]
+    return raw.decode("utf-8", "replace")
+
+
+def _scalar_default(ctx: MatchContext, label: Label) -> bool:
+    """The parameter has a number or boolean default (``offset = 0``): a count or flag, not text."""
+    o = label.origin
+    param = ctx.analysis.data[o.start_byte:o.end_byte].decode("utf-8", "replace")
+    return re.search(r"=\s*(-?\d[\d_.]*|true|false)\s*$", param) is not None
+
+
+@predicate
+def markup_from_parameter(ctx: MatchContext, cap: str) -> bool:
+    """The value is HTML (a literal with a tag in it, or built from one) and a public function's parameter
+    reaches it unescaped: a caller that serves the result serves the parameter as markup. A hint only (the
+    finding is parameter-sourced, low confidence); data from a real source is reported where it is written."""
+    nodes = ctx.nodes(cap)
+    if not nodes or not any(HTML_TAG.search(_markup_text(ctx, n)) for n in nodes):
+        return False
+    labels = [lb for n in nodes for lb in ctx.analysis.value_of(n).reaching(79)
+              if lb.origin.caller and not _passed_whole(ctx, lb, nodes) and not _scalar_default(ctx, lb)]
+    if not labels or ctx.negating:
+        return False
+    ctx.source_label = ctx.source_label or labels[0]
+    ctx.caller_only = True
+    return True
+
+
+FORMATTED_FIXED_HOST = re.compile(r"""^\s*(fmt\.Sprintf|String\.format|format|util\.format)\(\s*["'`](https?|wss?|ftp)://"""
+                                  r"""[^/{}$"'`+%]+/""", re.I)
+
+
+@predicate
+def fixed_host_format(ctx: MatchContext, cap: str) -> bool:
+    """Like fixed_host, for a URL made by a format call whose format string starts with a literal scheme and
+    host (``fmt.Sprintf("https://api.example.com/items/%s", id)``): the values only fill the path or query."""
+    return any(FORMATTED_FIXED_HOST.match(_definition_text(ctx, n)) for n in ctx.nodes(cap))
