@@ -685,6 +685,8 @@ def _c_last_definition(ctx: MatchContext, ident):
         return None
     best = None
     for start, end, kind, node in _c_index(ctx, fn)[0].get(ctx.text(ident), ()):
+        if kind == "other":
+            continue  # n++, n -= k: the value still comes from the definition before
         if end <= ident.start_byte and (best is None or start >= best[0]):
             best = (start, kind, node)
     return (best[1], best[2]) if best else None
@@ -697,7 +699,11 @@ def _c_input_labels(ctx: MatchContext, node, depth: int = 0, idents: list | None
     indexed in place (``table[buf[i]]``) does not count, a number stored from it (``len = hdr[0]``) does. The
     identifiers found to carry such data are appended to ``idents``."""
     out: list[Label] = []
+    masked = [m for m in _c_nodes(node, skip=("sizeof_expression", "call_expression"))
+              if m.type == "binary_expression" and ctx.text(m.child_by_field_name("operator")) == "&"]
     for n in _c_nodes(node, skip=("sizeof_expression", "call_expression")):
+        if any(m.start_byte <= n.start_byte and n.end_byte <= m.end_byte for m in masked):
+            continue  # n & 0xff: bounded by the mask
         if n.type == "call_expression":
             if C_NUMBER_PARSERS.match(_c_fn_name(ctx, n)):
                 args = _c_args(n)
@@ -1002,9 +1008,13 @@ def length_may_be_zero(ctx: MatchContext, cap: str) -> bool:
     if left.type == "call_expression":
         f = _c_fn_name(ctx, left)
         args = _c_args(left)
-        if not re.match(r"^(std::)?(strlen|wcslen)$", f) or not args:
+        fobj = left.child_by_field_name("function")
+        if fobj is not None and fobj.type == "field_expression" and re.search(r"\.(size|length)$", f) and not args:
+            strings.append(ctx.text(fobj.child_by_field_name("argument")))  # s[s.size() - 1]
+        elif not re.match(r"^(std::)?(strlen|wcslen)$", f) or not args:
             return False
-        strings.append(ctx.text(args[0]))
+        else:
+            strings.append(ctx.text(args[0]))
     elif left.type == "identifier":
         lengths.append(ctx.text(left))
         d = _c_last_definition(ctx, left)
