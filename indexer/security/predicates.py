@@ -847,3 +847,620 @@ def fixed_host_format(ctx: MatchContext, cap: str) -> bool:
     """Like fixed_host, for a URL made by a format call whose format string starts with a literal scheme and
     host (``fmt.Sprintf("https://api.example.com/items/%s", id)``): the values only fill the path or query."""
     return any(FORMATTED_FIXED_HOST.match(_definition_text(ctx, n)) for n in ctx.nodes(cap))
+
+
+# ---------------------------------------------------------------- C/C++: numbers from input, bounds, strings
+# The predicates below read C and C++ trees (issue #16): an index or size parsed from input (atoi/strtol/sscanf,
+# which the taint engine counts as sanitisers because they end string injection, not a bad number), the checks
+# that bound it, buffers left without a NUL, and paths joined from a folder and a name.
+
+C_NUMBER_PARSERS = re.compile(r"^(std::)?(atoi|atol|atoll|strtol|strtoul|strtoll|strtoull|strtoimax|strtoumax|"
+                              r"stoi|stol|stoll|stoul|stoull|ntohl|ntohs|be32toh|be16toh|le32toh|le16toh)$")
+C_SCANF = {"sscanf": 0, "swscanf": 0}  # scanner -> index of its input text (scanf/fscanf are taint sources)
+C_UNSIGNED = re.compile(r"\b(unsigned|size_t|u_?int\d*(_t)?|uint|u8|u16|u32|u64|DWORD|WORD|BYTE|UINT\w*|ULONG|"
+                        r"USHORT|uintptr_t|uintmax_t)\b")
+C_LENGTH_CALLS = re.compile(r"^(strlen|wcslen|strnlen|read|recv|recvfrom|fread|pread|getline|getdelim)$")
+_C_DECL_TYPES = ("declaration", "parameter_declaration", "field_declaration")
+
+
+def _c_nodes(node, skip=("sizeof_expression",)):
+    """The node and its descendants in document order, not entering ``skip`` node types."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        if n.type not in skip:
+            stack.extend(reversed(n.children))
+
+
+def _c_fn_name(ctx: MatchContext, call) -> str:
+    fn = call.child_by_field_name("function")
+    return ctx.text(fn) if fn is not None else ""
+
+
+def _c_args(call) -> list:
+    args = call.child_by_field_name("arguments")
+    return [a for a in args.named_children if a.type != "comment"] if args is not None else []
+
+
+def _c_declarator_name(d):
+    """(identifier node, array size node or None) of a declarator, through init/pointer/array wrappers."""
+    size = None
+    while d is not None and d.type != "identifier":
+        if d.type == "array_declarator" and size is None:
+            size = d.child_by_field_name("size") or d
+        if d.type in ("init_declarator", "pointer_declarator", "array_declarator", "parenthesized_declarator",
+                      "reference_declarator", "attributed_declarator"):
+            d = d.child_by_field_name("declarator") or (d.named_children[0] if d.named_children else None)
+        else:
+            return None, None
+    return d, size
+
+
+def _c_index(ctx: MatchContext, fn) -> dict:
+    """Per function (cached on the analysis): name -> [(start, end, kind, node)] for its definitions
+    (``kind`` "value": an initialiser or ``=``; "scan": sscanf filling ``&name``; "other": ``+=``, ``++``), and
+    name -> (type text, array size node, declaration node)."""
+    cache = ctx.analysis.__dict__.setdefault("_c_def_index", {})
+    k = (fn.start_byte, fn.end_byte)
+    if k in cache:
+        return cache[k]
+    defs: dict[str, list] = {}
+    decls: dict[str, tuple] = {}
+    for n in _c_nodes(fn, skip=()):
+        t = n.type
+        if t in _C_DECL_TYPES:
+            type_node = n.child_by_field_name("type")
+            type_text = " ".join(ctx.text(c) for c in n.children
+                                 if c.type in ("type_qualifier", "storage_class_specifier")) + " " + (
+                ctx.text(type_node) if type_node is not None else "")
+            for d in n.children_by_field_name("declarator"):
+                ident, size = _c_declarator_name(d)
+                if ident is None:
+                    continue
+                decls.setdefault(ctx.text(ident), (type_text.strip(), size, n, d))
+                if d.type == "init_declarator" and d.child_by_field_name("value") is not None:
+                    defs.setdefault(ctx.text(ident), []).append((n.start_byte, n.end_byte, "value",
+                                                                 d.child_by_field_name("value")))
+        elif t == "assignment_expression":
+            left = n.child_by_field_name("left")
+            if left is not None and left.type == "identifier":
+                op = n.child_by_field_name("operator")
+                kind = "value" if op is not None and ctx.text(op) == "=" else "other"
+                defs.setdefault(ctx.text(left), []).append((n.start_byte, n.end_byte, kind,
+                                                            n.child_by_field_name("right")))
+        elif t == "update_expression":
+            arg = n.child_by_field_name("argument")
+            if arg is not None and arg.type == "identifier":
+                defs.setdefault(ctx.text(arg), []).append((n.start_byte, n.end_byte, "other", None))
+        elif t == "call_expression":
+            name = _c_fn_name(ctx, n)
+            kind = "scan" if name in C_SCANF or name in ("scanf", "fscanf") else "out"
+            for a in _c_args(n):
+                if a.type == "pointer_expression" and ctx.text(a).startswith("&") and a.named_children and \
+                        a.named_children[-1].type == "identifier":
+                    defs.setdefault(ctx.text(a.named_children[-1]), []).append((n.start_byte, n.end_byte, kind, n))
+    cache[k] = (defs, decls)
+    return cache[k]
+
+
+def _c_top_decl(ctx: MatchContext, name: str):
+    """A file-level declaration of ``name`` (a global table), as _c_index gives them."""
+    cache = ctx.analysis.__dict__.setdefault("_c_top_decls", None)
+    if cache is None:
+        cache = {}
+        for n in ctx.analysis.root.named_children:
+            if n.type in _C_DECL_TYPES:
+                type_node = n.child_by_field_name("type")
+                for d in n.children_by_field_name("declarator"):
+                    ident, size = _c_declarator_name(d)
+                    if ident is not None:
+                        cache.setdefault(ctx.text(ident), (ctx.text(type_node) if type_node else "", size, n, d))
+        ctx.analysis.__dict__["_c_top_decls"] = cache
+    return cache.get(name)
+
+
+def _c_declaration(ctx: MatchContext, ident):
+    fn = enclosing_function(ident)
+    name = ctx.text(ident)
+    if fn is not None:
+        found = _c_index(ctx, fn)[1].get(name)
+        if found is not None:
+            return found
+    return _c_top_decl(ctx, name)
+
+
+def _c_last_definition(ctx: MatchContext, ident):
+    """The last definition of the identifier before it in its function: (kind, node) or None."""
+    fn = enclosing_function(ident)
+    if fn is None:
+        return None
+    best = None
+    for start, end, kind, node in _c_index(ctx, fn)[0].get(ctx.text(ident), ()):
+        if kind == "other":
+            continue  # n++, n -= k: the value still comes from the definition before
+        if end <= ident.start_byte and (best is None or start >= best[0]):
+            best = (start, kind, node)
+    return (best[1], best[2]) if best else None
+
+
+def _c_input_labels(ctx: MatchContext, node, depth: int = 0, idents: list | None = None) -> list[Label]:
+    """Labels of outside data a number comes from: a number parser (atoi, strtol, ntohl, sscanf) applied to
+    tainted text, or a tainted number variable, followed through the names' last definitions. A call other
+    than a parser gives no number from input (strlen or strcspn of input is bounded by the buffer); a buffer
+    indexed in place (``table[buf[i]]``) does not count, a number stored from it (``len = hdr[0]``) does. The
+    identifiers found to carry such data are appended to ``idents``."""
+    out: list[Label] = []
+    masked = [m for m in _c_nodes(node, skip=("sizeof_expression", "call_expression"))
+              if m.type == "binary_expression" and ctx.text(m.child_by_field_name("operator")) == "&"]
+    for n in _c_nodes(node, skip=("sizeof_expression", "call_expression")):
+        if any(m.start_byte <= n.start_byte and n.end_byte <= m.end_byte for m in masked):
+            continue  # n & 0xff: bounded by the mask
+        if n.type == "call_expression":
+            if C_NUMBER_PARSERS.match(_c_fn_name(ctx, n)):
+                args = _c_args(n)
+                if args:
+                    out.extend(ctx.analysis.value_of(args[0]).reaching(ctx.cwe))
+            continue
+        if n.type != "identifier":
+            continue
+        decl = _c_declaration(ctx, n)
+        if decl is not None and (decl[1] is not None or decl[3].type == "pointer_declarator" or
+                                 (decl[3].type == "init_declarator" and decl[3].child_by_field_name("declarator")
+                                  is not None and decl[3].child_by_field_name("declarator").type != "identifier")):
+            if depth == 0:
+                continue  # a buffer or pointer, not a number
+        direct = ctx.analysis.value_of(n).reaching(ctx.cwe)
+        d = _c_last_definition(ctx, n)
+        if d is not None and d[0] == "value" and d[1] is not None and depth < 3:
+            found = _c_input_labels(ctx, d[1], depth + 1)
+        elif d is not None and d[0] == "scan":
+            call = d[1]
+            name = _c_fn_name(ctx, call)
+            args = _c_args(call)
+            found = list(ctx.analysis.value_of(args[C_SCANF[name]]).reaching(ctx.cwe)) if name in C_SCANF and args \
+                else list(direct)
+        else:
+            found = list(direct)
+        if found:
+            out.extend(found)
+            if idents is not None:
+                idents.append(n)
+    return out
+
+
+C_CONDITION_TYPES = ("if_statement", "while_statement", "for_statement", "do_statement", "conditional_expression",
+                     "case_statement")
+
+
+def _c_conditions(ctx: MatchContext, node) -> list:
+    """Condition nodes in the node's function that start before it (if/while/for/?:, assert(...)), and the
+    left operands of ``&&``/``||`` on the way up from it."""
+    fn = enclosing_function(node)
+    if fn is None:
+        return []
+    cache = ctx.analysis.__dict__.setdefault("_c_conditions", {})
+    k = (fn.start_byte, fn.end_byte)
+    if k not in cache:
+        conds = []
+        for n in _c_nodes(fn, skip=()):
+            if n.type in C_CONDITION_TYPES:
+                c = n.child_by_field_name("condition") or n.child_by_field_name("value")
+                if c is not None:
+                    conds.append(c)
+            elif n.type == "call_expression" and re.match(r"^(assert|ASSERT\w*|g_assert|CHECK\w*|REQUIRE\w*)$",
+                                                          _c_fn_name(ctx, n)):
+                conds.append(n)
+            elif n.type == "binary_expression" and ctx.text(n.child_by_field_name("operator")) in ("&&", "||"):
+                conds.append(n.child_by_field_name("left"))
+        cache[k] = conds
+    return [c for c in cache[k] if c.start_byte < node.start_byte]
+
+
+NEGATIVE_OR_ZERO = re.compile(r"^\(?\s*(-\s*1|0|'\\0'|0[uU]?[lL]*|-1[lL]?)\s*\)?$")
+
+
+def _c_comparisons(ctx: MatchContext, cond, name: str):
+    """(operator with the variable on the left, the other side's text) for each comparison in the condition
+    that has the variable on one side; ``("call", "")`` where the variable is passed to a function there
+    (a validator), ``("truth", "")`` where the variable itself is tested (``if (!n)``, ``n && ...``)."""
+    flip = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "==": "==", "!=": "!="}
+    word = re.compile(rf"\b{re.escape(name)}\b")
+    for n in _c_nodes(cond):
+        if n.type == "binary_expression":
+            op_node = n.child_by_field_name("operator")
+            op = ctx.text(op_node) if op_node is not None else ""
+            left, right = n.child_by_field_name("left"), n.child_by_field_name("right")
+            if left is None or right is None:
+                continue
+            if op in flip:
+                if _c_is_name(ctx, left, name) and not word.search(ctx.text(right)):
+                    yield op, ctx.text(right)
+                elif _c_is_name(ctx, right, name) and not word.search(ctx.text(left)):
+                    yield flip[op], ctx.text(left)
+            elif op in ("&&", "||"):
+                for side in (left, right):
+                    if _c_is_name(ctx, side, name):
+                        yield "truth", ""
+        elif n.type == "call_expression" and not re.match(r"^(strlen|wcslen|sizeof)$", _c_fn_name(ctx, n)):
+            if any(_c_is_name(ctx, a, name) for a in _c_args(n)):
+                yield "call", ""
+        elif n.type == "unary_expression" and ctx.text(n).startswith("!") and _c_is_name(ctx, n.named_children[-1], name):
+            yield "truth", ""
+    if _c_is_name(ctx, cond, name):
+        yield "truth", ""
+
+
+def _c_is_name(ctx: MatchContext, n, name: str) -> bool:
+    while n is not None and n.type in ("parenthesized_expression", "cast_expression", "condition_clause"):
+        n = n.named_children[-1] if n.named_children else None
+    return n is not None and n.type == "identifier" and ctx.text(n) == name
+
+
+def _c_bounded(ctx: MatchContext, ident, use, need_lower: bool) -> bool:
+    """A condition before ``use`` bounds the variable from above (``idx >= N``, ``idx < N``), and from below
+    when ``need_lower`` (``idx < 0``, ``idx >= 0``) unless the variable is unsigned; a validator call taking it
+    counts as both."""
+    name = ctx.text(ident)
+    upper = lower = False
+    for cond in _c_conditions(ctx, use):
+        for op, other in _c_comparisons(ctx, cond, name):
+            if op == "call":
+                return True
+            if op in ("<", "<=", ">", ">="):
+                if NEGATIVE_OR_ZERO.match(other.strip()) or other.strip() == "1":
+                    lower = True
+                else:
+                    upper = True
+    if upper and not need_lower:
+        return True
+    if upper and not lower:
+        decl = _c_declaration(ctx, ident)
+        lower = decl is not None and bool(C_UNSIGNED.search(decl[0]))
+    return upper and lower
+
+
+def _c_masked(ctx: MatchContext, expr) -> bool:
+    """The index is reduced into range by itself: ``i & 0xff``, ``i % N`` of an unsigned, a cast to unsigned
+    char."""
+    text = ctx.text(expr)
+    return bool(re.search(r"&\s*(0x[0-9a-fA-F]+|\w+)\s*\)?\s*$|^\(\s*(unsigned\s+char|uint8_t|u8|BYTE)\s*\)", text))
+
+
+def _c_subscript_index(n):
+    idx = n.child_by_field_name("index")
+    if idx is None:  # C++: indices: (subscript_argument_list ...)
+        lst = n.child_by_field_name("indices")
+        idx = lst.named_children[0] if lst is not None and lst.named_children else None
+    return idx
+
+
+@predicate
+def index_from_input(ctx: MatchContext, cap: str) -> bool:
+    """C/C++: the subscript's index comes from outside input (tainted, or parsed from tainted text by atoi,
+    strtol, sscanf) and no condition before it bounds it on both sides (below by ``>= 0`` or an unsigned type,
+    above by the table's size); a mask (``& 0xff``) or a cast to unsigned char also bounds it."""
+    n = ctx.node(cap)
+    idx = _c_subscript_index(n) if n is not None and n.type == "subscript_expression" else n
+    if idx is None or idx.type == "number_literal" or _c_masked(ctx, idx):
+        return False
+    idents: list = []
+    labels = _c_input_labels(ctx, idx, idents=idents)
+    if not labels:
+        return False
+    direct = [c for c in _c_nodes(idx) if c.type == "call_expression" and C_NUMBER_PARSERS.match(_c_fn_name(ctx, c))]
+    unbounded = bool(direct) or any(not _c_bounded(ctx, i, n, need_lower=True) for i in idents)
+    return unbounded and _accept(ctx, labels, callers=False)
+
+
+@predicate
+def size_from_input(ctx: MatchContext, cap: str) -> bool:
+    """C/C++: a size (an allocation's arithmetic, snprintf's bound) is computed from outside input (tainted,
+    or parsed from tainted text) that no condition before it bounds from above (``n > MAX``, ``n <
+    SIZE_MAX / size``)."""
+    n = ctx.node(cap)
+    if n is None:
+        return False
+    idents: list = []
+    labels = _c_input_labels(ctx, n, idents=idents)
+    if not labels:
+        return False
+    direct = [c for c in _c_nodes(n) if c.type == "call_expression" and C_NUMBER_PARSERS.match(_c_fn_name(ctx, c))]
+    unbounded = bool(direct) or any(not _c_bounded(ctx, i, n, need_lower=False) for i in idents)
+    return unbounded and _accept(ctx, labels, callers=False)
+
+
+def _c_array_size(ctx: MatchContext, ident) -> tuple[object, str] | None:
+    """(constant size or None, size text) when the identifier names an array declared with a size (in its
+    function or at file level; an array parameter is a pointer and does not count)."""
+    if ident is None or ident.type != "identifier":
+        return None
+    decl = _c_declaration(ctx, ident)
+    if decl is None or decl[1] is None or decl[2].type == "parameter_declaration":
+        return None
+    size = decl[1]
+    if size.type == "array_declarator":  # char buf[] = "..."
+        return None
+    text = ctx.text(size)
+    try:
+        return int(text, 0), text
+    except ValueError:
+        v = _int_const(ctx, size)
+        return v, text
+
+
+@predicate
+def size_not_of(ctx: MatchContext, dst: str, size: str) -> bool:
+    """C/C++: the destination is a fixed-size array but the bound given with it is not its size: a strlen of
+    some other string (the source's length) or a constant larger than the array."""
+    d, s = ctx.node(dst), ctx.node(size)
+    arr = _c_array_size(ctx, d)
+    if arr is None or s is None or "sizeof" in ctx.text(s):
+        return False
+    for n in _c_nodes(s):
+        if n.type == "call_expression" and re.match(r"^(std::)?(strlen|wcslen)$", _c_fn_name(ctx, n)):
+            args = _c_args(n)
+            if args and ctx.text(args[0]) != ctx.text(d):
+                return True
+    limit = _int_const(ctx, s)
+    return limit is not None and arr[0] is not None and limit > arr[0]
+
+
+C_STRING_USES = {  # function -> argument positions read as NUL-terminated strings
+    "strlen": (0,), "strcpy": (1,), "strcat": (1,), "strdup": (0,), "strcmp": (0, 1), "strcasecmp": (0, 1),
+    "strchr": (0,), "strrchr": (0,), "strstr": (0, 1), "strtok": (0,), "strspn": (0,), "strcspn": (0,),
+    "atoi": (0,), "atol": (0,), "atoll": (0,), "atof": (0,), "strtol": (0,), "strtoul": (0,), "strtoll": (0,),
+    "strtoull": (0,), "strtod": (0,), "sscanf": (0,), "puts": (0,), "fputs": (0,), "strpbrk": (0,),
+    "wcslen": (0,), "wcscpy": (1,), "fopen": (0,), "open": (0,), "system": (0,), "getenv": (0,),
+}
+C_PRINTF = re.compile(r"^(printf|fprintf|sprintf|snprintf|dprintf|syslog|asprintf)$")
+C_NUL_STORE = r"(0|'\\0'|'\\x00'|NUL|'\\000')\s*;"
+
+
+def _c_string_uses(ctx: MatchContext, fn, name: str, after: int) -> list:
+    out = []
+    for n in _c_nodes(fn, skip=()):
+        if n.type != "call_expression" or n.start_byte < after:
+            continue
+        f = _c_fn_name(ctx, n).removeprefix("std::")
+        args = _c_args(n)
+        if f in C_STRING_USES:
+            if any(i < len(args) and _c_is_name(ctx, args[i], name) for i in C_STRING_USES[f]):
+                out.append(n)
+        elif C_PRINTF.match(f):
+            fmt = next((i for i, a in enumerate(args) if a.type == "string_literal"), None)
+            if fmt is None:
+                continue
+            convs = re.findall(r"%[-+ #0]*(\*|\d+)?(\.\*|\.\d+)?[hlLqjzt]*([a-zA-Z%])", ctx.text(args[fmt]))
+            values = [c for c in convs if c[2] != "%"]
+            pos = fmt + 1
+            for width, prec, conv in values:
+                pos += (width == "*") + (prec == ".*")
+                if conv == "s" and not prec and pos < len(args) and _c_is_name(ctx, args[pos], name):
+                    out.append(n)
+                    break
+                pos += 1
+    return sorted(out, key=lambda c: c.start_byte)
+
+
+@predicate
+def unterminated_read(ctx: MatchContext, buf: str, size: str) -> bool:
+    """C/C++: a buffer filled by read/recv/fread (which add no NUL) is later read as a string (strlen, strcpy,
+    printf %s, strcmp, atoi...) with no ``buf[n] = '\\0'`` between, and was not zero-filled beforehand
+    (memset, ``= {0}``, calloc) with the read bounded below its size."""
+    b, s = ctx.node(buf), ctx.node(size)
+    if b is None or s is None or b.type != "identifier":
+        return False
+    fn = enclosing_function(b)
+    if fn is None:
+        return False
+    name = ctx.text(b)
+    call = b.parent
+    while call is not None and call.type != "call_expression":
+        call = call.parent
+    if call is None:
+        return False
+    uses = _c_string_uses(ctx, fn, name, call.end_byte)
+    if not uses:
+        return False
+    between = ctx.analysis.data[call.end_byte:uses[0].start_byte].decode("utf-8", "replace")
+    q = re.escape(name)
+    if re.search(rf"(\b{q}\s*\[[^\]]+\]|\*\s*\(\s*{q}\s*\+[^)]*\))\s*=\s*{C_NUL_STORE}", between):
+        return False
+    if re.search(rf"\b(strncpy|strlcpy|snprintf|sprintf|strcpy|memcpy|fgets)\s*\(\s*{q}\s*,", between):
+        return False  # refilled with something else before the use
+    before = ctx.analysis.data[fn.start_byte:call.start_byte].decode("utf-8", "replace")
+    zeroed = re.search(rf"\b(memset\s*\(\s*{q}\s*,\s*(0|'\\0')\s*,|bzero\s*\(\s*{q}\b|explicit_bzero\s*\(\s*{q}\b|"
+                       rf"\b{q}\s*(\[[^\]]*\])?\s*=\s*(\{{\s*(0|'\\0')?\s*\}}|\"\"|calloc\s*\())", before)
+    if zeroed:
+        size_text = ctx.text(s)
+        arr = _c_array_size(ctx, b)
+        if re.search(r"-\s*\d+\s*\)?$", size_text):
+            return False  # sizeof buf - 1 into a zeroed buffer
+        limit = _int_const(ctx, s)
+        if arr is not None and arr[0] is not None and limit is not None and limit < arr[0]:
+            return False
+    return True
+
+
+@predicate
+def length_may_be_zero(ctx: MatchContext, cap: str) -> bool:
+    """C/C++: ``s[len - 1]`` where len is strlen(s) (or read/recv/fread's count, or .size()) and nothing
+    before it shows the length is above zero (``len > 0``, ``if (!len) return``, ``*s``, ``s[0]``): with an
+    empty string it writes or reads the byte before the buffer."""
+    n = ctx.node(cap)
+    idx = _c_subscript_index(n) if n is not None and n.type == "subscript_expression" else None
+    if idx is None or idx.type != "binary_expression" or ctx.text(idx.child_by_field_name("operator")) != "-":
+        return False
+    left, right = idx.child_by_field_name("left"), idx.child_by_field_name("right")
+    if right is None or ctx.text(right) != "1" or left is None:
+        return False
+    strings: list[str] = []  # strings whose emptiness check would do
+    lengths: list[str] = []  # variables whose > 0 check would do
+    if left.type == "call_expression":
+        f = _c_fn_name(ctx, left)
+        args = _c_args(left)
+        fobj = left.child_by_field_name("function")
+        if fobj is not None and fobj.type == "field_expression" and re.search(r"\.(size|length)$", f) and not args:
+            strings.append(ctx.text(fobj.child_by_field_name("argument")))  # s[s.size() - 1]
+        elif not re.match(r"^(std::)?(strlen|wcslen)$", f) or not args:
+            return False
+        else:
+            strings.append(ctx.text(args[0]))
+    elif left.type == "identifier":
+        lengths.append(ctx.text(left))
+        d = _c_last_definition(ctx, left)
+        value = d[1] if d is not None and d[0] == "value" else None
+        while value is not None and value.type in ("parenthesized_expression", "cast_expression"):
+            value = value.named_children[-1] if value.named_children else None
+        if value is None or value.type != "call_expression":
+            return False
+        f = _c_fn_name(ctx, value)
+        fobj = value.child_by_field_name("function")
+        if fobj is not None and fobj.type in ("field_expression",) and re.search(r"\.(size|length)$", f):
+            strings.append(ctx.text(fobj.child_by_field_name("argument")))
+        elif C_LENGTH_CALLS.match(f.removeprefix("std::")):
+            args = _c_args(value)
+            if f.removeprefix("std::") in ("strlen", "wcslen", "strnlen") and args:
+                strings.append(ctx.text(args[0]))
+        else:
+            return False
+    else:
+        return False
+    for cond in _c_conditions(ctx, n):
+        text = ctx.text(cond)
+        if cond.start_byte <= n.start_byte and n.end_byte <= cond.end_byte:  # the test holding the access itself
+            text = text.replace(ctx.text(n), " ")
+        for s in strings:
+            q = re.escape(s)
+            if re.search(rf"\*\s*\(?\s*{q}\b|\b{q}\s*\[\s*0\s*\]|\b(strlen|wcslen|strnlen)\s*\(\s*{q}\s*[,)]|"
+                         rf"\b{q}\s*(\.|->)\s*(empty|size|length)\s*\(", text):
+                return False
+        for ln in lengths:
+            if not re.search(rf"\b{re.escape(ln)}\b", text):
+                continue
+            for op, other in _c_comparisons(ctx, cond, ln):
+                o = other.strip()
+                if op in ("truth", "call", "==", "!=", ">") and not o.startswith("-"):
+                    return False
+                if op == ">=" and not NEGATIVE_OR_ZERO.match(o):
+                    return False
+                if op == "<=" and re.fullmatch(r"\d+", o):
+                    return False
+                if op == "<" and re.fullmatch(r"\d+", o) and o != "0":
+                    return False
+    return True
+
+
+C_DOTDOT_CHECK = r"(strstr|strcasestr|memmem)\s*\(\s*{q}\s*,\s*\"\.\.|strchr\s*\(\s*{q}\s*,\s*'/'|" \
+                 r"strpbrk\s*\(\s*{q}\s*,|strcspn\s*\(\s*{q}\s*,|\b{q}\s*\[\s*0\s*\]\s*[!=]=\s*'\.'"
+C_JOINERS = re.compile(r"^(std::)?(snprintf|sprintf|strcat|strncat|strlcat|asprintf|vsnprintf)$")
+
+
+def _c_path_parts(ctx: MatchContext, path):
+    """The pieces a path buffer was joined from before ``path`` in its function: the arguments after the
+    format of ``snprintf(path, n, "%s/%s", dir, name)`` but the first (the folder), or what strcat appends;
+    [] when the buffer was not built by joining."""
+    fn = enclosing_function(path)
+    if fn is None or path.type != "identifier":
+        return []
+    name = ctx.text(path)
+    parts = []
+    for n in _c_nodes(fn, skip=()):
+        if n.type != "call_expression" or n.end_byte > path.start_byte:
+            continue
+        f = _c_fn_name(ctx, n).removeprefix("std::")
+        args = _c_args(n)
+        if not C_JOINERS.match(f) or not args or not _c_is_name(ctx, args[0] if f != "asprintf" else
+                                                               args[0].named_children[-1] if args[0].named_children
+                                                               else args[0], name):
+            continue
+        if f in ("strcat", "strncat", "strlcat"):
+            if len(args) > 1:
+                parts.append(args[1])
+            continue
+        fmt_i = {"snprintf": 2, "vsnprintf": 2, "sprintf": 1, "asprintf": 1}[f]
+        if len(args) <= fmt_i or "/" not in ctx.text(args[fmt_i]):
+            continue
+        rest = args[fmt_i + 1:]
+        if re.match(r'^"%s', ctx.text(args[fmt_i])) and rest:
+            rest = rest[1:]  # the base folder
+        parts.extend(rest)
+    return parts
+
+
+@predicate
+def joined_path(ctx: MatchContext, cap: str) -> bool:
+    """C/C++: the path is a buffer joined from a folder and an outside name (``snprintf(p, n, "%s/%s", dir,
+    name)``, ``strcat(p, name)``; for openat/unlinkat the name is relative to the folder descriptor), and
+    nothing before the call rejects ``..`` or ``/`` in the name (strstr(name, ".."), strchr(name, '/')) or
+    checks the resolved path (realpath and a prefix compare)."""
+    n = ctx.node(cap)
+    if n is None:
+        return False
+    sink = ctx.node("sink")
+    relative = sink is not None and re.match(r"^(openat|unlinkat|fstatat|mkdirat|renameat|linkat|symlinkat|"
+                                             r"faccessat|fchmodat|fchownat)$", _c_fn_name(ctx, sink))
+    parts = [n] if relative else _c_path_parts(ctx, n)
+    fn = enclosing_function(n)
+    if not parts or fn is None:
+        return False
+    before = ctx.analysis.data[fn.start_byte:n.start_byte].decode("utf-8", "replace")
+    conds = " ".join(ctx.text(c) for c in _c_conditions(ctx, n))
+    if re.search(rf"\brealpath\s*\(\s*{re.escape(ctx.text(n))}\b", before) and re.search(r"\b(strncmp|memcmp|strcmp)\b",
+                                                                                          conds):
+        return False
+    labels = []
+    for p in parts:
+        found = ctx.analysis.value_of(p).reaching(ctx.cwe)
+        if not found:
+            continue
+        checked = False
+        for ident in [p] + [c for c in _c_nodes(p) if c.type == "identifier"]:
+            q = re.escape(re.sub(r"\s+", "", ctx.text(ident))).replace("\\[", "\\s*\\[\\s*").replace("\\]", "\\s*\\]")
+            if re.search(C_DOTDOT_CHECK.format(q=q), conds):
+                checked = True
+        if not checked:
+            labels.extend(found)
+    return _accept(ctx, labels)
+
+
+@predicate
+def archive_path_unchecked(ctx: MatchContext, cap: str) -> bool:
+    """C/C++ libarchive: in a loop over archive_read_next_header, an entry is written to disk (a file opened
+    from archive_entry_pathname, archive_write_header on a disk writer, archive_read_extract) while neither the
+    ARCHIVE_EXTRACT_SECURE_NODOTDOT and _NOABSOLUTEPATHS flags are set in the file nor the function rejects
+    ``..`` and absolute names."""
+    n = ctx.node(cap)
+    fn = enclosing_function(n) if n is not None else None
+    if fn is None:
+        return False
+    body = ctx.text(fn)
+    if "archive_read_next_header" not in body:
+        return False
+    f = _c_fn_name(ctx, n)
+    if f == "archive_write_header" and "archive_write_disk_new" not in body:
+        return False  # writing an archive, not extracting one
+    if f not in ("archive_write_header", "archive_read_extract", "archive_read_extract2"):
+        args = _c_args(n)
+        if not args:
+            return False
+        arg = args[1] if f in ("openat",) and len(args) > 1 else args[0]
+        text = ctx.text(arg)
+        if "archive_entry_pathname" not in text:
+            if arg.type != "identifier":
+                return False
+            d = _c_last_definition(ctx, arg)
+            joined = " ".join(ctx.text(p) for p in _c_path_parts(ctx, arg))
+            defined = ctx.text(d[1]) if d is not None and d[1] is not None else ""
+            if "archive_entry_pathname" not in defined + " " + joined and not re.search(
+                    r"\b(snprintf|sprintf|strcat|strcpy)\s*\(\s*" + re.escape(text) + r"\b[^;]*archive_entry_pathname",
+                    body):
+                return False
+    whole = ctx.analysis.data.decode("utf-8", "replace")
+    flag_dotdot = "ARCHIVE_EXTRACT_SECURE_NODOTDOT" in whole
+    flag_abs = "ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS" in whole
+    conds = " ".join(ctx.text(c) for c in _c_conditions(ctx, n))
+    check_dotdot = re.search(r"(strstr|memmem|strcasestr)\s*\([^;]*\"\.\.", conds) is not None
+    check_abs = re.search(r"\[\s*0\s*\]\s*[!=]=\s*'/'|'/'\s*[!=]=|\*\s*\w+\s*[!=]=\s*'/'|==\s*'/'", conds) is not None
+    return not ((flag_dotdot or check_dotdot) and (flag_abs or check_abs))
