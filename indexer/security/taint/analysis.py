@@ -195,6 +195,7 @@ class TaintAnalysis(StatementExecutor, ExpressionEvaluator, CallHandler):
         self.functions: dict[str, list[Function]] = {}
         self._all_functions: list[Function] = []
         self._summaries: dict[tuple[int, int, int], Value] = {}
+        self._cut_summaries: dict[tuple[int, int, int], int] = {}  # helper -> shallowest depth the bound cut it
         self._in_progress: set = set()
         self._incoming: dict[tuple[int, int, int], dict[int, frozenset]] = {}  # helper -> call-site taint
         self._incoming_seen: dict[tuple[int, int, int], dict[int, frozenset]] = {}  # ... already pushed in

@@ -37,7 +37,12 @@ class CallHandler:
         if k in self._in_progress or self._depth >= MAX_DEPTH:  # recursion, or too deep: pass the taint through
             return propagate(args)
         summary = self._summaries.get(k)
-        if summary is None:
+        if summary is None and self._depth >= self._cut_summaries.get(k, MAX_DEPTH):
+            # The depth bound already cut this helper short from a call no deeper than this one: the answer
+            # would be the same "every parameter may reach the result" (recomputing it at every call site made
+            # a large C file's call chains cost minutes).
+            summary = Value(labels=frozenset(Label(Origin(p.name, param=p.index)) for p in fn.params))
+        elif summary is None:
             truncated = self._truncated
             self._depth += 1
             self._in_progress.add(k)
@@ -61,6 +66,7 @@ class CallHandler:
                 # cut short by the depth bound: every parameter may reach the result; not kept, since a
                 # shallower call site can compute the whole summary
                 summary = Value(labels=frozenset(Label(Origin(p.name, param=p.index)) for p in fn.params))
+                self._cut_summaries[k] = min(self._depth, self._cut_summaries.get(k, MAX_DEPTH))
             else:
                 self._summaries[k] = summary
         # substitute the symbolic parameter labels with the actual arguments
