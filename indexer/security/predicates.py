@@ -7,6 +7,7 @@ remember the source they found, which becomes the finding's related location.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections.abc import Callable
@@ -647,17 +648,34 @@ def enclosing_function(n):
 # (Go/JS/Python predicates for zip slip, guarded XPath values, sqlite-style driver calls and returned markup;
 # one block, kept apart from the other languages' additions.)
 
+_ASSIGNMENT_LINE = re.compile(rb"(?m)(?<![\w.$])([A-Za-z_$][\w$]*)[ \t]*(?::[ \t]*[\w.<>\[\]| ]+?)?[ \t]*(?::=|=(?!=))[ \t]*([^\n]+)$")
+
+
+def _assignments(ctx: MatchContext) -> dict[str, tuple[list[int], list[str]]]:
+    """Every ``name = …`` / ``name := …`` line of the file, by name: (byte positions, right-hand sides), read
+    in one pass per file (a search of the text before each use made a large file quadratic)."""
+    a = ctx.analysis
+    index = getattr(a, "_assignment_lines", None)
+    if index is None:
+        index = {}
+        for m in _ASSIGNMENT_LINE.finditer(a.data):
+            pos, rhs = index.setdefault(m.group(1).decode("ascii"), ([], []))
+            pos.append(m.start())
+            rhs.append(m.group(2).decode("utf-8", "replace").rstrip("\r"))
+        a._assignment_lines = index
+    return index
+
+
 def _last_assignment(ctx: MatchContext, name: str, before: int) -> str | None:
     """The right-hand side of the last assignment to ``name`` (``x := ...``, ``x = ...``, ``const x = ...``)
     in the text before byte ``before``."""
-    text = ctx.analysis.data[:before].decode("utf-8", "replace")
-    found = None
-    for m in re.finditer(rf"(?m)(?<![\w.]){re.escape(name)}\s*(?::\s*[\w.<>\[\]| ]+?)?\s*(?::=|=(?!=))\s*([^\n]+)$",
-                         text):
-        found = m
-    if found is None or len(found.group(1)) > 600:  # a minified line is not one assignment
+    entry = _assignments(ctx).get(name)
+    if entry is None:
         return None
-    return found.group(1)
+    i = bisect.bisect_left(entry[0], before) - 1
+    if i < 0 or len(entry[1][i]) > 600:  # a minified line is not one assignment
+        return None
+    return entry[1][i]
 
 
 def _expanded_text(ctx: MatchContext, node, hops: int = 2) -> str:
