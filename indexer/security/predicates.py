@@ -25,7 +25,10 @@ SECRET_NAME = re.compile(
     r"credential|token)")
 NOT_SECRET_NAME = re.compile(r"(?i)(_?(field|label|prompt|url|uri|path|file|name|type|header|param|policy|"
                              r"length|len|min|max|regex|pattern|format|hint|placeholder|key_?name|env|"
-                             r"message|msg|error|id)$)|^(token_type|password_field)")
+                             r"message|msg|error|id|source|kind|mode|method|scheme|prefix|suffix|location|"
+                             r"algorithm|backend|class|module|style|separator|sep|char|chars)$)|"
+                             r"^(token_type|password_field)")
+KEY_NAME_LITERAL = re.compile(r"^_*[a-z]+(_[a-z]+)+$")
 PLACEHOLDER = re.compile(r"(?i)^(|x+|\*+|\.+|changeme|change_me|your[_-].*|<.*>|\$\{.*\}|\{\{.*\}\}|%\(?.*|"
                          r"test|example|dummy|none|null|todo|fixme|\?+|redacted|secret|password|placeholder)$")
 
@@ -354,7 +357,8 @@ def secret_literal(ctx: MatchContext, cap: str) -> bool:
         if not isinstance(v.const, str) or v.labels:
             return False
         s = v.const.strip()
-    return len(s) >= 4 and not PLACEHOLDER.match(s) and " " not in s
+    # A lower-case snake_case word list ("_password_reset_token", "csrf_token") names a key, it is not one.
+    return len(s) >= 4 and not PLACEHOLDER.match(s) and " " not in s and not KEY_NAME_LITERAL.match(s)
 
 
 @predicate
@@ -1482,3 +1486,70 @@ def archive_path_unchecked(ctx: MatchContext, cap: str) -> bool:
     check_dotdot = re.search(r"(strstr|memmem|strcasestr)\s*\([^;]*\"\.\.", conds) is not None
     check_abs = re.search(r"\[\s*0\s*\]\s*[!=]=\s*'/'|'/'\s*[!=]=|\*\s*\w+\s*[!=]=\s*'/'|==\s*'/'", conds) is not None
     return not ((flag_dotdot or check_dotdot) and (flag_abs or check_abs))
+
+
+# ---------------------------------------------------------------- false alarms found by bench/fp_sweep.py
+
+@predicate
+def pointer_declared(ctx: MatchContext, cap: str) -> bool:
+    """C/C++: the identifier is declared as a pointer or an array (``T *p``, ``T p[]``) in its function's
+    parameters or body or at file level; an integer (``nSpace + i * sizeof(T)`` is a byte count) is not."""
+    n = ctx.node(cap)
+    if n is None:
+        return False
+    name = ctx.text(n)
+    scopes = [enclosing_function(n), ctx.analysis.root]
+    for scope in scopes:
+        if scope is None:
+            continue
+        stack = [scope]
+        while stack:
+            c = stack.pop()
+            if c.type in ("pointer_declarator", "array_declarator", "abstract_pointer_declarator"):
+                d = c.child_by_field_name("declarator")
+                if d is not None and d.type == "identifier" and ctx.text(d) == name:
+                    return True
+            if scope is ctx.analysis.root and c.type == "function_definition" and c is not scopes[0]:
+                continue  # file level: other functions' locals do not count
+            stack.extend(c.named_children)
+    return False
+
+
+@predicate
+def allocated_with(ctx: MatchContext, dst: str, length: str) -> bool:
+    """C: the destination was just allocated with the same length expression (``p = malloc(n); memset(p, 0,
+    n)``): the count cannot exceed the buffer."""
+    d, n = ctx.node(dst), ctx.node(length)
+    if d is None or n is None or d.type != "identifier":
+        return False
+    rhs = _last_assignment(ctx, ctx.text(d), d.start_byte)
+    want = re.sub(r"\s+|\((size_t|int|u64|u32|unsigned)\)", "", ctx.text(n))
+    return bool(rhs) and bool(re.search(r"(?i)alloc\w*\s*\(", rhs)) and \
+        want in re.sub(r"\s+|\((size_t|int|u64|u32|unsigned)\)", "", rhs)
+
+
+TAR_OPENERS = re.compile(r"tarfile\.open|TarFile(\.open)?\s*\(|tarfile\.TarFile")
+
+
+@predicate
+def tar_receiver(ctx: MatchContext, cap: str) -> bool:
+    """The object extracted from is a tarfile archive: ``tarfile.open(...).extractall()``, or a name bound by
+    ``tar = tarfile.open(...)`` / ``with tarfile.open(...) as tar``, or a ``tar``/``tarball`` parameter. Another
+    library's ``archive.extract(to)`` (Django's, which checks every member itself) is not."""
+    n = ctx.node(cap)
+    fnode = n.child_by_field_name("function") if n is not None else None
+    recv = fnode.child_by_field_name("object") if fnode is not None else None
+    if recv is None:
+        return False
+    text = ctx.text(recv)
+    if TAR_OPENERS.search(text):
+        return True
+    if recv.type != "identifier":
+        return False
+    rhs = _last_assignment(ctx, text, recv.start_byte)
+    if rhs and TAR_OPENERS.search(rhs):
+        return True
+    if re.search(rf"(?:{TAR_OPENERS.pattern})[^\n]*\bas\s+{re.escape(text)}\b", ctx.analysis.data[:recv.start_byte]
+                 .decode("utf-8", "replace")):
+        return True
+    return bool(re.fullmatch(r"(?i)(tar|tarball|tar_?file|tf|archive_file)", text)) and rhs is None
