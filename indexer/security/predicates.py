@@ -370,20 +370,7 @@ def guarded(ctx: MatchContext, cap: str, pattern: str) -> bool:
     if n is None or fn is None:
         return False
     names = set(re.findall(r"[A-Za-z_]\w*", ctx.text(n))) - {"self", "this"}
-    rx = re.compile(pattern)
-    stack = [fn]
-    while stack:
-        c = stack.pop()
-        if c.start_byte > n.start_byte:
-            continue
-        if c.type in ("if_statement", "if_expression", "conditional_expression", "ternary_expression",
-                      "while_statement", "assert_statement", "elif_clause"):
-            cond = c.child_by_field_name("condition") or c
-            text = ctx.text(cond) if cond is not c else ctx.text(c)[:400]
-            if rx.search(text) and names & set(re.findall(r"[A-Za-z_]\w*", text)):
-                return True
-        stack.extend(c.named_children)
-    return False
+    return _condition_before(ctx, n, names, re.compile(pattern))
 
 
 @predicate
