@@ -253,6 +253,8 @@ class TaintAnalysis(StatementExecutor, ExpressionEvaluator, CallHandler):
             return True
         plain = [p for p in fn.params if p.name not in ("self", "cls")]
         is_method = len(plain) < len(fn.params)
+        if fn.name.startswith("_"):  # a private helper handed the request (Django's _not_modified), not a view
+            return False
         # Django view(request, slug) or class-based view get(self, request, pk)
         return bool(cfg.python_semantics and plain and plain[0].name in cfg.request_param_names
                     and not plain[0].type_text and (not is_method or fn.name in HTTP_METHODS))
