@@ -1540,3 +1540,40 @@ def tar_receiver(ctx: MatchContext, cap: str) -> bool:
                  .decode("utf-8", "replace")):
         return True
     return bool(re.fullmatch(r"(?i)(tar|tarball|tar_?file|tf|archive_file)", text)) and rhs is None
+
+
+# Python archive members: a loop over a ZipFile's infolist()/namelist() or a TarFile's getmembers() (or the
+# TarFile itself), and the name each member carries.
+PY_ARCHIVE_LOOP = re.compile(r"\bfor\s+(\w+)\s+in\s+[^\n:]*?(\.(infolist|namelist|getmembers|getnames)\(\)|"
+                             r"\b(tar|tf|tarball|archive)\s*:)")
+PY_ARCHIVE_CHECK = re.compile(r"startswith|commonpath|is_relative_to|relative_to|\.\.|isabs|is_absolute|"
+                              r"(?i:safe|valid|inside|within|contained|escapes|traversal|zipslip|slip)\w*\(")
+
+
+@predicate
+def py_archive_entry_path(ctx: MatchContext, cap: str) -> bool:
+    """Python: the path is a zip or tar member's own name joined to a folder (``os.path.join(dest,
+    info.filename)``, ``Path(dest) / member.name``, a ``namelist()`` name), not one reduced to its base name;
+    and nothing before it checks the result or the name (``startswith``/``commonpath``/``is_relative_to``,
+    ``".." in name``, ``isabs``, a helper named like a check)."""
+    n = ctx.node(cap)
+    fn = enclosing_function(n) if n is not None else None
+    if n is None or fn is None:
+        return False
+    expanded = _expanded_text(ctx, n)
+    if not re.search(r"\bjoin\(|\s/\s|\bPath\(", expanded):
+        return False
+    loops = {m.group(1): m.group(3) for m in PY_ARCHIVE_LOOP.finditer(ctx.text(fn))}
+    hit = None
+    for var, how in loops.items():
+        named = rf"(?<![\w.]){re.escape(var)}"
+        if how in ("namelist", "getnames") and re.search(named + r"\b(?!\.)", expanded):
+            hit = var
+        elif re.search(named + r"\.(filename|name|path)\b", expanded):
+            hit = var
+    if hit is None:
+        return False
+    if re.search(rf"\bbasename\(\s*{re.escape(hit)}\b", expanded):
+        return False
+    names = set(re.findall(r"[A-Za-z_]\w*", expanded)) - {"os", "path", "join", "Path", "str"}
+    return not _condition_before(ctx, n, names, PY_ARCHIVE_CHECK)
