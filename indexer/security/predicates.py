@@ -1479,27 +1479,19 @@ def archive_path_unchecked(ctx: MatchContext, cap: str) -> bool:
 
 @predicate
 def pointer_declared(ctx: MatchContext, cap: str) -> bool:
-    """C/C++: the identifier is declared as a pointer or an array (``T *p``, ``T p[]``) in its function's
-    parameters or body or at file level; an integer (``nSpace + i * sizeof(T)`` is a byte count) is not."""
+    """C/C++: the identifier is declared as a pointer or an array (``T *p``, ``T p[]``) in its function or at
+    file level; an integer (``nSpace + i * sizeof(T)`` is a byte count) is not."""
     n = ctx.node(cap)
-    if n is None:
+    decl = _c_declaration(ctx, n) if n is not None and n.type == "identifier" else None
+    if decl is None:
         return False
-    name = ctx.text(n)
-    scopes = [enclosing_function(n), ctx.analysis.root]
-    for scope in scopes:
-        if scope is None:
-            continue
-        stack = [scope]
-        while stack:
-            c = stack.pop()
-            if c.type in ("pointer_declarator", "array_declarator", "abstract_pointer_declarator"):
-                d = c.child_by_field_name("declarator")
-                if d is not None and d.type == "identifier" and ctx.text(d) == name:
-                    return True
-            if scope is ctx.analysis.root and c.type == "function_definition" and c is not scopes[0]:
-                continue  # file level: other functions' locals do not count
-            stack.extend(c.named_children)
-    return False
+    d = decl[3]
+    while d is not None and d.type in ("init_declarator", "parenthesized_declarator", "attributed_declarator"):
+        d = d.child_by_field_name("declarator")
+    return d is not None and d.type in ("pointer_declarator", "array_declarator")
+
+
+_C_SIZE_NOISE = re.compile(r"\s+|\((size_t|int|u64|u32|unsigned)\)")
 
 
 @predicate
@@ -1510,9 +1502,8 @@ def allocated_with(ctx: MatchContext, dst: str, length: str) -> bool:
     if d is None or n is None or d.type != "identifier":
         return False
     rhs = _last_assignment(ctx, ctx.text(d), d.start_byte)
-    want = re.sub(r"\s+|\((size_t|int|u64|u32|unsigned)\)", "", ctx.text(n))
     return bool(rhs) and bool(re.search(r"(?i)alloc\w*\s*\(", rhs)) and \
-        want in re.sub(r"\s+|\((size_t|int|u64|u32|unsigned)\)", "", rhs)
+        _C_SIZE_NOISE.sub("", ctx.text(n)) in _C_SIZE_NOISE.sub("", rhs)
 
 
 TAR_OPENERS = re.compile(r"tarfile\.open|TarFile(\.open)?\s*\(|tarfile\.TarFile")

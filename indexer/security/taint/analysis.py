@@ -32,8 +32,8 @@ patterns and helper summaries together); deeper parts count as unknown.
 
 from __future__ import annotations
 
-import functools
 import bisect
+import functools
 import logging
 import re
 from dataclasses import dataclass, field
@@ -251,10 +251,10 @@ class TaintAnalysis(StatementExecutor, ExpressionEvaluator, CallHandler):
         cfg = self.config
         if cfg.handler_decorators and fn.decorators and cfg.handler_decorators.search(fn.decorators):
             return True
-        plain = [p for p in fn.params if p.name not in ("self", "cls")]
-        is_method = len(plain) < len(fn.params)
         if fn.name.startswith("_"):  # a private helper handed the request (Django's _not_modified), not a view
             return False
+        plain = [p for p in fn.params if p.name not in ("self", "cls")]
+        is_method = len(plain) < len(fn.params)
         # Django view(request, slug) or class-based view get(self, request, pk)
         return bool(cfg.python_semantics and plain and plain[0].name in cfg.request_param_names
                     and not plain[0].type_text and (not is_method or fn.name in HTTP_METHODS))

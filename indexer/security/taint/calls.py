@@ -28,6 +28,11 @@ if TYPE_CHECKING:
     from qcn.indexer.security.taint.analysis import Function
 
 
+def _every_parameter_reaches(fn: Function) -> Value:
+    """The summary of a helper the depth bound cut short: any parameter may reach its result."""
+    return Value(labels=frozenset(Label(Origin(p.name, param=p.index)) for p in fn.params))
+
+
 class CallHandler:
     """Evaluates calls (see the module docstring for the phases)."""
 
@@ -41,7 +46,7 @@ class CallHandler:
             # The depth bound already cut this helper short from a call no deeper than this one: the answer
             # would be the same "every parameter may reach the result" (recomputing it at every call site made
             # a large C file's call chains cost minutes).
-            summary = Value(labels=frozenset(Label(Origin(p.name, param=p.index)) for p in fn.params))
+            summary = _every_parameter_reaches(fn)
         elif summary is None:
             truncated = self._truncated
             self._depth += 1
@@ -65,7 +70,7 @@ class CallHandler:
             if self._truncated != truncated:
                 # cut short by the depth bound: every parameter may reach the result; not kept, since a
                 # shallower call site can compute the whole summary
-                summary = Value(labels=frozenset(Label(Origin(p.name, param=p.index)) for p in fn.params))
+                summary = _every_parameter_reaches(fn)
                 self._cut_summaries[k] = min(self._depth, self._cut_summaries.get(k, MAX_DEPTH))
             else:
                 self._summaries[k] = summary

@@ -148,19 +148,15 @@ class Env(dict):
         self.written.add(key)
         dict.__setitem__(self, key, value)
 
-    def update(self, other=(), **kw) -> None:  # type: ignore[override]
-        dict.update(self, other, **kw)
-        self.written.update(other.written if isinstance(other, Env) else dict(other).keys())
-        self.written.update(kw)
+    def update(self, other: Env) -> None:  # type: ignore[override]
+        dict.update(self, other)
+        self.written |= other.written
 
 
-def merge_into(env: dict, branches: list[dict]) -> None:
-    """Join the branch environments into ``env`` (a name bound in only some branches keeps its old value
-    as one of the possibilities). Only names some branch changed are touched."""
-    if all(isinstance(b, Env) for b in branches):
-        changed = {k for b in branches for k in b.written if env.get(k) is not b[k]}
-    else:
-        changed = {k for b in branches for k, v in b.items() if env.get(k) is not v}
+def merge_into(env: dict, branches: list[Env]) -> None:
+    """Join the branch environments (copies of ``env``) into ``env`` (a name bound in only some branches keeps
+    its old value as one of the possibilities). Only names some branch bound are touched."""
+    changed = {k for b in branches for k in b.written if env.get(k) is not b[k]}
     for name in changed:
         vals = [b[name] for b in branches if name in b]
         if len(vals) < len(branches) and name in env:

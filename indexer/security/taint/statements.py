@@ -305,14 +305,14 @@ class StatementExecutor:
         while i < len(cases):
             _, stmts, fall = cases[i]
             for s in stmts:
-                if s.type == "break_statement":
-                    if dead_after:
+                if s.type != "break_statement":
+                    self._exec(s, env)
+                exit_ = _case_exit(s)  # ``break;``, ``{ …; break; }``, a return or goto: no fall-through
+                if exit_ is not None:
+                    if dead_after and exit_ == "break_statement":  # (a goto may still jump into a later case)
                         for _, later, _ in cases[i + 1:]:
                             for x in later:
                                 self._mark_dead(x)
-                    return
-                self._exec(s, env)
-                if _leaves_case(s):  # ``case X: { …; break; }`` or a return/goto: no fall-through
                     return
             if not fall:
                 return
@@ -453,15 +453,16 @@ _CASE_EXITS = frozenset({"break_statement", "return_statement", "goto_statement"
                          "throw_statement"})
 
 
-def _leaves_case(stmt) -> bool:
-    """A statement after which a switch case cannot fall through: break, return, goto, continue or throw,
-    or a block whose last statement is one. (C cases are often ``{ …; break; }``: without this, every case
-    ran on into all the cases after it, quadratic in a large switch such as SQLite's VDBE.)"""
+def _case_exit(stmt) -> str | None:
+    """The statement type that keeps a switch case from falling through (break, return, goto, continue or
+    throw), directly or as the last statement of a block; None when the case runs on. (C cases are often
+    ``{ …; break; }``: read as falling through, every case ran on into all the cases after it, quadratic in
+    a large switch such as SQLite's VDBE.)"""
     while stmt is not None:
         if stmt.type in _CASE_EXITS:
-            return True
+            return stmt.type
         if stmt.type not in ("compound_statement", "block", "statement_block"):
-            return False
+            return None
         body = [c for c in stmt.named_children if c.type != "comment"]
         stmt = body[-1] if body else None
-    return False
+    return None
