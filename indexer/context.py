@@ -97,11 +97,13 @@ _DATA_KINDS = frozenset({"field", "constant", "variable"})
 # and of the names the file uses that nothing binds (what the next line most likely imports).
 _IMPORTED_NEAR = 45.0
 _UNBOUND_IN_IMPORTS = 90.0
-_NEIGHBOURS = 3
+_NEIGHBOURS = 3  # files next to the imports that no line imports, outlined
 # Imports' outlines gain this much (times the nearest use's weight) when the file uses the module near the
 # cursor: through a name it imports (the names this file uses), through its alias (the rest of its outline).
 _NEAR_MODULE = 30.0
-_NEAR_ALIAS = 25.0  # files next to the imports that no line imports, outlined
+_NEAR_ALIAS = 25.0
+_ALIAS_OUTLINE = 120  # top-level names listed of a module used as `alias.x` near the cursor
+_REEXPORTED_NAMES = 60  # imported names followed to where a re-exporting module got them
 _WINDOW_BEFORE = 40
 _WINDOW_AFTER = 15
 _FREE_KINDS = ("function", "class", "interface", "type", "enum", "module", "macro", "constant", "variable")
@@ -143,7 +145,9 @@ substring charAt isEmpty contains containsKey put getClass Println Printf Sprint
 # `module.exports = req`, `exports = module.exports = createApplication`, `module.exports = { a, b: c }`
 _MODULE_EXPORTS = re.compile(r"\s*(?:exports\s*=\s*)?module\.exports\s*=\s*(?:exports\s*=\s*)?"
                              r"(?:([A-Za-z_$][\w$]*)\s*;?\s*$|\{([^}]*)\}?)")
-_TYPE_WORD = re.compile(rb"\b[A-Z][A-Za-z0-9_]*[a-z][A-Za-z0-9_]*\b")  # `Console`, not `MAX` or `A`
+# `Console`, and constants written bare (`NOTHING`, `MAX_SIZE`; not `Codes.SPECIAL`, a member; three
+# characters or more: not `A`, `ID`)
+_TYPE_WORD = re.compile(rb"\b(?:[A-Z][A-Za-z0-9_]*[a-z][A-Za-z0-9_]*|(?<![.:])[A-Z][A-Z0-9_]{2,})\b")
 _PY_BUILTINS = frozenset(dir(builtins)) | {"self", "cls", "__name__", "__file__", "__all__"}
 _BRACE_LANGUAGES = frozenset({"javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp"})
 
@@ -442,6 +446,8 @@ class _Gatherer:
                 if len(name) < 2:
                     continue
                 qualifier = _qualifier(text[:match.start()])
+                if qualifier == "from" or (name == "from" and text[match.end():].lstrip()[:1] == '"'):
+                    continue  # Python `from .pkg import`'s module path, JS `} from "./x"`: keyword, not a use
                 key = (name, qualifier)
                 counts[key] = counts.get(key, 0) + 1
                 if text[match.end():match.end() + 1] == "(" or text[match.end():].lstrip()[:1] == "(":
@@ -543,6 +549,8 @@ class _Gatherer:
             return False  # a bare lowercase name never called here is most likely a local variable
         if use.qualifier and use.name in _COMMON_METHODS:
             return False  # `x.get(...)` on a receiver of unknown type: most likely a standard library type
+        if not use.qualifier and self.family == "python" and use.name in _PY_BUILTINS:
+            return False  # a bare `print(...)` nothing imports is the builtin, not rich's `print`
         every = self.graph.defs_by_name.get(use.name, ())
         if not every or len(every) > 13:
             return False  # unknown, or too common a name to mean anything
@@ -763,7 +771,7 @@ class _Gatherer:
         in_imports = self._in_imports()
         references = sorted(self.symbols.references, key=lambda r: (-r[1], r[0]))
         if in_imports:
-            unbound = [r for r in references if self._unbound(r[0])]
+            unbound = [r for r in references if self._unbound(r[0]) and r[0] not in _COMMON_METHODS]
             # Type names the references miss: in string annotations (`options: "ConsoleOptions"`), before
             # `::` (`WrappingMode::Character`), in macros; by how often the file writes them.
             referenced = {name for name, _ in references}
@@ -772,8 +780,9 @@ class _Gatherer:
                 written[m] = written.get(m, 0) + 1
             more = sorted(((-n, w.decode()) for w, n in written.items()))
             unbound.extend((name, -n) for n, name in more if name not in referenced and self._unbound(name))
-            defined = self.graph.defs_by_name
-            unbound = [(name, n) for name, n in unbound if name in defined]
+            # Only what an import can bind: a name some file defines at its top level (`classPtr`, a
+            # field, or `SPECIAL`, a member constant, is used here through an object, never imported).
+            unbound = [(name, n) for name, n in unbound if self._top_level_somewhere(name)]
             for name, occurrences in unbound[:40]:  # near the cursor or not: this offer scores higher
                 self._by_name(_Use(name, "", min(1.0, 0.6 + 0.1 * occurrences)), _UNBOUND_IN_IMPORTS, "dependency",
                               f"used in this file, imported by no line: `{name}`")
@@ -784,9 +793,17 @@ class _Gatherer:
             use = _Use(name, "", weight)
             if self._definitions_for(use, 25.0, "dependency", f"used in this file: `{name}`"):
                 continue
-            if name not in self.local_names and name not in self.names and name not in self.module_alias:
+            if self._unbound(name) and name not in _COMMON_METHODS:  # `push`, `toString`: most likely a std type's
                 self._by_name(use, 40.0 if in_imports else 20.0, "dependency",
                               f"used in this file, imported by no line: `{name}`")
+
+    def _top_level_somewhere(self, name: str) -> bool:
+        files = self.graph.files
+        for path in self.graph.defs_by_name.get(name, ())[:13]:
+            record = files.get(path)
+            if record is not None and any("." not in d.qualname for d in record.symbols.named(name)):
+                return True
+        return False
 
     def _unimported_neighbours(self) -> None:
         """Among the imports: files of the folders the import lines next to the cursor import from that no
@@ -871,7 +888,11 @@ class _Gatherer:
         by_alias: dict[str, float] = {}
         for use in near:
             if use.qualifier:
-                files = self.module_alias.get(use.qualifier.split(".")[0], ())
+                head = use.qualifier.split(".")[0]
+                files = self.module_alias.get(head, ())
+                if not files:  # `utils.x` with `import utils from './utils'`: the module's default export
+                    files = tuple(t for original, targets in self.names.get(head, ()) if original == "default"
+                                  for t in targets)
                 for target in files:
                     by_alias[target] = max(by_alias.get(target, 0.0), use.weight)
             else:
@@ -886,6 +907,8 @@ class _Gatherer:
             order.setdefault(target, (line, module))
         wanted = self._wanted()
         by_name, by_alias = self._near_modules(near)
+        scores: dict[str, float] = {}
+        reexporting: list[str] = []
         for rank, (target, (line, module)) in enumerate(sorted(order.items(), key=lambda i: (i[1][0], i[0]))):
             record = self.graph.files.get(target)
             if record is None or target == self.path:
@@ -896,13 +919,43 @@ class _Gatherer:
             used = _file_outline(record.symbols, record.language, wanted=wanted, only_wanted=True)
             if used:
                 self.pieces.append(_Piece(target, used, score, why + ", names this file uses", "outline"))
-            intervals = _file_outline(record.symbols, record.language, wanted=wanted)
+            # A module used through its alias near the cursor (`utils.x`): the next line may use any of its
+            # names, so its outline lists them all (up to _ALIAS_OUTLINE), not only the first 40.
+            alias = by_alias.get(target, 0.0)
+            intervals = _file_outline(record.symbols, record.language, wanted=wanted,
+                                      limit=_ALIAS_OUTLINE if alias else 40)
             if intervals:
-                self.pieces.append(_Piece(target, intervals,
-                                          max(3.0, 12.0 - rank) + _NEAR_ALIAS * by_alias.get(target, 0.0), why,
+                self.pieces.append(_Piece(target, intervals, max(3.0, 12.0 - rank) + _NEAR_ALIAS * alias, why,
                                           "outline"))
+            scores[target] = score
             if _only_reexports(record):
                 self._reexport_outline(target, record, wanted, score, why)
+            else:
+                reexporting.append(target)
+        self._reexported_names(scores, set(reexporting))
+
+    def _reexported_names(self, scores: dict[str, float], targets: set[str]) -> None:
+        """Names imported by name from a module that does not define them itself (a package that
+        re-exports them among its own code, Rust's `pub use self::usage::Usage` in a `mod.rs`): their
+        signatures where they are defined, with the importing module's outline score."""
+        if self.symbols is None or not targets:
+            return
+        offered = 0
+        for imp, resolved in zip(self.symbols.imports, self._targets):
+            here = [t for t in resolved if t in targets]
+            if not here:
+                continue
+            for original, local in imp.names:
+                if original == "*" or offered >= _REEXPORTED_NAMES:
+                    continue
+                records = [self.graph.files[t] for t in here if t in self.graph.files]
+                if any(r.symbols.named(original) for r in records):
+                    continue  # defined there: the module's own outline shows it
+                for path, d in self._defs_in(here, original)[:1]:
+                    offered += 1
+                    self.pieces.append(_Piece(path, _head(d, 4), max(scores.get(t, 12.0) for t in here),
+                                              f"definition of `{local}` (imported from `{imp.module}`, "
+                                              f"defined in {path})", "outline"))
 
     def _package_outlines(self) -> None:
         """Go and Java: the top-level signatures of the other files of this package (which a bare name
@@ -1268,9 +1321,9 @@ def _file_outline(symbols: FileSymbols, language: str, popularity: dict[str, int
         chosen = heapq.nsmallest(limit, chosen, key=lambda d: (
             d.name not in wanted and d.qualname.partition(".")[0] not in wanted,
             d.qualname.count(".") + (d.kind not in _DATA_KINDS), d.start_line))
-    chosen = sorted(chosen[:limit], key=lambda d: d.start_line)
-    intervals = [i for d in chosen for i in _head(d, 4)]
-    return tuple(intervals)
+    # In priority order (the wanted names, fields, top level first), not by line: a piece too large for the
+    # room left keeps its first intervals (_pack); the snippet shows them by line whatever their order.
+    return tuple(i for d in chosen[:limit] for i in _head(d, 4))
 
 
 # --------------------------------------------------------------- packing
@@ -1327,11 +1380,32 @@ def _pack(index: Index, pieces: list[_Piece], budget: int, count: Callable[[str]
                 level += 1
                 candidate = piece.fallback(level)  # too big: a smaller form of the definition
                 continue
+            if piece.source == "outline" and len(new) > 1 and candidate is piece:
+                # An outline too large for the room left: its first signatures (most wanted first) that fit.
+                room = min(budget - used, cap - per_source.get(piece.source, 0))
+                room -= header_tokens(piece.path, count) if piece.path not in views else 0
+                head = _prefix_that_fits(new, lines, room, count)
+                if head:
+                    candidate = replace(piece, intervals=head, outline_of=None)
+                    continue
             misfits += 1
             if per_source.get(piece.source, 0) + cost > cap:
                 full_sources.add(piece.source)
             break
     return _finish(views, budget, count)
+
+
+def _prefix_that_fits(intervals: list[Interval], lines: list[str], room: int,
+                      count: Callable[[str], int]) -> tuple[Interval, ...]:
+    """The first of ``intervals`` (in their order) whose text fits ``room`` tokens; () when not one does, or
+    when they all would (nothing to cut)."""
+    kept: list[Interval] = []
+    for start, end in intervals:
+        room -= count("\n".join(lines[start - 1:end])) + 2
+        if room < 0:
+            break
+        kept.append((start, end))
+    return tuple(kept) if 0 < len(kept) < len(intervals) else ()
 
 
 def _subtract(intervals: Iterable[Interval], window: tuple[int, int]) -> list[Interval]:

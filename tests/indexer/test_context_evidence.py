@@ -809,3 +809,107 @@ export function current(draft: any): number {
         assert _shows(snippets, "src/utils/env.ts",
                       "export const DRAFT_STATE: unique symbol = Symbol.for('draft-state')"), \
             [(s.path, s.reason) for s in snippets]
+
+
+def test_a_name_imported_from_a_module_that_re_exports_it_shows_its_real_definition(tmp_path):
+    """clap's `use crate::output::Usage;` where `output/mod.rs` has code of its own and
+    `pub(crate) use self::usage::Usage;`: the struct's signature in usage.rs, though the cursor is far
+    from any use of it (the removed line was its only use nearby)."""
+    # 70 functions, each calling a helper twice: the file's 60 most used names leave `Usage` (used once) out.
+    filler = _many("\nfn filler_{i:02d}(x: u32) -> u32 {{\n    helper_{i:02d}(x) + helper_{i:02d}(x)\n}}\n", 70)
+    index = _repo(tmp_path, {
+        "Cargo.toml": '[package]\nname = "cli"\nversion = "0.1.0"\n',
+        "src/lib.rs": "pub mod output;\npub mod parser;\n",
+        "src/output/mod.rs": "mod usage;\nmod help;\n\npub(crate) use self::usage::Usage;\n\n"
+                             "pub(crate) fn write_help(out: &mut String) {\n    out.push_str(\"help\");\n}\n",
+        "src/output/usage.rs": "pub(crate) struct Usage<'cmd> {\n    cmd: &'cmd str,\n}\n\n"
+                               "impl<'cmd> Usage<'cmd> {\n    pub(crate) fn new(cmd: &'cmd str) -> Self {\n"
+                               "        Usage { cmd }\n    }\n}\n",
+        "src/output/help.rs": "pub(crate) struct Help;\n",
+        "src/parser/mod.rs": "use crate::output::Usage;\n\nfn report(cmd: &str) -> String {\n"
+                             "    let usage = Usage::new(cmd);\n    String::new()\n}\n" + filler
+                             + "\nfn validate(cmd: &str) {\n    \n}\n",
+    })
+    with index:
+        text = (index.root / "src/parser/mod.rs").read_text()
+        line = text.split("\n").index("fn validate(cmd: &str) {") + 1
+        snippets = index.context_for("src/parser/mod.rs", Position(line, 4), 2048)
+        assert _shows(snippets, "src/output/usage.rs", "pub(crate) struct Usage<'cmd> {"), \
+            [(s.path, s.reason) for s in snippets]
+
+
+def test_a_default_imported_module_used_as_alias_near_the_cursor_lists_all_its_names(tmp_path):
+    """axios: `import utils from './utils.js'` and `utils.isX(...)` calls around the cursor: the next line may
+    call any of the 70 helpers, so the outline lists past the first 40 (here `isHelper69`, which no line uses)."""
+    helpers = _many("const isHelper{i:02d} = (t) => !t;\n\n", 70)
+    exported = ", ".join(f"isHelper{i:02d}" for i in range(70))
+    index = _repo(tmp_path, {
+        "lib/utils.js": helpers + f"export default {{ {exported} }};\n",
+        "lib/adapter.js": "import utils from './utils.js';\n\n"
+                          "export default function adapt(data) {\n"
+                          "  if (utils.isHelper00(data)) {\n    return 1;\n  }\n"
+                          "  if (utils.isHelper01(data)) {\n    return 2;\n  }\n"
+                          "  \n}\n",
+    })
+    with index:
+        text = (index.root / "lib/adapter.js").read_text()
+        line = text.split("\n").index("  if (utils.isHelper01(data)) {") + 3
+        snippets = index.context_for("lib/adapter.js", Position(line, 2), 4096)
+        assert _shows(snippets, "lib/utils.js", "const isHelper69 = (t) => !t;"), \
+            [(s.path, s.reason) for s in snippets]
+
+
+def test_standard_method_and_builtin_names_are_not_looked_up_by_name(tmp_path):
+    """`items.push(...)` / Python's `print(...)` far from the cursor are a standard type's method and a builtin,
+    not the repository's namesakes (rich defines its own `print`, axios a `push`)."""
+    index = _repo(tmp_path, {
+        "js/stack.js": "export class Stack {\n  push(item) {\n    return item;\n  }\n}\n",
+        "js/main.js": "export function run(items) {\n  items.push(1);\n  return items;\n}\n\n"
+                      "export function other() {\n  \n}\n",
+        "py/console.py": "def print(*objects):\n    return objects\n",
+        "py/main.py": "def run(items):\n    print(items)\n    return items\n\n\ndef other():\n    pass\n",
+    })
+    with index:
+        js = index.context_for("js/main.js", Position(6, 2), 2048)
+        assert "js/stack.js" not in _paths(js), [(s.path, s.reason) for s in js]
+        py = index.context_for("py/main.py", Position(6, 4), 2048)
+        assert "py/console.py" not in _paths(py), [(s.path, s.reason) for s in py]
+
+
+def test_the_from_keyword_is_not_a_use(tmp_path):
+    """rxjs exports a function `from`, and every `export { x } from './y'` line writes the keyword: that is
+    not a use of the function; nor is Python's `from .text import` a use of a `text` with qualifier `from`."""
+    index = _repo(tmp_path, {
+        "src/from.ts": "export function from(input: number[]): number[] {\n  return input;\n}\n",
+        "src/map.ts": "export function map(x: number): number {\n  return x;\n}\n",
+        "src/index.ts": "export { map } from './map';\n\n",
+        "pkg/__init__.py": "",
+        "pkg/text.py": "class Text:\n    pass\n",
+        "lib/other.py": "def text(value):\n    return value\n",  # outside the imports' folder
+        "pkg/main.py": "from .text import Text\n\n",
+    })
+    with index:
+        ts = index.context_for("src/index.ts", Position(1, 0), 2048)
+        assert not any("`from`" in s.reason for s in ts), [(s.path, s.reason) for s in ts]
+        py = index.context_for("pkg/main.py", Position(1, 0), 2048)
+        assert not any("from.text" in s.reason or "lib/other.py" == s.path for s in py), \
+            [(s.path, s.reason) for s in py]
+
+
+def test_among_the_imports_a_bare_constant_is_offered_and_a_member_constant_is_not(tmp_path):
+    """immer: `NOTHING` is compared against far below, and the import line that named it was removed: its
+    definition is offered; `Codes.SPECIAL` (a member, written through its class) is not an importable name."""
+    index = _repo(tmp_path, {
+        "src/utils/env.ts": "export const NOTHING: unique symbol = Symbol.for('nothing')\n",
+        "src/codes.ts": "export class Codes {\n  static SPECIAL = 1\n}\n",
+        "lib/other.ts": "export const SPECIAL = 2\n",  # outside the imports' folder, as env.ts
+        "src/main.ts": "import { Codes } from './codes'\n\n"
+                       + _many("\nexport function filler{i:02d}(x: number): number {{\n  return x\n}}\n", 20)
+                       + "\nexport function run(result: unknown) {\n  if (result === NOTHING) return Codes.SPECIAL\n"
+                       "  return 0\n}\n",
+    })
+    with index:
+        snippets = index.context_for("src/main.ts", Position(1, 0), 2048)
+        assert _shows(snippets, "src/utils/env.ts", "export const NOTHING: unique symbol = Symbol.for('nothing')"), \
+            [(s.path, s.reason) for s in snippets]
+        assert "lib/other.ts" not in _paths(snippets), [(s.path, s.reason) for s in snippets]
