@@ -655,17 +655,19 @@ class _Gatherer:
         """Outlines of the types of receivers used near the cursor (and of the enclosing class's bases):
         the next line most likely calls another member of the same objects."""
         types = self._types()
-        if not types:
-            return
         weights: dict[str, float] = {}
         for use in near:
             head = use.qualifier.split(".")[0]
             if head and head in types and head not in ("self", "this", "Self"):
                 weights[types[head]] = max(weights.get(types[head], 0.0), use.weight)
+            elif head and head not in self.module_alias and (head in self.names or head[0].isupper()):
+                # A type itself before `.`/`::` (`codes.get_reason_phrase`, `Input::ordinary_file`,
+                # `Html.VOID_ELEMENTS`): its other members (_type_outline keeps only type definitions).
+                weights[head] = max(weights.get(head, 0.0), 0.8 * use.weight)
         owner = types.get("self") or types.get("this")
         if owner:
             weights.setdefault(owner, 0.8)
-        for type_name, weight in sorted(weights.items(), key=lambda item: (-item[1], item[0]))[:4]:
+        for type_name, weight in sorted(weights.items(), key=lambda item: (-item[1], item[0]))[:6]:
             self._type_outline(type_name, 38.0 * weight, f"outline of `{type_name}` (a receiver's type)")
 
     def _type_outline(self, type_name: str, score: float, why: str, depth: int = 0) -> None:
@@ -989,7 +991,21 @@ class _Gatherer:
         wanted.update(name for name, _ in self.symbols.references)
         for imp in self.symbols.imports:
             wanted.update(original for original, _ in imp.names if original != "*")
+        wanted.update(self._alias_members())
         return wanted
+
+    def _alias_members(self) -> set[str]:
+        """Names the file writes through a module alias (`_typing_extra.NoneType`, `themes.DEFAULT`,
+        `utils.isX` of a default import, Go's `pkg.Name`): attribute reads the references (calls, types)
+        miss, and what the alias's module outline should show first."""
+        aliases = set(self.module_alias)
+        aliases.update(local for local, bound in self.names.items() if any(o == "default" for o, _ in bound))
+        aliases = {a for a in aliases if _IDENT.fullmatch(a)}
+        if not aliases:
+            return set()
+        pattern = re.compile(rb"(?<![\w.$])(?:" + b"|".join(re.escape(a.encode()) for a in sorted(aliases))
+                             + rb")\s*(?:\.|::)\s*([A-Za-z_$][\w$]*)")
+        return {m.group(1).decode() for m in pattern.finditer(self.doc.source)}
 
     def _reexport_outline(self, path: str, record: FileRecord, wanted: set[str], score: float, why: str) -> None:
         """A package ``__init__``/``index`` that only re-exports: outline the re-exported names where they

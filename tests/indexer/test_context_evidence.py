@@ -913,3 +913,42 @@ def test_among_the_imports_a_bare_constant_is_offered_and_a_member_constant_is_n
         assert _shows(snippets, "src/utils/env.ts", "export const NOTHING: unique symbol = Symbol.for('nothing')"), \
             [(s.path, s.reason) for s in snippets]
         assert "lib/other.ts" not in _paths(snippets), [(s.path, s.reason) for s in snippets]
+
+
+def test_a_class_written_before_a_member_near_the_cursor_outlines_its_other_members(tmp_path):
+    """httpx: `codes.get_reason_phrase(status)` after `codes.is_error(status)`: `codes` is an imported class
+    (not a receiver of some type), so its outline shows the member the next line calls."""
+    # 60 members: the class is too large to show whole, and its 40-member fallback would cut the one needed
+    members = _many("    def helper_{i:02d}(self, value: int) -> int:\n        return value + {i}\n\n", 60)
+    index = _repo(tmp_path, {
+        "web/__init__.py": "",
+        "web/status.py": "class codes:\n" + members
+                         + "    @classmethod\n    def get_reason_phrase(cls, value: int) -> str:\n        return ''\n\n"
+                         + "    @classmethod\n    def is_error(cls, value: int) -> bool:\n        return value >= 400\n",
+        "web/main.py": "from .status import codes\n\n\ndef show(status):\n    if codes.is_error(status):\n"
+                       "        pass\n    \n",
+    })
+    with index:
+        snippets = index.context_for("web/main.py", Position(6, 4), 4096)
+        assert _shows(snippets, "web/status.py", "    def get_reason_phrase(cls, value: int) -> str:"), \
+            [(s.path, s.reason) for s in snippets]
+
+
+def test_names_read_through_a_module_alias_lead_that_modules_outline(tmp_path):
+    """`_typing_extra.is_none_type` handed over far from the cursor (read, not called: no reference): the
+    outline of `_typing_extra` (61 functions, past the 40 an outline lists) shows it first."""
+    index = _repo(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/_typing_extra.py": _many("def is_thing_{i:02d}(tp: object, /) -> bool:\n    return False\n\n\n", 60)
+                                + "def is_none_type(tp: object, /) -> bool:\n    return tp is None\n",
+        "pkg/schema.py": "from . import _typing_extra\n\n\ndef first(objs):\n"
+                         "    return filter(_typing_extra.is_none_type, objs)\n"
+                         + _many("\n\ndef filler_{i:02d}(x):\n    return x\n", 30)
+                         + "\n\ndef match(obj):\n    if obj:\n        return 1\n    \n",
+    })
+    with index:
+        text = (index.root / "pkg/schema.py").read_text()
+        line = text.count("\n") - 1
+        snippets = index.context_for("pkg/schema.py", Position(line, 4), 1024)
+        assert _shows(snippets, "pkg/_typing_extra.py", "def is_none_type(tp: object, /) -> bool:"), \
+            [(s.path, s.reason) for s in snippets]
