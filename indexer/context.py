@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import bisect
 import builtins
+import functools
 import heapq
 import logging
 import os
@@ -1003,9 +1004,7 @@ class _Gatherer:
         aliases = {a for a in aliases if _IDENT.fullmatch(a)}
         if not aliases:
             return set()
-        pattern = re.compile(rb"(?<![\w.$])(?:" + b"|".join(re.escape(a.encode()) for a in sorted(aliases))
-                             + rb")\s*(?:\.|::)\s*([A-Za-z_$][\w$]*)")
-        return {m.group(1).decode() for m in pattern.finditer(self.doc.source)}
+        return set(_alias_reads(self.doc.source, tuple(sorted(aliases))))
 
     def _reexport_outline(self, path: str, record: FileRecord, wanted: set[str], score: float, why: str) -> None:
         """A package ``__init__``/``index`` that only re-exports: outline the re-exported names where they
@@ -1123,6 +1122,14 @@ def repo_map_pieces(index: Index, ranks: dict[str, float], files: int = 200) -> 
 
 
 # -------------------------------------------------------------- helpers
+
+@functools.lru_cache(maxsize=64)  # per file version: every query in a file scans the same source
+def _alias_reads(source: bytes, aliases: tuple[str, ...]) -> frozenset[str]:
+    """Names written as ``alias.name`` / ``alias::name`` in ``source`` for any of ``aliases``."""
+    pattern = re.compile(rb"(?<![\w.$])(?:" + b"|".join(re.escape(a.encode()) for a in aliases)
+                         + rb")\s*(?:\.|::)\s*([A-Za-z_$][\w$]*)")
+    return frozenset(m.group(1).decode() for m in pattern.finditer(source))
+
 
 def _qualifier(before: str) -> str:
     """The dotted chain before an identifier: "os.path" for ``os.path.join``."""
