@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when extraction changes what it produces: cached results are discarded.
-EXTRACTOR_VERSION = 6
+EXTRACTOR_VERSION = 7
 
 # Node types between a captured name's declarator and the node that carries the
 # definition's text (C/C++ declarators); climbed to find the "core" node.
@@ -85,7 +85,10 @@ def extract_symbols(language: str, source: bytes, tree: tree_sitter.Tree) -> Fil
             names = captures.get("name")
             if names:
                 node = captures["scope"][0]
-                scopes.append((node.start_byte, node.end_byte, _text(names[0]), node.type))
+                scope = _text(names[0])
+                if node.type == "impl_item":  # `impl<'a> PrettyPrinter<'a>`, `impl From<X> for input::Input<'a>`:
+                    scope = scope.split("<", 1)[0].rpartition("::")[2].strip()  # members of `PrettyPrinter`
+                scopes.append((node.start_byte, node.end_byte, scope, node.type))
         elif role == "package" and not package:
             package = _text(captures["package"][0])
     for node in tree_sitter.QueryCursor(references_query(language)).captures(tree.root_node).get("name", ()):

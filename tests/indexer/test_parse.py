@@ -276,6 +276,18 @@ def test_rust_struct_fields_and_enum_variants():
     ]
 
 
+def test_rust_impl_members_of_generic_and_path_types_belong_to_the_type():
+    """`impl<'a> Printer<'a>` and `impl<'a> From<u8> for io::Input<'a>`: the members are `Printer.new` and
+    `Input.from`, so the type's outline and `Printer::new` lookups find them."""
+    source = (b"pub struct Printer<'a> {\n    name: &'a str,\n}\n"
+              b"impl<'a> Printer<'a> {\n    pub fn new() -> Self { todo!() }\n}\n"
+              b"impl<'a> From<u8> for io::Input<'a> {\n    fn from(x: u8) -> Self { todo!() }\n}\n")
+    assert _defs("rust", source) == [
+        ("class", "Printer", 1), ("field", "Printer.name", 2), ("method", "Printer.new", 5),
+        ("method", "Input.from", 8),
+    ]
+
+
 def test_java_fields_constants_and_enum_constants():
     source = b"class C {\n  int x;\n  static final int K = 1;\n  enum Mode { ON, OFF }\n}\n"
     assert _defs("java", source) == [
