@@ -352,6 +352,7 @@ class _Gatherer:
         # (path, line, name) of definitions already offered -> the best score they were offered at
         self.seen: dict[tuple[str, int, str], float] = {}
         self._receivers: dict[str, str] | None = None  # receiver name -> type name, on first use
+        self._receiver_cache: dict[str, str] = {}  # qualifier (`self.config`) -> its type name, or ""
         self._wanted_names: set[str] | None = None
         self._in_tests = _is_test(self.path)
         self._bindings()
@@ -585,10 +586,38 @@ class _Gatherer:
         ``self``/``this``/``Self`` (the enclosing class), a parameter or variable annotation
         (``request: Request``, ``Type name`` in Java, ``s *Server`` in Go), a constructor call
         (``x = Client(...)``, ``new Client(``, ``&Client{``, ``Client::new(``, ``NewClient(`` in Go)."""
-        if "." in qualifier:
-            return ""
+        cached = self._receiver_cache.get(qualifier)
+        if cached is None:
+            cached = self._receiver_cache[qualifier] = self._resolve_receiver(qualifier)
+        return cached
+
+    def _resolve_receiver(self, qualifier: str) -> str:
+        """Through fields too: ``self.config.style`` is the type of ``Config``'s field ``style`` when the
+        enclosing class's field ``config`` says ``Config``; a bare ``audit`` inside a class with a field
+        ``TypeAudit audit`` (Java, C++: implicit ``this``) is a ``TypeAudit``."""
         types = self._types()
-        return types.get(qualifier, "")
+        parts = qualifier.split(".")
+        current = types.get(parts[0], "")
+        if not current:
+            owner = types.get("this") or types.get("self")
+            if not owner or self.family not in ("java", "c") or len(parts[0]) < 2:
+                return ""
+            current = self._field_type(owner, parts[0])
+        for part in parts[1:]:
+            if not current:
+                return ""
+            current = self._field_type(current, part)
+        return current
+
+    def _field_type(self, type_name: str, field_name: str) -> str:
+        """The type a field's declaration names (``config: &'a Config<'b>``, ``private TypeAudit audit;``,
+        Go ``config *Config``), or ""."""
+        here = [d for d in self.symbols.named(field_name)] if self.symbols is not None else []
+        found = [d for d in here if d.qualname.endswith(f"{type_name}.{field_name}")]  # this file's class
+        for d in found or [d for _, d in self._member_of(type_name, field_name)]:
+            if d.kind in _DATA_KINDS:
+                return _declared_type(d.signature, field_name, self.family)
+        return ""
 
     def _types(self) -> dict[str, str]:
         if self._receivers is not None:
@@ -659,8 +688,10 @@ class _Gatherer:
         weights: dict[str, float] = {}
         for use in near:
             head = use.qualifier.split(".")[0]
-            if head and head in types and head not in ("self", "this", "Self"):
-                weights[types[head]] = max(weights.get(types[head], 0.0), use.weight)
+            typed = self._receiver_type(use.qualifier) if use.qualifier and use.qualifier not in (
+                "self", "this", "Self") else ""
+            if typed:  # `conn.send`, `self.config.style` (through the fields' declared types)
+                weights[typed] = max(weights.get(typed, 0.0), use.weight)
             elif head and head not in self.module_alias and (head in self.names or head[0].isupper()):
                 # A type itself before `.`/`::` (`codes.get_reason_phrase`, `Input::ordinary_file`,
                 # `Html.VOID_ELEMENTS`): its other members (_type_outline keeps only type definitions).
@@ -1129,6 +1160,30 @@ def _alias_reads(source: bytes, aliases: tuple[str, ...]) -> frozenset[str]:
     pattern = re.compile(rb"(?<![\w.$])(?:" + b"|".join(re.escape(a.encode()) for a in aliases)
                          + rb")\s*(?:\.|::)\s*([A-Za-z_$][\w$]*)")
     return frozenset(m.group(1).decode() for m in pattern.finditer(source))
+
+
+# Wrappers whose argument is the type that matters (`Optional[Console]`, `Option<Box<Config>>`, `&'a mut T`)
+_TYPE_WRAPPERS = frozenset({"Optional", "Option", "Box", "Rc", "Arc", "RefCell", "Cell", "Mutex", "RwLock", "Weak",
+                            "Final", "ClassVar", "Annotated", "Ref", "Readonly", "Partial"})
+
+
+def _declared_type(signature: str, name: str, family: str) -> str:
+    """The type name a field or variable declaration gives ``name``: after ``name:`` (Python, TypeScript,
+    Rust), after the name (Go), before it (Java, C/C++); "" when it names none."""
+    match = re.search(r"(?<![\w$])" + re.escape(name) + r"(?![\w$])", signature)
+    if match is None:
+        return ""
+    if family in ("java", "c"):
+        text = signature[:match.start()]
+    elif family == "go":
+        text = signature[match.end():]
+    else:
+        text = signature[match.end():].lstrip("?!").lstrip()
+        if not text.startswith(":"):
+            return ""
+        text = text[1:].split("=", 1)[0]
+    words = [w for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text) if w[0].isupper() and w not in _TYPE_WRAPPERS]
+    return words[0] if words else ""
 
 
 def _qualifier(before: str) -> str:

@@ -952,3 +952,47 @@ def test_names_read_through_a_module_alias_lead_that_modules_outline(tmp_path):
         snippets = index.context_for("pkg/schema.py", Position(line, 4), 1024)
         assert _shows(snippets, "pkg/_typing_extra.py", "def is_none_type(tp: object, /) -> bool:"), \
             [(s.path, s.reason) for s in snippets]
+
+
+def test_a_receiver_reached_through_fields_has_the_fields_declared_type(tmp_path):
+    """bat: `self.config.style_components.numbers()` in `Controller`: `config: &'a Config<'b>` then
+    `style_components: StyleComponents` say which `numbers` it is (not the namesake in `Other`)."""
+    index = _repo(tmp_path, {
+        "Cargo.toml": '[package]\nname = "viewer"\nversion = "0.1.0"\n',
+        "src/lib.rs": "pub mod config;\npub mod style;\npub mod other;\npub mod controller;\n",
+        "src/style.rs": "pub struct StyleComponents(u8);\n\nimpl StyleComponents {\n"
+                        "    pub fn numbers(&self) -> bool {\n        self.0 > 0\n    }\n}\n",
+        "src/other.rs": "pub struct Other;\n\nimpl Other {\n    pub fn numbers(&self) -> bool {\n        false\n    }\n}\n",
+        "src/config.rs": "use crate::style::StyleComponents;\n\npub struct Config<'a> {\n    pub name: &'a str,\n"
+                         "    pub style_components: StyleComponents,\n}\n",
+        "src/controller.rs": "use crate::config::Config;\n\npub struct Controller<'a> {\n    config: &'a Config<'a>,\n}\n\n"
+                             "impl<'a> Controller<'a> {\n    pub fn run(&self) -> bool {\n"
+                             "        self.config.style_components.numbers()\n    }\n}\n",
+    })
+    with index:
+        position = _at(index, "src/controller.rs", "self.config.style_components.")
+        snippets = index.context_for("src/controller.rs", position, 1024)
+        assert _shows(snippets, "src/style.rs", "    pub fn numbers(&self) -> bool {"), \
+            [(s.path, s.reason) for s in snippets]
+        assert not any(s.path == "src/other.rs" and s.source != "similar" for s in snippets), \
+            [(s.path, s.reason) for s in snippets]
+
+
+def test_java_a_field_used_without_this_has_the_fields_declared_type(tmp_path):
+    """jpype: `audit.verify(desc)` in a method of a class with a field `public TypeAudit audit`: the member of
+    `TypeAudit`, not the namesake `Checker.verify`."""
+    index = _repo(tmp_path, {
+        "src/org/acme/TypeAudit.java": "package org.acme;\n\npublic class TypeAudit {\n"
+                                       "  public void verify(Object desc) {\n  }\n}\n",
+        "src/org/acme/Checker.java": "package org.acme;\n\npublic class Checker {\n"
+                                     "  public void verify(Object desc) {\n  }\n}\n",
+        "src/org/acme/Manager.java": "package org.acme;\n\npublic class Manager {\n  public TypeAudit audit = null;\n\n"
+                                     "  void check(Object desc) {\n    audit.verify(desc);\n  }\n}\n",
+    })
+    with index:
+        snippets = index.context_for("src/org/acme/Manager.java", _at(index, "src/org/acme/Manager.java", "audit."),
+                                     1024)
+        assert _shows(snippets, "src/org/acme/TypeAudit.java", "  public void verify(Object desc) {"), \
+            [(s.path, s.reason) for s in snippets]
+        assert any("`audit` is a `TypeAudit`" in s.reason for s in snippets), [(s.path, s.reason) for s in snippets]
+        assert not any(s.path == "src/org/acme/Checker.java" and "`audit.verify`" in s.reason for s in snippets)
