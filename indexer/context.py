@@ -38,7 +38,7 @@ repo_map      ≤8     for budgets ≥ 8K tokens: signatures of the files ranked
 ============  =====  ==========================================================
 
 Packing: pieces are taken best-first while they fit ``budget_tokens``; a
-definition too large to fit (or over a twelfth of the budget) shrinks to its
+definition too large to fit (or over a 24th of the budget) shrinks to its
 outline (header, doc, fields, member signatures), then fewer signatures, then
 header and fields only. Pieces of one file merge into one
 snippet, so snippets never overlap: its text shows the lines of its pieces in
@@ -1414,7 +1414,7 @@ def _pack(index: Index, pieces: list[_Piece], budget: int, count: Callable[[str]
     used = 0
     per_source: dict[str, int] = {}
     full_sources: set[str] = set()  # sources that hit their cap
-    max_piece = max(192, budget // 12)
+    max_piece = max(128, budget // 24)
     lines_cache: dict[str, list[str] | None] = {}
     misfits = 0
     for piece in pieces:

@@ -547,19 +547,20 @@ def test_repository_map_yields_its_share_to_evidence(tmp_path):
     files = {f"lib/mod{i}.py": "".join(f"def helper_{i}_{j}(a, b):\n    return a + b\n\n\n" for j in range(12))
              for i in range(30)}
     files["lib/__init__.py"] = ""
-    body = "".join(f"    total_{j} = value * {j}\n" for j in range(70))
-    files.update({f"lib/big{k}.py": f"def big_{k}(value):\n{body}    return value\n" for k in range(8)})
+    # Each under a 24th of the budget (shown whole), ten of them over a quarter of it.
+    body = "".join(f"    total_{j} = value * {j}\n" for j in range(45))
+    files.update({f"lib/big{k}.py": f"def big_{k}(value):\n{body}    return value\n" for k in range(10)})
     files["lib/uses.py"] = "".join(f"from .mod{i} import helper_{i}_0\n" for i in range(30))
     files["lib/plain.py"] = "def alone(x):\n    y = x\n    return y\n"
-    files["lib/busy.py"] = "".join(f"from .big{k} import big_{k}\n" for k in range(8)) + \
-        "\n\ndef run(v):\n" + "".join(f"    w{k} = big_{k}(v)\n" for k in range(8)) + "    return v\n"
+    files["lib/busy.py"] = "".join(f"from .big{k} import big_{k}\n" for k in range(10)) + \
+        "\n\ndef run(v):\n" + "".join(f"    w{k} = big_{k}(v)\n" for k in range(10)) + "    return v\n"
     index = _repo(tmp_path, files)
     with index:
         index.rank(current=True)
         budget = 8192
         plain = index.context_for("lib/plain.py", _at(index, "lib/plain.py", "y = x"), budget)
         busy = index.context_for("lib/busy.py", _at(index, "lib/busy.py", "    return v"), budget)
-        assert _shows(busy, "lib/big7.py", "def big_7(value):")
+        assert _shows(busy, "lib/big9.py", "def big_9(value):")
         evidence = sum(s.tokens for s in busy if s.source != "repo_map")
         assert evidence > 0.25 * budget, evidence
         assert _repo_map_tokens(plain) > 0.2 * budget, _repo_map_tokens(plain)
@@ -996,3 +997,22 @@ def test_java_a_field_used_without_this_has_the_fields_declared_type(tmp_path):
             [(s.path, s.reason) for s in snippets]
         assert any("`audit` is a `TypeAudit`" in s.reason for s in snippets), [(s.path, s.reason) for s in snippets]
         assert not any(s.path == "src/org/acme/Checker.java" and "`audit.verify`" in s.reason for s in snippets)
+
+
+def test_a_definition_over_a_24th_of_the_budget_shows_its_signature_and_doc_not_its_body(tmp_path):
+    """At 4K a 40-line function called at the cursor is outlined (signature, doc) so the room goes to more
+    definitions; a 5-line one is shown whole."""
+    body = "".join(f"    step_{j} = value * {j}\n" for j in range(40))
+    index = _repo(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/big.py": f'def transform(value):\n    """Scale value by every step."""\n{body}    return value\n',
+        "pkg/small.py": "def clamp(value, low, high):\n    if value < low:\n        return low\n    return min(value, high)\n",
+        "pkg/main.py": "from .big import transform\nfrom .small import clamp\n\n\ndef run(v):\n"
+                       "    return clamp(transform(v), 0, 10)\n",
+    })
+    with index:
+        snippets = index.context_for("pkg/main.py", _at(index, "pkg/main.py", "return clamp("), 4096)
+        big = next(s for s in snippets if s.path == "pkg/big.py")
+        assert "def transform(value):" in big.text and '    """Scale value by every step."""' in big.text
+        assert "    step_30 = value * 30" not in big.text, big.text
+        assert _shows(snippets, "pkg/small.py", "    return min(value, high)")
