@@ -617,6 +617,8 @@ class _Gatherer:
         for d in found or [d for _, d in self._member_of(type_name, field_name)]:
             if d.kind in _DATA_KINDS:
                 return _declared_type(d.signature, field_name, self.family)
+            if d.kind == "method":  # read without a call: a property / getter, `def base_url(self) -> URL`
+                return _return_type(d.signature)
         return ""
 
     def _types(self) -> dict[str, str]:
@@ -1183,6 +1185,18 @@ def _declared_type(signature: str, name: str, family: str) -> str:
             return ""
         text = text[1:].split("=", 1)[0]
     words = [w for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text) if w[0].isupper() and w not in _TYPE_WRAPPERS]
+    return words[0] if words else ""
+
+
+def _return_type(signature: str) -> str:
+    """The type a method's signature returns: after ``->`` (Python, Rust) or the closing ``):`` (TypeScript
+    getters); "" when it names none."""
+    head, arrow, tail = signature.rpartition("->")
+    if not arrow:
+        head, colon, tail = signature.rpartition("):")
+        if not colon:
+            return ""
+    words = [w for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", tail) if w[0].isupper() and w not in _TYPE_WRAPPERS]
     return words[0] if words else ""
 
 

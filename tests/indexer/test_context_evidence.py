@@ -1016,3 +1016,20 @@ def test_a_definition_over_a_24th_of_the_budget_shows_its_signature_and_doc_not_
         assert "def transform(value):" in big.text and '    """Scale value by every step."""' in big.text
         assert "    step_30 = value * 30" not in big.text, big.text
         assert _shows(snippets, "pkg/small.py", "    return min(value, high)")
+
+
+def test_a_property_read_as_a_receiver_has_its_return_type(tmp_path):
+    """httpx: `self.base_url.raw_path` where `base_url` is a property `def base_url(self) -> URL`: `URL.raw_path`,
+    not a namesake `Route.raw_path`."""
+    index = _repo(tmp_path, {
+        "web/__init__.py": "",
+        "web/urls.py": "class URL:\n    @property\n    def raw_path(self) -> bytes:\n        return b''\n",
+        "web/routes.py": "class Route:\n    @property\n    def raw_path(self) -> bytes:\n        return b'/'\n",
+        "web/client.py": "from .urls import URL\n\n\nclass Client:\n    @property\n    def base_url(self) -> URL:\n"
+                         "        return URL()\n\n    def merge(self):\n        return self.base_url.raw_path\n",
+    })
+    with index:
+        snippets = index.context_for("web/client.py", _at(index, "web/client.py", "self.base_url."), 1024)
+        assert any("`self.base_url` is a `URL`" in s.reason for s in snippets), [(s.path, s.reason) for s in snippets]
+        assert not any(s.path == "web/routes.py" and "raw_path" in s.reason for s in snippets), \
+            [(s.path, s.reason) for s in snippets]
