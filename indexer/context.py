@@ -1065,7 +1065,8 @@ class _Gatherer:
         names.sort(key=lambda item: (item[0], item[1]))
         for _, local, original, targets in names[:40]:
             for target, d in self._defs_in(targets, original)[:1]:
-                self.pieces.append(_Piece(target, _head(d, 4), score * (1.0 if local in wanted else 0.8),
+                # the names this file does not use only fill room (like the rest of a module's outline)
+                self.pieces.append(_Piece(target, _head(d, 4), score if local in wanted else min(12.0, 0.25 * score),
                                           f"{why}: `{local}` re-exported from {target}", "outline"))
 
     # ---------------------------------------------------- recent edits
@@ -1412,7 +1413,7 @@ def _file_outline(symbols: FileSymbols, language: str, popularity: dict[str, int
     elif wanted:
         chosen = heapq.nsmallest(limit, chosen, key=lambda d: (
             d.name not in wanted and d.qualname.partition(".")[0] not in wanted,
-            d.qualname.count(".") + (d.kind not in _DATA_KINDS), d.start_line))
+            d.qualname.count("."), d.kind not in _DATA_KINDS, d.start_line))
     # In priority order (the wanted names, fields, top level first), not by line: a piece too large for the
     # room left keeps its first intervals (_pack); the snippet shows them by line whatever their order.
     return tuple(i for d in chosen[:limit] for i in _head(d, 4))

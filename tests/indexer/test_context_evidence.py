@@ -1033,3 +1033,23 @@ def test_a_property_read_as_a_receiver_has_its_return_type(tmp_path):
         assert any("`self.base_url` is a `URL`" in s.reason for s in snippets), [(s.path, s.reason) for s in snippets]
         assert not any(s.path == "web/routes.py" and "raw_path" in s.reason for s in snippets), \
             [(s.path, s.reason) for s in snippets]
+
+
+def test_names_a_reexporting_package_offers_but_this_file_never_uses_only_fill_room(tmp_path):
+    """pydantic.v1: `from pydantic.v1 import errors` then `raise errors.StrError()` lines: the package's other
+    re-exported names (never used here) do not crowd out the outline of `errors`, whose next error class the
+    next line may raise."""
+    files = {"pkg/__init__.py": "".join(f"from .mod{i:02d} import Thing{i:02d}\n" for i in range(40)) + "from . import errors\n"}
+    for i in range(40):
+        files[f"pkg/mod{i:02d}.py"] = (f"class Thing{i:02d}:\n    def __init__(self, first: int, second: str, third: float,\n"
+                                       f"                 fourth: bytes) -> None:\n        pass\n")
+    files["pkg/errors.py"] = _many("class Error{i:02d}(ValueError):\n    code = 'e{i:02d}'\n\n\n", 30)
+    files["app/__init__.py"] = ""
+    files["app/validators.py"] = ("from pkg import errors\n\n\ndef check_a(v):\n    if not v:\n        raise errors.Error00()\n\n\n"
+                                  "def check_b(v):\n    if v is None:\n        raise errors.Error01()\n\n\n"
+                                  "def check_c(v):\n    if v is not None:\n        \n")
+    index = _repo(tmp_path, files)
+    with index:
+        text = (index.root / "app/validators.py").read_text()
+        snippets = index.context_for("app/validators.py", Position(text.count("\n") - 1, 8), 1024)
+        assert _shows(snippets, "pkg/errors.py", "class Error29(ValueError):"), [(s.path, s.reason) for s in snippets]
