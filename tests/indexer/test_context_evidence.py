@@ -30,6 +30,11 @@ def _at(index: Index, rel: str, needle: str) -> Position:
     return Position(line, end - (text.rfind("\n", 0, end) + 1))
 
 
+def _line_of(index: Index, rel: str, line_text: str) -> int:
+    """The 0-based number of the line of ``rel`` that reads ``line_text``."""
+    return (index.root / rel).read_text().split("\n").index(line_text)
+
+
 def _shows(snippets, path: str, line_text: str) -> bool:
     return any(s.path == path and line_text in s.text.split("\n") for s in snippets)
 
@@ -832,8 +837,7 @@ def test_a_name_imported_from_a_module_that_re_exports_it_shows_its_real_definit
                              + "\nfn validate(cmd: &str) {\n    \n}\n",
     })
     with index:
-        text = (index.root / "src/parser/mod.rs").read_text()
-        line = text.split("\n").index("fn validate(cmd: &str) {") + 1
+        line = _line_of(index, "src/parser/mod.rs", "fn validate(cmd: &str) {") + 1
         snippets = index.context_for("src/parser/mod.rs", Position(line, 4), 2048)
         assert _shows(snippets, "src/output/usage.rs", "pub(crate) struct Usage<'cmd> {"), \
             [(s.path, s.reason) for s in snippets]
@@ -853,8 +857,7 @@ def test_a_default_imported_module_used_as_alias_near_the_cursor_lists_all_its_n
                           "  \n}\n",
     })
     with index:
-        text = (index.root / "lib/adapter.js").read_text()
-        line = text.split("\n").index("  if (utils.isHelper01(data)) {") + 3
+        line = _line_of(index, "lib/adapter.js", "  if (utils.isHelper01(data)) {") + 3
         snippets = index.context_for("lib/adapter.js", Position(line, 2), 4096)
         assert _shows(snippets, "lib/utils.js", "const isHelper69 = (t) => !t;"), \
             [(s.path, s.reason) for s in snippets]
