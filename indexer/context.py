@@ -1032,12 +1032,17 @@ class _Gatherer:
         """Names the file writes through a module alias (`_typing_extra.NoneType`, `themes.DEFAULT`,
         `utils.isX` of a default import, Go's `pkg.Name`): attribute reads the references (calls, types)
         miss, and what the alias's module outline should show first."""
-        aliases = set(self.module_alias)
-        aliases.update(local for local, bound in self.names.items() if any(o == "default" for o, _ in bound))
-        aliases = {a for a in aliases if _IDENT.fullmatch(a)}
-        if not aliases:
-            return set()
-        return set(_alias_reads(self.doc.source, tuple(sorted(aliases))))
+        modules = dict(self.module_alias)
+        for local, bound in self.names.items():
+            defaults = tuple(t for original, targets in bound if original == "default" for t in targets)
+            if defaults:
+                modules[local] = defaults
+        # Only modules whose outline lists fewer names than they define: a smaller one shows them all anyway
+        # (and the scan is a pass over the file per alias).
+        files = self.graph.files
+        aliases = tuple(sorted(a for a, targets in modules.items() if _IDENT.fullmatch(a) and any(
+            t in files and len(files[t].symbols.definitions) > 40 for t in targets)))
+        return set(_alias_reads(self.doc.source, aliases)) if aliases else set()
 
     def _reexport_outline(self, path: str, record: FileRecord, wanted: set[str], score: float, why: str) -> None:
         """A package ``__init__``/``index`` that only re-exports: outline the re-exported names where they
@@ -1157,12 +1162,25 @@ def repo_map_pieces(index: Index, ranks: dict[str, float], files: int = 200) -> 
 
 # -------------------------------------------------------------- helpers
 
+_NAME_OR_DOT = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$.")
+_NAME_BYTES = re.compile(rb"[A-Za-z_$][\w$]*")
+
+
 @functools.lru_cache(maxsize=64)  # per file version: every query in a file scans the same source
 def _alias_reads(source: bytes, aliases: tuple[str, ...]) -> frozenset[str]:
     """Names written as ``alias.name`` / ``alias::name`` in ``source`` for any of ``aliases``."""
-    pattern = re.compile(rb"(?<![\w.$])(?:" + b"|".join(re.escape(a.encode()) for a in aliases)
-                         + rb")\s*(?:\.|::)\s*([A-Za-z_$][\w$]*)")
-    return frozenset(m.group(1).decode() for m in pattern.finditer(source))
+    found: set[str] = set()
+    for alias in aliases:  # bytes.find per alias: several times faster than one regex of alternatives
+        for separator in (b".", b"::"):
+            needle = alias.encode() + separator
+            at = source.find(needle)
+            while at >= 0:
+                if at == 0 or source[at - 1] not in _NAME_OR_DOT:
+                    name = _NAME_BYTES.match(source, at + len(needle))
+                    if name:
+                        found.add(name.group(0).decode())
+                at = source.find(needle, at + len(needle))
+    return frozenset(found)
 
 
 # Wrappers whose argument is the type that matters (`Optional[Console]`, `Option<Box<Config>>`, `&'a mut T`)
