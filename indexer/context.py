@@ -715,8 +715,8 @@ class _Gatherer:
             symbols = self.symbols if path == self.path else (record.symbols if record is not None else None)
             if symbols is None:
                 continue
-            for d in symbols.definitions:
-                if d.name != type_name or d.kind not in _TYPE_KINDS:
+            for d in symbols.named(type_name):
+                if d.kind not in _TYPE_KINDS:
                     continue
                 if path != self.path and record is not None:
                     key = (path, d.start_line, "outline:" + d.name)
@@ -1041,7 +1041,7 @@ class _Gatherer:
         # (and the scan is a pass over the file per alias).
         files = self.graph.files
         aliases = tuple(sorted(a for a, targets in modules.items() if _IDENT.fullmatch(a) and any(
-            t in files and len(files[t].symbols.definitions) > 40 for t in targets)))
+            t in files and files[t].symbols.definition_count > 40 for t in targets)))
         return set(_alias_reads(self.doc.source, aliases)) if aliases else set()
 
     def _reexport_outline(self, path: str, record: FileRecord, wanted: set[str], score: float, why: str) -> None:
