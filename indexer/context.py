@@ -368,6 +368,7 @@ class _Gatherer:
         self.local_names: set[str] = set()
         self.package_files: tuple[str, ...] = ()
         self._targets: tuple[tuple[str, ...], ...] = ()
+        self.aliased: dict[str, tuple[str, ...]] = {}
         if self.symbols is None:
             return
         self._targets = self._resolved()
@@ -389,6 +390,13 @@ class _Gatherer:
             if imp.kind in ("include", "system_include"):
                 self.wildcard.extend(targets)
         self.local_names = {d.name for d in self.symbols.definitions}
+        # Names written before `.x` that stand for a whole module: module aliases, and default imports
+        # (`import utils from './utils'`, then `utils.isX`).
+        self.aliased = dict(self.module_alias)
+        for local, bound in self.names.items():
+            defaults = tuple(t for original, targets in bound if original == "default" for t in targets)
+            if defaults and local not in self.aliased:
+                self.aliased[local] = defaults
         # Go and Java see their whole package without imports.
         if self.family in ("go", "java") and not os.path.isabs(self.path):
             directory = self.path.rpartition("/")[0]
@@ -612,7 +620,7 @@ class _Gatherer:
     def _field_type(self, type_name: str, field_name: str) -> str:
         """The type a field's declaration names (``config: &'a Config<'b>``, ``private TypeAudit audit;``,
         Go ``config *Config``), or ""."""
-        here = [d for d in self.symbols.named(field_name)] if self.symbols is not None else []
+        here = self.symbols.named(field_name) if self.symbols is not None else ()
         found = [d for d in here if d.qualname.endswith(f"{type_name}.{field_name}")]  # this file's class
         for d in found or [d for _, d in self._member_of(type_name, field_name)]:
             if d.kind in _DATA_KINDS:
@@ -818,7 +826,9 @@ class _Gatherer:
             unbound.extend((name, -n) for n, name in more if name not in referenced and self._unbound(name))
             # Only what an import can bind: a name some file defines at its top level (`classPtr`, a
             # field, or `SPECIAL`, a member constant, is used here through an object, never imported).
-            unbound = [(name, n) for name, n in unbound if self._top_level_somewhere(name)]
+            defined = self.graph.defs_by_name
+            unbound = [(name, n) for name, n in unbound
+                       if self._defs_in(defined.get(name, ())[:13], name, follow=False, top_level=True)]
             for name, occurrences in unbound[:40]:  # near the cursor or not: this offer scores higher
                 self._by_name(_Use(name, "", min(1.0, 0.6 + 0.1 * occurrences)), _UNBOUND_IN_IMPORTS, "dependency",
                               f"used in this file, imported by no line: `{name}`")
@@ -832,14 +842,6 @@ class _Gatherer:
             if self._unbound(name) and name not in _COMMON_METHODS:  # `push`, `toString`: most likely a std type's
                 self._by_name(use, 40.0 if in_imports else 20.0, "dependency",
                               f"used in this file, imported by no line: `{name}`")
-
-    def _top_level_somewhere(self, name: str) -> bool:
-        files = self.graph.files
-        for path in self.graph.defs_by_name.get(name, ())[:13]:
-            record = files.get(path)
-            if record is not None and any("." not in d.qualname for d in record.symbols.named(name)):
-                return True
-        return False
 
     def _unimported_neighbours(self) -> None:
         """Among the imports: files of the folders the import lines next to the cursor import from that no
@@ -924,11 +926,7 @@ class _Gatherer:
         by_alias: dict[str, float] = {}
         for use in near:
             if use.qualifier:
-                head = use.qualifier.split(".")[0]
-                files = self.module_alias.get(head, ())
-                if not files:  # `utils.x` with `import utils from './utils'`: the module's default export
-                    files = tuple(t for original, targets in self.names.get(head, ()) if original == "default"
-                                  for t in targets)
+                files = self.aliased.get(use.qualifier.split(".")[0], ())
                 for target in files:
                     by_alias[target] = max(by_alias.get(target, 0.0), use.weight)
             else:
@@ -943,8 +941,7 @@ class _Gatherer:
             order.setdefault(target, (line, module))
         wanted = self._wanted()
         by_name, by_alias = self._near_modules(near)
-        scores: dict[str, float] = {}
-        reexporting: list[str] = []
+        scores: dict[str, float] = {}  # imported files that are not only re-exports -> their outline score
         for rank, (target, (line, module)) in enumerate(sorted(order.items(), key=lambda i: (i[1][0], i[0]))):
             record = self.graph.files.get(target)
             if record is None or target == self.path:
@@ -963,35 +960,34 @@ class _Gatherer:
             if intervals:
                 self.pieces.append(_Piece(target, intervals, max(3.0, 12.0 - rank) + _NEAR_ALIAS * alias, why,
                                           "outline"))
-            scores[target] = score
             if _only_reexports(record):
                 self._reexport_outline(target, record, wanted, score, why)
             else:
-                reexporting.append(target)
-        self._reexported_names(scores, set(reexporting))
+                scores[target] = score
+        self._reexported_names(scores)
 
-    def _reexported_names(self, scores: dict[str, float], targets: set[str]) -> None:
+    def _reexported_names(self, scores: dict[str, float]) -> None:
         """Names imported by name from a module that does not define them itself (a package that
         re-exports them among its own code, Rust's `pub use self::usage::Usage` in a `mod.rs`): their
-        signatures where they are defined, with the importing module's outline score."""
-        if self.symbols is None or not targets:
+        signatures where they are defined, with the importing module's outline score (``scores``)."""
+        if self.symbols is None or not scores:
             return
         offered = 0
         for imp, resolved in zip(self.symbols.imports, self._targets):
-            here = [t for t in resolved if t in targets]
+            here = [t for t in resolved if t in scores]
             if not here:
                 continue
+            records = [self.graph.files[t] for t in here]  # `scores` holds indexed files only
+            score = max(scores[t] for t in here)
             for original, local in imp.names:
-                if original == "*" or offered >= _REEXPORTED_NAMES:
-                    continue
-                records = [self.graph.files[t] for t in here if t in self.graph.files]
-                if any(r.symbols.named(original) for r in records):
-                    continue  # defined there: the module's own outline shows it
+                if original == "*" or any(r.symbols.named(original) for r in records):
+                    continue  # a wildcard, or defined there: the module's own outline shows it
                 for path, d in self._defs_in(here, original)[:1]:
                     offered += 1
-                    self.pieces.append(_Piece(path, _head(d, 4), max(scores.get(t, 12.0) for t in here),
-                                              f"definition of `{local}` (imported from `{imp.module}`, "
-                                              f"defined in {path})", "outline"))
+                    self.pieces.append(_Piece(path, _head(d, 4), score, f"definition of `{local}` (imported from "
+                                              f"`{imp.module}`, defined in {path})", "outline"))
+                if offered >= _REEXPORTED_NAMES:
+                    return
 
     def _package_outlines(self) -> None:
         """Go and Java: the top-level signatures of the other files of this package (which a bare name
@@ -1032,15 +1028,10 @@ class _Gatherer:
         """Names the file writes through a module alias (`_typing_extra.NoneType`, `themes.DEFAULT`,
         `utils.isX` of a default import, Go's `pkg.Name`): attribute reads the references (calls, types)
         miss, and what the alias's module outline should show first."""
-        modules = dict(self.module_alias)
-        for local, bound in self.names.items():
-            defaults = tuple(t for original, targets in bound if original == "default" for t in targets)
-            if defaults:
-                modules[local] = defaults
         # Only modules whose outline lists fewer names than they define: a smaller one shows them all anyway
         # (and the scan is a pass over the file per alias).
         files = self.graph.files
-        aliases = tuple(sorted(a for a, targets in modules.items() if _IDENT.fullmatch(a) and any(
+        aliases = tuple(sorted(a for a, targets in self.aliased.items() if _IDENT.fullmatch(a) and any(
             t in files and files[t].symbols.definition_count > 40 for t in targets)))
         return set(_alias_reads(self.doc.source, aliases)) if aliases else set()
 
@@ -1166,7 +1157,8 @@ _NAME_OR_DOT = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0
 _NAME_BYTES = re.compile(rb"[A-Za-z_$][\w$]*")
 
 
-@functools.lru_cache(maxsize=64)  # per file version: every query in a file scans the same source
+# Per file version (every query in a file scans the same source); the key holds the source, so few entries.
+@functools.lru_cache(maxsize=16)
 def _alias_reads(source: bytes, aliases: tuple[str, ...]) -> frozenset[str]:
     """Names written as ``alias.name`` / ``alias::name`` in ``source`` for any of ``aliases``."""
     found: set[str] = set()
@@ -1203,20 +1195,23 @@ def _declared_type(signature: str, name: str, family: str) -> str:
         if not text.startswith(":"):
             return ""
         text = text[1:].split("=", 1)[0]
-    words = [w for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text) if w[0].isupper() and w not in _TYPE_WRAPPERS]
-    return words[0] if words else ""
+    return _type_word(text)
 
 
 def _return_type(signature: str) -> str:
     """The type a method's signature returns: after ``->`` (Python, Rust) or the closing ``):`` (TypeScript
     getters); "" when it names none."""
-    head, arrow, tail = signature.rpartition("->")
+    _, arrow, tail = signature.rpartition("->")
     if not arrow:
-        head, colon, tail = signature.rpartition("):")
+        _, colon, tail = signature.rpartition("):")
         if not colon:
             return ""
-    words = [w for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", tail) if w[0].isupper() and w not in _TYPE_WRAPPERS]
-    return words[0] if words else ""
+    return _type_word(tail)
+
+
+def _type_word(text: str) -> str:
+    """The first capitalised name in ``text`` that is not a wrapper (``&'a Option<Config>`` -> Config)."""
+    return next((w for w in _IDENT.findall(text) if w[0].isupper() and w not in _TYPE_WRAPPERS), "")
 
 
 def _qualifier(before: str) -> str:

@@ -1015,7 +1015,8 @@ def test_a_definition_over_a_24th_of_the_budget_shows_its_signature_and_doc_not_
     })
     with index:
         snippets = index.context_for("pkg/main.py", _at(index, "pkg/main.py", "return clamp("), 4096)
-        big = next(s for s in snippets if s.path == "pkg/big.py")
+        big = next((s for s in snippets if s.path == "pkg/big.py"), None)
+        assert big is not None, [(s.path, s.reason) for s in snippets]
         assert "def transform(value):" in big.text and '    """Scale value by every step."""' in big.text
         assert "    step_30 = value * 30" not in big.text, big.text
         assert _shows(snippets, "pkg/small.py", "    return min(value, high)")
